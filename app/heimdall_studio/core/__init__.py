@@ -1,0 +1,1 @@
+"""The Qt-free engine: config, physics, generator, dataset store and Python API."""

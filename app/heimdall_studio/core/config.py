@@ -1,0 +1,372 @@
+"""The dataset config: every generation parameter, validated and immutable.
+
+A `DatasetConfig` is the single source of truth for how a dataset's samples are drawn.
+It is written into the dataset file as JSON and read back from there for expansion, so
+once a dataset exists nothing outside its file can change how it grows.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+DATASET_TYPES = ("feature_based",)
+PATH_LOSS_MODELS = ("two_ray", "free_space")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9 ._-]{1,100}$")
+NAME_RULE = "1-100 characters: letters, digits, space, '-', '_', '.'; not '.' or '..'"
+MAX_SEED = 2**63 - 1
+DEFAULT_CHUNK_SIZE = 4096
+
+
+# ---------------------------------------------------------------------------
+# field checks: each returns the normalised value or raises ConfigError
+
+
+def _number(field_name: str, value: Any, lo: float, hi: float, unit: str = "",
+            lo_open: bool = False, hi_open: bool = False) -> float:
+    """A finite real number within [lo, hi] (bounds may be open)."""
+    lo_txt = f"greater than {lo:g}" if lo_open else f"{lo:g}"
+    hi_txt = f"less than {hi:g}" if hi_open else f"{hi:g}"
+    allowed = f"{lo_txt} to {hi_txt}{(' ' + unit) if unit else ''}"
+    if lo == -math.inf:
+        allowed = f"at most {hi:g}{(' ' + unit) if unit else ''}"
+    elif hi == math.inf:
+        allowed = (f"greater than {lo:g}" if lo_open else f"at least {lo:g}") + (
+            f" {unit}" if unit else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(field_name, value, f"a number, {allowed}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigError(field_name, value, f"a finite number, {allowed}")
+    too_low = number <= lo if lo_open else number < lo
+    too_high = number >= hi if hi_open else number > hi
+    if too_low or too_high:
+        raise ConfigError(field_name, value, allowed)
+    return number
+
+
+def _integer(field_name: str, value: Any, lo: int, hi: int) -> int:
+    allowed = f"a whole number from {lo} to {hi}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field_name, value, allowed)
+    if not lo <= value <= hi:
+        raise ConfigError(field_name, value, allowed)
+    return value
+
+
+def _text(field_name: str, value: Any, max_len: int = 100) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise ConfigError(field_name, value, f"non-empty text of at most {max_len} characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise ConfigError(field_name, value, "text without control characters")
+    return value
+
+
+def validate_name(name: Any) -> str:
+    """Dataset names become file names, so they may not contain path syntax."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in (".", ".."):
+        raise ConfigError("name", name, NAME_RULE)
+    return name
+
+
+def _mapping(field_name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(field_name, value, "an object of named fields")
+    return value
+
+
+def _reject_unknown(where: str, data: Mapping[str, Any], known: set[str]) -> None:
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        raise ConfigError(where, unknown[0], "one of: " + ", ".join(sorted(known)),
+                          problem="is not a known parameter")
+
+
+# ---------------------------------------------------------------------------
+# value objects
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    name: str
+    lat: float
+    lon: float
+    alt_m: float
+    noise_figure_db: float = 13.0
+    antenna_gain_dbi: float = 0.0
+
+    def __post_init__(self) -> None:
+        where = f"receivers[{self.name!r}]" if isinstance(self.name, str) else "receivers"
+        _text(f"{where}.name", self.name, 64)
+        _set(self, "lat", _number(f"{where}.lat", self.lat, -90, 90, "degrees"))
+        _set(self, "lon", _number(f"{where}.lon", self.lon, -180, 180, "degrees"))
+        _set(self, "alt_m", _number(f"{where}.alt_m", self.alt_m, -500, 9000, "m"))
+        _set(self, "noise_figure_db",
+             _number(f"{where}.noise_figure_db", self.noise_figure_db, 0, 40, "dB"))
+        _set(self, "antenna_gain_dbi",
+             _number(f"{where}.antenna_gain_dbi", self.antenna_gain_dbi, -30, 40, "dBi"))
+
+    @classmethod
+    def from_dict(cls, data: Any, index: int = 0) -> Receiver:
+        data = _mapping(f"receivers[{index}]", data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        _reject_unknown(f"receivers[{index}]", data, known)
+        missing = [k for k in ("name", "lat", "lon", "alt_m") if k not in data]
+        if missing:
+            raise ConfigError(f"receivers[{index}].{missing[0]}", None, "a value",
+                              problem="is missing")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PropagationModel:
+    """Constants of the propagation model (SPEC section 3)."""
+
+    path_loss_model: str = "two_ray"
+    tx_height_m: float = 2.0
+    clutter_min_db: float = 5.0
+    clutter_max_db: float = 15.0
+    shadowing_sigma_db: float = 6.0
+    rician_k_db: float = 6.0
+    los_distance_km: float = 30.0
+    max_freq_offset_hz: float = 50.0
+
+    def __post_init__(self) -> None:
+        if self.path_loss_model not in PATH_LOSS_MODELS:
+            raise ConfigError("propagation.path_loss_model", self.path_loss_model,
+                              " or ".join(PATH_LOSS_MODELS))
+        checks = {
+            "tx_height_m": (0.1, 1000, "m"),
+            "clutter_min_db": (0, 100, "dB"),
+            "clutter_max_db": (0, 100, "dB"),
+            "shadowing_sigma_db": (0, 30, "dB"),
+            "rician_k_db": (-30, 40, "dB"),
+            "los_distance_km": (0, 20000, "km"),
+            "max_freq_offset_hz": (0, 1e6, "Hz"),
+        }
+        for key, (lo, hi, unit) in checks.items():
+            _set(self, key, _number(f"propagation.{key}", getattr(self, key), lo, hi, unit))
+        if self.clutter_max_db < self.clutter_min_db:
+            raise ConfigError("propagation.clutter_max_db", self.clutter_max_db,
+                              f"at least clutter_min_db ({self.clutter_min_db:g} dB)")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PropagationModel:
+        data = _mapping("propagation", data)
+        _reject_unknown("propagation", data, {f.name for f in dataclasses.fields(cls)})
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetConfig:
+    """Everything that decides which samples a dataset holds (SPEC section 1).
+
+    The sample count is deliberately absent: it belongs to a run, not to the dataset.
+    """
+
+    name: str
+    seed: int
+    dataset_type: str = "feature_based"
+    frequency_mhz: float = 145.0
+    tx_power_dbm: float = 37.0
+    min_snr_db: float = 3.0
+    min_receivers: int = 3
+    max_gdop: float = 10.0
+    inside_ratio: float = 0.7
+    margin_deg: float = 0.5
+    bandwidth_hz: float = 12500.0
+    receivers: tuple[Receiver, ...] = field(default_factory=lambda: default_receivers())
+    propagation: PropagationModel = field(default_factory=PropagationModel)
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        validate_name(self.name)
+        _set(self, "seed", _integer("seed", self.seed, 0, MAX_SEED))
+        if self.dataset_type not in DATASET_TYPES:
+            raise ConfigError("dataset_type", self.dataset_type, " or ".join(DATASET_TYPES))
+        _set(self, "frequency_mhz", _number("frequency_mhz", self.frequency_mhz, 1, 6000, "MHz"))
+        _set(self, "tx_power_dbm", _number("tx_power_dbm", self.tx_power_dbm, -30, 70, "dBm"))
+        _set(self, "min_snr_db", _number("min_snr_db", self.min_snr_db, -20, 60, "dB"))
+        _set(self, "max_gdop", _number("max_gdop", self.max_gdop, 1, math.inf, lo_open=True))
+        _set(self, "inside_ratio", _number("inside_ratio", self.inside_ratio, 0, 1))
+        _set(self, "margin_deg", _number("margin_deg", self.margin_deg, 0, 5, "degrees"))
+        _set(self, "bandwidth_hz",
+             _number("bandwidth_hz", self.bandwidth_hz, 0, 1e10, "Hz", lo_open=True))
+        _set(self, "chunk_size", _integer("chunk_size", self.chunk_size, 64, 1 << 20))
+        self._check_receivers()
+        _set(self, "min_receivers",
+             _integer("min_receivers", self.min_receivers, 3, len(self.receivers)))
+        if not isinstance(self.propagation, PropagationModel):
+            raise ConfigError("propagation", self.propagation, "a propagation model")
+        if self.inside_ratio < 1 and self.margin_deg == 0:
+            raise ConfigError("margin_deg", self.margin_deg,
+                              "greater than 0 when inside_ratio is below 1 "
+                              "(outside samples need a ring around the receivers)")
+
+    def _check_receivers(self) -> None:
+        receivers = self.receivers
+        if isinstance(receivers, list):
+            receivers = tuple(receivers)
+            _set(self, "receivers", receivers)
+        if not isinstance(receivers, tuple) or not all(isinstance(r, Receiver) for r in receivers):
+            raise ConfigError("receivers", receivers, "a list of receivers")
+        names = [r.name for r in receivers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ConfigError("receivers", duplicates[0], "unique receiver names",
+                              problem="is a duplicate receiver name")
+        positions = {(r.lat, r.lon) for r in receivers}
+        if len(positions) < 3:
+            raise ConfigError("receivers", f"{len(positions)} distinct positions",
+                              "at least 3 receivers at distinct positions")
+        if len(receivers) > 255:
+            raise ConfigError("receivers", f"{len(receivers)} receivers", "at most 255")
+
+    # -- conversions --------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["receivers"] = [r.to_dict() for r in self.receivers]
+        data["propagation"] = self.propagation.to_dict()
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DatasetConfig:
+        """Strict parse: unknown keys are errors; a missing seed gets a fresh random one."""
+        data = dict(_mapping("config", data))
+        _reject_unknown("config", data, {f.name for f in dataclasses.fields(cls)})
+        if "name" not in data:
+            raise ConfigError("name", None, NAME_RULE, problem="is missing")
+        if data.get("seed") is None:
+            data["seed"] = new_seed()
+        if "receivers" in data:
+            raw = data["receivers"]
+            if not isinstance(raw, (list, tuple)):
+                raise ConfigError("receivers", raw, "a list of receivers")
+            data["receivers"] = tuple(
+                r if isinstance(r, Receiver) else Receiver.from_dict(r, i)
+                for i, r in enumerate(raw))
+        if "propagation" in data and not isinstance(data["propagation"], PropagationModel):
+            data["propagation"] = PropagationModel.from_dict(data["propagation"])
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> DatasetConfig:
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("config_json", text[:60] if isinstance(text, str) else text,
+                              "valid JSON", problem=f"is not valid JSON ({exc})") from None
+        if isinstance(data, Mapping) and data.get("seed") is None:
+            raise ConfigError("seed", None, "a stored seed", problem="is missing")
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> DatasetConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _set(obj: object, name: str, value: Any) -> None:
+    """Normalise a field of a frozen dataclass during validation."""
+    object.__setattr__(obj, name, value)
+
+
+def _refuse_constant(token: str) -> None:
+    raise ValueError(f"{token} is not allowed")
+
+
+def new_seed() -> int:
+    """A fresh random 63-bit seed, chosen once when a dataset is created."""
+    return secrets.randbits(63)
+
+
+# ---------------------------------------------------------------------------
+# receiver networks
+
+
+def default_receivers() -> tuple[Receiver, ...]:
+    text = resources.files("heimdall_studio.core").joinpath(
+        "data/default_receivers.json").read_text(encoding="utf-8")
+    return parse_receivers_json(text)
+
+
+def parse_receivers_json(text: str) -> tuple[Receiver, ...]:
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise ConfigError("receivers", "file", "valid JSON",
+                          problem=f"is not valid JSON ({exc})") from None
+    if isinstance(data, Mapping):
+        data = data.get("receivers")
+    if not isinstance(data, list):
+        raise ConfigError("receivers", type(data).__name__,
+                          'a JSON list of receivers, or {"receivers": [...]}')
+    return tuple(Receiver.from_dict(item, i) for i, item in enumerate(data))
+
+
+CSV_COLUMNS = ("name", "lat", "lon", "alt_m", "noise_figure_db", "antenna_gain_dbi")
+
+
+def parse_receivers_csv(text: str) -> tuple[Receiver, ...]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS[:4] if c not in header]
+    if missing:
+        raise ConfigError("receivers", ",".join(header) or "empty file",
+                          "a CSV header with name,lat,lon,alt_m"
+                          "[,noise_figure_db,antenna_gain_dbi]")
+    receivers = []
+    for i, row in enumerate(reader):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        item: dict[str, Any] = {}
+        for key, value in row.items():
+            if key not in CSV_COLUMNS:
+                raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(CSV_COLUMNS),
+                                  problem="is not a known column")
+            if key == "name":
+                item[key] = value
+            elif value != "":
+                try:
+                    item[key] = float(value)
+                except ValueError:
+                    raise ConfigError(f"receivers[{i}].{key}", value, "a number") from None
+        receivers.append(Receiver.from_dict(item, i))
+    return tuple(receivers)
+
+
+def load_receivers(path: str | Path) -> tuple[Receiver, ...]:
+    """Read a receiver network from a .json or .csv file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("receivers", str(path), "a readable JSON or CSV file",
+                          problem=f"cannot be read ({exc})") from None
+    if path.suffix.lower() == ".csv":
+        return parse_receivers_csv(text)
+    return parse_receivers_json(text)
+
+
+def receivers_to_json(receivers: tuple[Receiver, ...]) -> str:
+    return json.dumps({"receivers": [r.to_dict() for r in receivers]}, indent=2)

@@ -1,0 +1,47 @@
+"""Errors the core raises on purpose. Each carries a message fit to show a user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HeimdallError(Exception):
+    """Base of every error the product reports to users instead of a traceback."""
+
+
+class ConfigError(HeimdallError, ValueError):
+    """A generation parameter is invalid; nothing was written."""
+
+    def __init__(self, field: str, value: Any, allowed: str, problem: str | None = None):
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        shown = repr(value) if isinstance(value, str) else str(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        problem = problem or "is not valid"
+        super().__init__(f"{field} = {shown} {problem}: allowed {allowed}")
+
+
+class DatasetNotFoundError(HeimdallError, FileNotFoundError):
+    """No dataset by that name or path."""
+
+
+class DatasetFormatError(HeimdallError):
+    """The file is not a readable dataset of this format (foreign, corrupt or too new)."""
+
+
+class DatasetExistsError(HeimdallError, FileExistsError):
+    """Creating would overwrite an existing dataset."""
+
+
+class DatasetBusyError(HeimdallError):
+    """Another run is writing this dataset."""
+
+
+class StratumUnfillableError(HeimdallError):
+    """Rejection sampling cannot fill a stratum with the current parameters."""
+
+
+class DatasetWriteError(HeimdallError):
+    """Writing the dataset failed (disk full, permissions...); committed samples are kept."""

@@ -1,0 +1,190 @@
+"""Sample generation: turns a config and an index range into blocks of sample arrays.
+
+`generate_blocks(config, start, stop)` yields `SampleBlock`s covering [start, stop) in
+order. Sample `i` is the same whatever the range it is generated in, so a dataset grown
+in several runs equals one generated at once (SPEC section 5).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numba
+import numpy as np
+
+from . import kernel
+from .config import DatasetConfig
+from .errors import StratumUnfillableError
+from .physics import PATH_LOSS_CODES, noise_floor_dbm, receiver_height_m
+from .rng import stream_key
+
+STRATUM_NAMES = ("inside", "outside")
+
+# Per-sample arrays of a block, with their dtypes; 2-D ones are (n, receivers).
+SAMPLE_FIELDS: dict[str, np.dtype] = {
+    "tx_lat": np.dtype("f8"),
+    "tx_lon": np.dtype("f8"),
+    "tx_alt_m": np.dtype("f8"),
+    "frequency_hz": np.dtype("f8"),
+    "tx_power_dbm": np.dtype("f4"),
+    "inside": np.dtype("bool"),
+    "gdop": np.dtype("f4"),
+    "num_receivers_detected": np.dtype("u1"),
+    "mean_snr_db": np.dtype("f4"),
+    "signal_present": np.dtype("bool"),
+    "snr_db": np.dtype("f4"),
+    "rx_power_dbm": np.dtype("f4"),
+    "freq_offset_hz": np.dtype("f4"),
+    "distance_km": np.dtype("f4"),
+}
+PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
+                       "distance_km")
+
+# Blocks aim at this wall time, so progress and cancellation stay prompt at any speed.
+TARGET_BLOCK_SECONDS = 0.25
+MAX_BLOCK_SAMPLES = 1 << 18
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """Consecutive samples [first_index, first_index + count) and how they were found."""
+
+    first_index: int
+    arrays: dict[str, np.ndarray]
+    candidates: int
+    rejected_too_few_receivers: int
+    rejected_gdop: int
+    seconds: float
+
+    @property
+    def count(self) -> int:
+        return len(self.arrays["tx_lat"])
+
+
+def receiver_box(config: DatasetConfig) -> tuple[float, float, float, float]:
+    """(lat_min, lat_max, lon_min, lon_max) of the receivers."""
+    lats = [r.lat for r in config.receivers]
+    lons = [r.lon for r in config.receivers]
+    return min(lats), max(lats), min(lons), max(lons)
+
+
+def training_box(config: DatasetConfig) -> tuple[float, float, float, float]:
+    """The receiver box grown by margin_deg on every side."""
+    lat0, lat1, lon0, lon1 = receiver_box(config)
+    m = config.margin_deg
+    return lat0 - m, lat1 + m, lon0 - m, lon1 + m
+
+
+def inside_mask(start: int, stop: int, inside_ratio: float) -> np.ndarray:
+    """Which sample indices in [start, stop) are drawn inside the receiver box."""
+    index = np.arange(start, stop, dtype=np.float64)
+    return (np.floor((index + 1) * inside_ratio) - np.floor(index * inside_ratio)) == 1
+
+
+class _KernelInputs:
+    """Config values converted once into the arrays the kernel takes."""
+
+    def __init__(self, config: DatasetConfig):
+        prop = config.propagation
+        rx = config.receivers
+        self.rx_box = np.array(receiver_box(config))
+        self.tr_box = np.array(training_box(config))
+        self.rx_lat = np.array([r.lat for r in rx])
+        self.rx_lon = np.array([r.lon for r in rx])
+        # Flat terrain: ground is 0 m under every transmitter.
+        self.rx_height = np.array([receiver_height_m(r.alt_m, 0.0) for r in rx])
+        self.rx_gain = np.array([r.antenna_gain_dbi for r in rx])
+        self.rx_noise = np.array([noise_floor_dbm(config.bandwidth_hz, r.noise_figure_db)
+                                  for r in rx])
+        self.params = np.array([
+            config.frequency_mhz, config.tx_power_dbm, config.min_snr_db, prop.tx_height_m,
+            prop.clutter_min_db, prop.clutter_max_db, prop.shadowing_sigma_db,
+            10.0 ** (prop.rician_k_db / 10.0), prop.los_distance_km, prop.max_freq_offset_hz,
+        ])
+        self.model = PATH_LOSS_CODES[prop.path_loss_model]
+
+
+def _empty_block_arrays(count: int, n_rx: int) -> dict[str, np.ndarray]:
+    return {name: np.empty((count, n_rx) if name in PER_RECEIVER_FIELDS else count, dtype)
+            for name, dtype in SAMPLE_FIELDS.items()}
+
+
+def generate_block(config: DatasetConfig, start: int, stop: int,
+                   inputs: _KernelInputs | None = None) -> SampleBlock:
+    """Samples [start, stop), computed in parallel over the chunks they touch."""
+    began = time.perf_counter()
+    inputs = inputs or _KernelInputs(config)
+    size = config.chunk_size
+    chunks = np.arange(start // size, (stop - 1) // size + 1, dtype=np.int64)
+    chunk_first = chunks * size
+    chunk_start = np.maximum(chunk_first, start)
+    chunk_stop = np.minimum(chunk_first + size, stop)
+    keys = np.array([[stream_key(config.seed, int(k), s) for s in (0, 1)] for k in chunks],
+                    dtype=np.uint64).reshape(len(chunks), 2, 2)
+    count = stop - start
+    a = _empty_block_arrays(count, len(config.receivers))
+    counters = np.zeros((len(chunks), 2, 3), dtype=np.int64)
+    status = np.zeros(len(chunks), dtype=np.int64)
+    kernel.generate_block(
+        keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
+        inputs.rx_box, inputs.tr_box, inputs.rx_lat, inputs.rx_lon, inputs.rx_height,
+        inputs.rx_gain, inputs.rx_noise, inputs.params, inputs.model,
+        config.min_receivers, config.max_gdop,
+        a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
+        a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
+        a["freq_offset_hz"], a["distance_km"], counters, status)
+    failed = np.flatnonzero(status)
+    if failed.size:
+        j = int(failed[0])
+        _raise_unfillable(config, int(chunks[j]), int(status[j]) - 1)
+    a["tx_alt_m"][:] = config.propagation.tx_height_m  # flat ground at 0 m
+    a["frequency_hz"][:] = config.frequency_mhz * 1e6
+    a["tx_power_dbm"][:] = config.tx_power_dbm
+    totals = counters.sum(axis=(0, 1))
+    return SampleBlock(
+        first_index=start, arrays=a,
+        candidates=int(totals[kernel.COUNT_CANDIDATES]),
+        rejected_too_few_receivers=int(totals[kernel.COUNT_TOO_FEW]),
+        rejected_gdop=int(totals[kernel.COUNT_GDOP]),
+        seconds=time.perf_counter() - began)
+
+
+def _raise_unfillable(config: DatasetConfig, chunk: int, stratum: int) -> None:
+    name = STRATUM_NAMES[stratum]
+    where = ("inside the receiver box" if stratum == 0
+             else f"in the {config.margin_deg:g} degree ring around the receiver box")
+    raise StratumUnfillableError(
+        f"cannot fill the {name} stratum (chunk {chunk}): fewer than 1 kept sample per "
+        f"{kernel.UNFILLABLE_RATIO:,} candidates after {kernel.UNFILLABLE_AFTER:,} "
+        f"candidates {where}. Relax the filters: lower min_snr_db "
+        f"(now {config.min_snr_db:g} dB) or min_receivers (now {config.min_receivers}), "
+        f"raise max_gdop (now {config.max_gdop:g}) or tx_power_dbm "
+        f"(now {config.tx_power_dbm:g} dBm)"
+        + (", or raise inside_ratio" if stratum == 1 else "") + ".")
+
+
+def generate_blocks(config: DatasetConfig, start: int, stop: int) -> Iterator[SampleBlock]:
+    """Yield blocks covering [start, stop) in order, sized to take about a quarter second.
+
+    Block boundaries follow chunk boundaries, except that the first block starts at
+    `start`; they never change the samples, only how often the caller hears of them.
+    """
+    inputs = _KernelInputs(config)
+    size = config.chunk_size
+    threads = numba.get_num_threads()
+    chunks_per_block = max(1, threads)
+    index = start
+    while index < stop:
+        end_chunk = index // size + chunks_per_block
+        block_stop = min(stop, end_chunk * size)
+        block = generate_block(config, index, block_stop, inputs)
+        yield block
+        index = block_stop
+        per_chunk = block.seconds / max(1, math.ceil(block.count / size))
+        wanted = int(TARGET_BLOCK_SECONDS / max(per_chunk, 1e-6))
+        limit = max(1, MAX_BLOCK_SAMPLES // size)
+        chunks_per_block = max(threads, min(wanted, limit, 2 * chunks_per_block))
+        chunks_per_block -= chunks_per_block % threads if chunks_per_block > threads else 0

@@ -1,0 +1,144 @@
+"""Propagation and geometry formulas of SPEC sections 3 and 4, as numba scalar functions.
+
+They are compiled once and inlined into the generator kernel; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+EARTH_RADIUS_KM = 6371.0088
+MIN_DISTANCE_KM = 0.01
+MIN_RX_HEIGHT_M = 10.0
+THERMAL_NOISE_DBM_HZ = -174.0
+
+PATH_LOSS_TWO_RAY = 0
+PATH_LOSS_FREE_SPACE = 1
+PATH_LOSS_CODES = {"two_ray": PATH_LOSS_TWO_RAY, "free_space": PATH_LOSS_FREE_SPACE}
+
+
+@njit(cache=True, nogil=True)
+def haversine_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance in km, never below MIN_DISTANCE_KM."""
+    p1 = math.radians(lat1)
+    p2 = math.radians(lat2)
+    dphi = p2 - p1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(0.5 * dphi) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(0.5 * dlmb) ** 2
+    d = 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+    return max(d, MIN_DISTANCE_KM)
+
+
+@njit(cache=True, nogil=True)
+def free_space_loss_db(d_km, f_mhz):
+    return 20.0 * math.log10(d_km) + 20.0 * math.log10(f_mhz) + 32.45
+
+
+@njit(cache=True, nogil=True)
+def plane_earth_loss_db(d_km, h_tx_m, h_rx_m):
+    return (40.0 * math.log10(d_km * 1000.0)
+            - 20.0 * math.log10(h_tx_m) - 20.0 * math.log10(h_rx_m))
+
+
+@njit(cache=True, nogil=True)
+def path_loss_db(d_km, f_mhz, h_tx_m, h_rx_m, model):
+    fspl = free_space_loss_db(d_km, f_mhz)
+    if model == PATH_LOSS_FREE_SPACE:
+        return fspl
+    return max(fspl, plane_earth_loss_db(d_km, h_tx_m, h_rx_m))
+
+
+@njit(cache=True, nogil=True)
+def receiver_height_m(rx_alt_m, ground_m):
+    return max(rx_alt_m - ground_m, MIN_RX_HEIGHT_M)
+
+
+@njit(cache=True, nogil=True)
+def noise_floor_dbm(bandwidth_hz, noise_figure_db):
+    return THERMAL_NOISE_DBM_HZ + 10.0 * math.log10(bandwidth_hz) + noise_figure_db
+
+
+@njit(cache=True, nogil=True)
+def fading_db(n1, n2, rician_k_linear, line_of_sight):
+    """10 log10 |h|^2 with E|h|^2 = 1, from two standard normals.
+
+    Rician with factor K on line-of-sight links, Rayleigh otherwise.
+    """
+    scatter = (n1 * n1 + n2 * n2) * 0.5  # |CN(0, 1)|^2
+    if line_of_sight:
+        k = rician_k_linear
+        los = math.sqrt(k / (k + 1.0))
+        s = math.sqrt(1.0 / (2.0 * (k + 1.0)))
+        re = los + s * n1
+        im = s * n2
+        power = re * re + im * im
+    else:
+        power = scatter
+    return 10.0 * math.log10(max(power, 1e-30))
+
+
+@njit(cache=True, nogil=True)
+def gdop_from_vectors(east, north, use, count):
+    """GDOP of a TOA fix with unknown emission time (SPEC section 4).
+
+    `east`, `north`: vectors from the transmitter to each receiver; only entries with
+    `use[i]` count. Fewer than three, or a singular geometry, gives +inf.
+    """
+    n = 0
+    see = 0.0
+    snn = 0.0
+    sen = 0.0
+    se = 0.0
+    sn = 0.0
+    for i in range(count):
+        if not use[i]:
+            continue
+        norm = math.sqrt(east[i] * east[i] + north[i] * north[i])
+        if norm > 0.0:
+            ue = east[i] / norm
+            un = north[i] / norm
+        else:
+            ue = 0.0
+            un = 0.0
+        n += 1
+        see += ue * ue
+        snn += un * un
+        sen += ue * un
+        se += ue
+        sn += un
+    if n < 3:
+        return np.inf
+    # G^T G = [[see, sen, se], [sen, snn, sn], [se, sn, n]]; only Q00 + Q11 is needed.
+    c00 = snn * n - sn * sn
+    c11 = see * n - se * se
+    c01 = sen * n - sn * se
+    c02 = sen * sn - snn * se
+    det = see * c00 - sen * c01 + se * c02
+    if det <= 1e-12 * n:
+        return np.inf
+    trace = (c00 + c11) / det
+    if trace <= 0.0:
+        return np.inf
+    return math.sqrt(trace)
+
+
+@njit(cache=True, nogil=True)
+def local_east_north_km(tx_lat, tx_lon, rx_lat, rx_lon):
+    """Equirectangular east/north offset (km) of a receiver from the transmitter."""
+    east = EARTH_RADIUS_KM * math.cos(math.radians(tx_lat)) * math.radians(rx_lon - tx_lon)
+    north = EARTH_RADIUS_KM * math.radians(rx_lat - tx_lat)
+    return east, north
+
+
+@njit(cache=True, nogil=True)
+def gdop_at(tx_lat, tx_lon, rx_lat, rx_lon, use):
+    """GDOP for a transmitter position and the receivers flagged in `use`."""
+    count = rx_lat.shape[0]
+    east = np.empty(count)
+    north = np.empty(count)
+    for i in range(count):
+        east[i], north[i] = local_east_north_km(tx_lat, tx_lon, rx_lat[i], rx_lon[i])
+    return gdop_from_vectors(east, north, use, count)

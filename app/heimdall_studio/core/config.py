@@ -89,9 +89,11 @@ def _mapping(field_name: str, value: Any) -> Mapping[str, Any]:
 
 
 def _reject_unknown(where: str, data: Mapping[str, Any], known: set[str]) -> None:
-    unknown = sorted(str(k) for k in data if k not in known)
+    unknown = sorted((k for k in data if k not in known), key=str)
     if unknown:
-        raise ConfigError(where, unknown[0], "one of: " + ", ".join(sorted(known)),
+        key = unknown[0]
+        raise ConfigError(str(key) if where == "config" else f"{where}.{key}", data[key],
+                          "parameters " + ", ".join(sorted(known)),
                           problem="is not a known parameter")
 
 

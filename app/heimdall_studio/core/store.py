@@ -382,6 +382,9 @@ class DatasetWriter:
                 "rejected_gdop": self._row.rejected_gdop + block.rejected_gdop,
                 "duration_s": time.perf_counter() - self._began})
             self._history[self._row_index] = self._row.to_record()[0]
+            # The run's row leads num_samples, never trails it: a crash between the two
+            # leaves counts that recovery can trim (see _check_history_agrees).
+            self._file.flush()
             self._file.attrs.modify("num_samples", np.int64(n + m))
             self._file.flush()
         except OSError as exc:

@@ -1,0 +1,314 @@
+"""Command line (SPEC section 8); with no subcommand it opens the desktop app.
+
+Arguments are parsed without touching Qt; the GUI is imported only when it is started.
+Exit codes: 0 success, 2 bad input (nothing written), 1 failure, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence, TextIO
+
+from . import __version__
+from .core import api
+from .core.config import load_receivers
+from .core.errors import (
+    ConfigError,
+    DatasetExistsError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    HeimdallError,
+)
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError)
+log = logging.getLogger("heimdall_studio")
+
+# create flag -> config key; `expand` deliberately has none of them.
+GENERATION_FLAGS = {
+    "--frequency-mhz": ("frequency_mhz", float, "carrier frequency, MHz (default 145)"),
+    "--tx-power-dbm": ("tx_power_dbm", float, "transmitter power, dBm (default 37)"),
+    "--min-snr-db": ("min_snr_db", float, "detection threshold, dB (default 3)"),
+    "--min-receivers": ("min_receivers", int, "detecting receivers needed (default 3)"),
+    "--max-gdop": ("max_gdop", float, "largest GDOP kept (default 10)"),
+    "--inside-ratio": ("inside_ratio", float, "fraction inside the receiver box (0.7)"),
+    "--margin-deg": ("margin_deg", float, "training box margin, degrees (default 0.5)"),
+    "--bandwidth-hz": ("bandwidth_hz", float, "receiver noise bandwidth, Hz (12500)"),
+    "--seed": ("seed", int, "root of all randomness (default: random)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", metavar="DIR", default=argparse.SUPPRESS,
+                        help="dataset folder (default: $HEIMDALL_STUDIO_WORKSPACE or the "
+                             "user data folder)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="verbose logging")
+    parser = argparse.ArgumentParser(prog="heimdall-studio", parents=[common],
+                     description="Synthetic datasets for RF transmitter localization. "
+                                 "Without a command, opens the desktop app.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    create = sub.add_parser("create", parents=[common], help="create a new dataset")
+    create.add_argument("name", help="dataset name (file <workspace>/<name>.h5)")
+    create.add_argument("--samples", type=int, default=10_000, metavar="N",
+                        help="samples to generate (default 10000)")
+    for flag, (key, kind, text) in GENERATION_FLAGS.items():
+        create.add_argument(flag, dest=key, type=kind, metavar=key.split("_")[-1].upper(),
+                            help=text)
+    create.add_argument("--receivers", metavar="FILE", type=Path,
+                        help="receiver network, .json or .csv (default: NW Italy WebSDRs)")
+
+    expand = sub.add_parser(
+        "expand", parents=[common], help="add samples to a dataset",
+        description="Add samples to a dataset. Every generation parameter comes from the "
+                    "dataset file itself and cannot be given here.")
+    expand.add_argument("dataset", metavar="NAME_OR_PATH")
+    expand.add_argument("--samples", type=int, required=True, metavar="N")
+
+    info = sub.add_parser("info", parents=[common], help="show a dataset's config and runs")
+    info.add_argument("dataset", metavar="NAME_OR_PATH")
+    info.add_argument("--json", action="store_true")
+
+    listing = sub.add_parser("list", parents=[common], help="list the workspace's datasets")
+    listing.add_argument("--json", action="store_true")
+
+    verify = sub.add_parser("verify", parents=[common], help="check a dataset's invariants")
+    verify.add_argument("dataset", metavar="NAME_OR_PATH")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        given = [a.split("=", 1)[0] for a in extra if a.split("=", 1)[0] in GENERATION_FLAGS]
+        if args.command == "expand" and given:
+            parser.error(f"expand takes every generation parameter from the dataset file; "
+                         f"{given[0]} cannot be given (create a new dataset instead)")
+        parser.error("unrecognized arguments: " + " ".join(extra))
+    debug = getattr(args, "debug", False)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    workspace = getattr(args, "workspace", None)
+    if args.command is None:
+        from .gui import run_app  # Qt only when the app is really wanted
+
+        return run_app(workspace, debug=debug)
+    command = {"create": _create, "expand": _expand, "info": _info, "list": _list,
+               "verify": _verify}[args.command]
+    try:
+        return command(args, workspace)
+    except BAD_INPUT_ERRORS as exc:
+        _error(exc)
+        return EXIT_BAD_INPUT
+    except HeimdallError as exc:
+        _error(exc)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug: say so plainly, keep the details for --debug
+        log.exception("unexpected error")
+        print("heimdall-studio: unexpected error; run again with --debug for details",
+              file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _error(exc: BaseException) -> None:
+    print(f"heimdall-studio: error: {exc}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# create / expand
+
+
+def _create(args: argparse.Namespace, workspace: str | None) -> int:
+    params: dict[str, Any] = {key: getattr(args, key) for key, _, _ in
+                              GENERATION_FLAGS.values() if getattr(args, key) is not None}
+    if args.receivers is not None:
+        params["receivers"] = load_receivers(args.receivers)
+    config = api.make_config(args.name, **params)
+    return _drive(api.create_run(config, args.samples, workspace))
+
+
+def _expand(args: argparse.Namespace, workspace: str | None) -> int:
+    return _drive(api.expand_run(args.dataset, args.samples, workspace))
+
+
+class _StopRequest:
+    """First Ctrl-C (or SIGTERM) asks the run to stop after its current commit."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+        print("\nstopping after the current block (Ctrl-C again to abort)...",
+              file=sys.stderr)
+
+    def __enter__(self) -> _StopRequest:
+        self._old = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+
+
+def _drive(run: Iterator[api.Progress]) -> int:
+    bar = ProgressBar(sys.stderr)
+    last = None
+    with _StopRequest() as stop:
+        try:
+            for last in run:
+                bar.update(last)
+                if stop.signal is not None:
+                    break
+        finally:
+            run.close()  # type: ignore[attr-defined]
+    assert last is not None
+    bar.finish(last)
+    if stop.signal is not None:
+        print(f"interrupted: {last.total:,} samples committed in {last.path}", file=sys.stderr)
+        return EXIT_INTERRUPTED if stop.signal == signal.SIGINT else 128 + stop.signal
+    print(f"{last.path}: {last.total:,} samples ({last.done:,} new)")
+    return EXIT_OK
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds + 0.5)
+    h, rest = divmod(seconds, 3600)
+    return (f"{h}:" if h else "") + f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+class ProgressBar:
+    """Progress on stderr: redrawn in place on a terminal, a line every few seconds else."""
+
+    WIDTH = 28
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    def line(self, p: api.Progress) -> str:
+        frac = p.done / p.requested if p.requested else 1.0
+        filled = int(frac * self.WIDTH)
+        return (f"{p.kind} {p.dataset} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                f"{frac:6.1%} {p.done:,}/{p.requested:,}  {p.rate:,.0f} samples/s  "
+                f"ETA {_duration(p.eta_s)}  accepted {p.acceptance:.1%}")
+
+    def update(self, p: api.Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < (0.1 if self.tty else 5.0):
+            return
+        self._last = now
+        self._write(p)
+
+    def finish(self, p: api.Progress) -> None:
+        self._write(p)
+        if self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def _write(self, p: api.Progress) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + self.line(p))
+        else:
+            self.stream.write(self.line(p) + "\n")
+        self.stream.flush()
+
+
+# ---------------------------------------------------------------------------
+# info / list / verify
+
+
+def _summary(entry: api.DatasetEntry) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": entry.name, "path": str(entry.path),
+                            "status": entry.status}
+    if entry.header is None:
+        data["error"] = entry.error
+        return data
+    h = entry.header
+    c = h.config
+    data.update(num_samples=h.num_samples, dataset_type=c.dataset_type,
+                frequency_mhz=c.frequency_mhz, tx_power_dbm=c.tx_power_dbm,
+                min_snr_db=c.min_snr_db, max_gdop=c.max_gdop, inside_ratio=c.inside_ratio,
+                created_utc=h.created_utc, size_bytes=h.size_bytes)
+    return data
+
+
+def _info(args: argparse.Namespace, workspace: str | None) -> int:
+    header = api.dataset_header(args.dataset, workspace)
+    if args.json:
+        print(json.dumps({
+            "path": str(header.path), "num_samples": header.num_samples,
+            "created_utc": header.created_utc, "app_version": header.app_version,
+            "size_bytes": header.size_bytes, "config": header.config.to_dict(),
+            "history": [row.__dict__ for row in header.history]}, indent=2))
+        return EXIT_OK
+    c = header.config
+    print(f"{c.name}  ({header.path})")
+    print(f"  samples       {header.num_samples:,}")
+    print(f"  created       {header.created_utc}  (app {header.app_version})")
+    print(f"  size          {header.size_bytes / 1e6:,.1f} MB")
+    for key, value in c.to_dict().items():
+        if key not in ("name", "receivers", "propagation"):
+            print(f"  {key:<13} {value}")
+    print("  propagation   " + ", ".join(f"{k}={v}" for k, v in c.propagation.to_dict().items()))
+    print(f"  receivers     {len(c.receivers)}")
+    for r in c.receivers:
+        print(f"    {r.name:<24} {r.lat:9.4f} {r.lon:9.4f} {r.alt_m:7.0f} m  "
+              f"NF {r.noise_figure_db:g} dB  G {r.antenna_gain_dbi:g} dBi")
+    print("  history")
+    for row in header.history:
+        print(f"    {row.started_utc}  {row.kind:<6} +{row.count:,} from {row.first_index:,}"
+              f"  ({row.candidates:,} candidates, {row.duration_s:.1f} s)")
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace, workspace: str | None) -> int:
+    entries = api.list_datasets(workspace)
+    if args.json:
+        print(json.dumps([_summary(e) for e in entries], indent=2))
+        return EXIT_OK
+    if not entries:
+        print(f"no datasets in {workspace or api.default_workspace()}")
+    for e in entries:
+        if e.header is None:
+            print(f"{e.name:<30} unreadable: {e.error}")
+            continue
+        c = e.header.config
+        print(f"{e.name:<30} {e.header.num_samples:>12,} samples  {c.frequency_mhz:8.3f} MHz"
+              f"  {c.tx_power_dbm:5.1f} dBm  {e.header.size_bytes / 1e6:9.1f} MB")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace, workspace: str | None) -> int:
+    from .core.verify import verify_dataset
+
+    report = verify_dataset(api.resolve_dataset(args.dataset, workspace))
+    if report.header is None:
+        print(f"{report.path.name}: unreadable: {report.error}")
+        return EXIT_FAILURE
+    print(f"{report.path.name}: {report.header.num_samples:,} samples")
+    for check in report.checks:
+        status = "ok" if check.ok else f"FAILED ({check.failures:,}): {check.detail}"
+        print(f"  {check.name:<20} {status}")
+    if report.error:
+        print(f"  reading failed: {report.error}")
+    print("verify: " + ("passed" if report.ok else "FAILED"))
+    return EXIT_OK if report.ok else EXIT_FAILURE

@@ -1,0 +1,18 @@
+import pytest
+
+from heimdall_studio.core.api import make_config
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """An empty workspace, also set as the default so nothing touches the user's."""
+    ws = tmp_path / "workspace"
+    ws.mkdir()
+    monkeypatch.setenv("HEIMDALL_STUDIO_WORKSPACE", str(ws))
+    return ws
+
+
+@pytest.fixture
+def small_config():
+    """Default physics with small chunks, so a few hundred samples span several chunks."""
+    return make_config("small", seed=2024, chunk_size=64)

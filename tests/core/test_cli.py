@@ -1,0 +1,99 @@
+"""Command line: exit codes, messages without tracebacks, machine-readable output."""
+
+import json
+
+import pytest
+
+from heimdall_studio import cli
+
+
+@pytest.fixture
+def run(workspace, capsys):
+    def invoke(*args):
+        code = cli.main([*args, "--workspace", str(workspace)])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return invoke
+
+
+def test_create_info_list_verify(run, workspace):
+    code, out, err = run("create", "vhf", "--samples", "300", "--seed", "5",
+                         "--min-receivers", "4")
+    assert code == 0, err
+    assert "300 samples" in out
+    assert "samples/s" in err and "ETA" in err and "100.0%" in err
+    code, out, _ = run("info", "vhf", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["num_samples"] == 300
+    assert info["config"]["min_receivers"] == 4 and info["config"]["seed"] == 5
+    assert info["history"][0]["kind"] == "create"
+    code, out, _ = run("info", "vhf")
+    assert code == 0 and "Milano - Baggio" in out and "min_receivers 4" in out
+    code, out, _ = run("list", "--json")
+    [entry] = json.loads(out)
+    assert entry["status"] == "ok" and entry["num_samples"] == 300
+    code, out, _ = run("verify", "vhf")
+    assert code == 0 and "verify: passed" in out
+
+
+def test_receivers_from_a_file(run, tmp_path):
+    net = tmp_path / "net.csv"
+    net.write_text("name,lat,lon,alt_m\nA,45.0,7.0,500\nB,45.4,7.6,300\nC,44.8,7.9,400\n"
+                   "D,45.2,8.2,200\n")
+    code, _, err = run("create", "custom", "--samples", "50", "--receivers", str(net),
+                       "--tx-power-dbm", "50")
+    assert code == 0, err
+    code, out, _ = run("info", "custom", "--json")
+    assert [r["name"] for r in json.loads(out)["config"]["receivers"]] == ["A", "B", "C", "D"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["create", "x", "--frequency-mhz", "nan"], "frequency_mhz = nan"),
+    (["create", "x", "--frequency-mhz", "inf"], "frequency_mhz = inf"),
+    (["create", "x", "--inside-ratio", "2"], "inside_ratio = 2.0"),
+    (["create", "x", "--min-receivers", "9"], "min_receivers = 9"),
+    (["create", "x", "--samples", "0"], "num_samples = 0"),
+    (["create", "x", "--samples", "-5"], "num_samples = -5"),
+    (["create", "../escape"], "name = '../escape'"),
+    (["create", "a/b"], "name = 'a/b'"),
+    (["create", "x", "--receivers", "/nonexistent.json"], "cannot be read"),
+    (["expand", "ghost", "--samples", "5"], "no dataset"),
+    (["info", "ghost"], "no dataset"),
+])
+def test_bad_input_exits_2_and_writes_nothing(run, workspace, args, fragment):
+    code, out, err = run(*args)
+    assert code == 2
+    assert fragment in err
+    assert "Traceback" not in err
+    assert [p.name for p in workspace.iterdir()] == []
+
+
+def test_argument_errors_exit_2(workspace, capsys):
+    for args in (["create"], ["expand", "x"], ["create", "x", "--samples", "many"],
+                 ["bogus"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main([*args, "--workspace", str(workspace)])
+        assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_create_refuses_an_existing_dataset(run, workspace):
+    assert run("create", "once", "--samples", "10")[0] == 0
+    before = (workspace / "once.h5").read_bytes()
+    code, _, err = run("create", "once", "--samples", "10")
+    assert code == 2 and "already exists" in err
+    assert (workspace / "once.h5").read_bytes() == before
+
+
+def test_unreadable_files_are_reported_and_listing_goes_on(run, workspace):
+    (workspace / "junk.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    assert run("create", "good", "--samples", "10")[0] == 0
+    code, out, _ = run("list", "--json")
+    entries = {e["name"]: e for e in json.loads(out)}
+    assert code == 0
+    assert entries["junk"]["status"] == "unreadable" and entries["junk"]["error"]
+    assert entries["good"]["status"] == "ok"
+    code, out, _ = run("verify", "junk")
+    assert code == 1 and "unreadable" in out
+    code, _, err = run("expand", "junk", "--samples", "5")
+    assert code == 2 and "junk.h5" in err

@@ -1,0 +1,121 @@
+"""Generator: filters, stratification, determinism (SPEC sections 2, 4, 5)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from heimdall_studio.core import generator
+from heimdall_studio.core.api import make_config
+from heimdall_studio.core.errors import StratumUnfillableError
+from heimdall_studio.core.generator import generate_block, generate_blocks, inside_mask
+
+
+def same(a, b):
+    return all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+def test_every_sample_passes_the_filters(small_config):
+    block = generate_block(small_config, 0, 2000)
+    a = block.arrays
+    assert (a["num_receivers_detected"] >= small_config.min_receivers).all()
+    # with n receivers evenly around, GDOP is 2/sqrt(n): below 1 from five receivers on
+    assert (a["gdop"] <= small_config.max_gdop).all()
+    assert (a["gdop"] >= 2 / np.sqrt(a["num_receivers_detected"]) - 1e-5).all()
+    present = a["signal_present"]
+    assert (a["num_receivers_detected"] == present.sum(axis=1)).all()
+    assert (a["snr_db"][present] >= small_config.min_snr_db).all()
+    for key in ("snr_db", "rx_power_dbm", "freq_offset_hz"):
+        assert (np.isnan(a[key]) == ~present).all()
+    assert np.isfinite(a["distance_km"]).all()
+    assert (np.abs(a["freq_offset_hz"][present]) <= 50).all()
+    assert block.candidates == (2000 + block.rejected_too_few_receivers
+                                + block.rejected_gdop)
+    assert block.rejected_too_few_receivers > 0 and block.rejected_gdop > 0
+
+
+def test_noise_floor_links_power_and_snr(small_config):
+    a = generate_block(small_config, 0, 500).arrays
+    present = a["signal_present"]
+    assert np.allclose((a["rx_power_dbm"] - a["snr_db"])[present], -120.03, atol=0.01)
+
+
+def test_default_network_detects_about_four_of_seven_inside():
+    config = make_config("d", seed=5, min_receivers=3, max_gdop=1e9, min_snr_db=3,
+                         inside_ratio=1.0)
+    # Unfiltered view: the kept samples' detection counts, at a filter that keeps anything
+    # with three detections, cluster around four of seven (SPEC section 3).
+    a = generate_block(config, 0, 4000).arrays
+    assert 3.5 < a["num_receivers_detected"].mean() < 5.0
+
+
+def test_stratification_keeps_the_ratio_in_every_prefix(small_config):
+    a = generate_block(small_config, 0, 1000).arrays
+    inside = a["inside"]
+    assert (inside == inside_mask(0, 1000, 0.7)).all()
+    for n in (1, 7, 10, 99, 1000):
+        assert abs(inside[:n].sum() - 0.7 * n) < 1
+    lat0, lat1, lon0, lon1 = generator.receiver_box(small_config)
+    t_lat0, t_lat1, t_lon0, t_lon1 = generator.training_box(small_config)
+    lat, lon = a["tx_lat"], a["tx_lon"]
+    in_rx = (lat >= lat0) & (lat <= lat1) & (lon >= lon0) & (lon <= lon1)
+    in_tr = (lat >= t_lat0) & (lat <= t_lat1) & (lon >= t_lon0) & (lon <= t_lon1)
+    assert in_rx[inside].all()
+    assert (in_tr & ~in_rx)[~inside].all()
+
+
+def test_outside_samples_cover_all_four_sides_of_the_ring():
+    config = make_config("ring", seed=3, inside_ratio=0.0, min_receivers=3, max_gdop=1e6,
+                         min_snr_db=-20, tx_power_dbm=70)
+    a = generate_block(config, 0, 2000).arrays
+    lat0, lat1, lon0, lon1 = generator.receiver_box(config)
+    lat, lon = a["tx_lat"], a["tx_lon"]
+    for side in (lat > lat1, lat < lat0, lon < lon0, lon > lon1):
+        assert side.sum() > 50
+
+
+def test_a_sample_does_not_depend_on_the_range_it_is_generated_in(small_config):
+    whole = generate_block(small_config, 0, 700).arrays
+    for start, stop in [(0, 1), (63, 65), (100, 700), (1, 699)]:
+        part = generate_block(small_config, start, stop).arrays
+        assert same(part, {k: v[start:stop] for k, v in whole.items()})
+
+
+def test_blocks_concatenate_to_the_whole(small_config):
+    whole = generate_block(small_config, 10, 3000).arrays
+    blocks = list(generate_blocks(small_config, 10, 3000))
+    assert blocks[0].first_index == 10
+    joined = {k: np.concatenate([b.arrays[k] for b in blocks]) for k in whole}
+    assert same(joined, whole)
+
+
+def test_output_does_not_depend_on_the_thread_count(tmp_path):
+    script = (
+        "import hashlib, numba, sys\n"
+        "numba.set_num_threads(int(sys.argv[1]))\n"
+        "from heimdall_studio.core.api import make_config\n"
+        "from heimdall_studio.core.generator import generate_block\n"
+        "a = generate_block(make_config('t', seed=9, chunk_size=128), 0, 3000).arrays\n"
+        "h = hashlib.sha256()\n"
+        "[h.update(a[k].tobytes()) for k in sorted(a)]\n"
+        "print(h.hexdigest())\n")
+    digests = {subprocess.run([sys.executable, "-c", script, str(n)], check=True,
+                              capture_output=True, text=True).stdout for n in (1, 2)}
+    assert len(digests) == 1
+
+
+def test_different_seeds_and_configs_differ(small_config):
+    a = generate_block(small_config, 0, 100).arrays
+    b = generate_block(small_config.replace(seed=2025), 0, 100).arrays
+    assert not np.array_equal(a["tx_lat"], b["tx_lat"])
+
+
+def test_unfillable_stratum_stops_with_advice():
+    config = make_config("hopeless", seed=1, tx_power_dbm=-30, min_snr_db=60,
+                         min_receivers=7, inside_ratio=1.0)
+    with pytest.raises(StratumUnfillableError) as info:
+        generate_block(config, 0, 10)
+    message = str(info.value)
+    assert "inside stratum" in message and "1,000,000 candidates" in message
+    assert "min_snr_db (now 60 dB)" in message

@@ -1,0 +1,155 @@
+"""The dataset file: layout readable by plain h5py, refusals, locking (SPEC section 7)."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from heimdall_studio.core import api
+from heimdall_studio.core.errors import (
+    DatasetBusyError,
+    DatasetExistsError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+)
+from heimdall_studio.core.locking import DatasetLock
+from heimdall_studio.core.store import read_header
+from heimdall_studio.core.verify import verify_dataset
+
+
+def test_layout_with_plain_h5py(workspace, small_config):
+    api.create_dataset(small_config, 300, workspace)
+    with h5py.File(workspace / "small.h5", "r") as f:
+        assert f.attrs["format"] == "heimdall-studio-dataset"
+        assert f.attrs["format_version"] == 1
+        assert f.attrs["num_samples"] == 300
+        assert json.loads(f.attrs["config_json"])["seed"] == 2024
+        for key in ("name", "dataset_type", "frequency_mhz", "tx_power_dbm", "min_snr_db",
+                    "min_receivers", "max_gdop", "inside_ratio", "seed"):
+            assert f.attrs[key] == getattr(small_config, key), key
+        assert f.attrs["created_utc"].endswith("Z") and f.attrs["app_version"]
+        rx = f["receivers"][:]
+        assert [n.decode() for n in rx["name"]][:2] == ["Aquila di Giaveno", "Montanaro"]
+        assert rx.dtype.names == ("name", "lat", "lon", "alt_m", "noise_figure_db",
+                                  "antenna_gain_dbi")
+        s = f["samples"]
+        shapes = {"tx_lat": ((300,), "f8"), "tx_lon": ((300,), "f8"),
+                  "tx_alt_m": ((300,), "f8"), "frequency_hz": ((300,), "f8"),
+                  "tx_power_dbm": ((300,), "f4"), "inside": ((300,), "bool"),
+                  "gdop": ((300,), "f4"), "num_receivers_detected": ((300,), "u1"),
+                  "mean_snr_db": ((300,), "f4"), "signal_present": ((300, 7), "bool"),
+                  "snr_db": ((300, 7), "f4"), "rx_power_dbm": ((300, 7), "f4"),
+                  "freq_offset_hz": ((300, 7), "f4"), "distance_km": ((300, 7), "f4")}
+        for name, (shape, dtype) in shapes.items():
+            assert s[name].shape == shape and s[name].dtype == np.dtype(dtype), name
+            assert s[name].chunks is not None and s[name].maxshape[0] is None
+            assert s[name].compression in ("gzip", None)
+        assert (s["frequency_hz"][:] == 145e6).all()
+        assert (s["tx_alt_m"][:] == 2.0).all()
+        history = f["history"][:]
+        assert history["kind"][0] == b"create" and history["count"][0] == 300
+        assert set(history.dtype.names) >= {
+            "kind", "started_utc", "first_index", "count", "candidates",
+            "rejected_too_few_receivers", "rejected_gdop", "duration_s", "app_version"}
+
+
+def test_the_file_alone_reproduces_the_dataset(workspace, small_config, tmp_path):
+    api.create_dataset(small_config, 200, workspace)
+    config = read_header(workspace / "small.h5").config
+    assert config == small_config
+    other = tmp_path / "other"
+    api.create_dataset(config, 200, other)
+    a, b = api.load_dataset("small", workspace), api.load_dataset("small", other)
+    assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a.arrays)
+
+
+def test_create_never_overwrites(workspace, small_config):
+    api.create_dataset(small_config, 50, workspace)
+    before = (workspace / "small.h5").read_bytes()
+    with pytest.raises(DatasetExistsError, match="already exists"):
+        api.create_dataset(small_config, 50, workspace)
+    assert (workspace / "small.h5").read_bytes() == before
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda f: f.attrs.modify("format", "something-else"), "not a Heimdall Studio dataset"),
+    (lambda f: f.attrs.__delitem__("format"), "format attribute missing"),
+    (lambda f: f.attrs.modify("format_version", 2), "format_version 2"),
+    (lambda f: f.attrs.__setitem__("num_samples", "many"), "num_samples"),
+    (lambda f: f.attrs.modify("num_samples", 10**6), "claims 1000000 samples"),
+    (lambda f: f.attrs.modify("config_json", "{not json"), "invalid config"),
+    (lambda f: f["samples"].__delitem__("gdop"), "lacks /samples/gdop"),
+])
+def test_foreign_newer_or_damaged_files_are_refused(workspace, small_config, tamper, message):
+    api.create_dataset(small_config, 20, workspace)
+    path = workspace / "small.h5"
+    with h5py.File(path, "r+") as f:
+        tamper(f)
+    before = path.read_bytes()
+    with pytest.raises(DatasetFormatError, match=message):
+        read_header(path)
+    with pytest.raises(DatasetFormatError):
+        api.expand_dataset("small", 10, workspace)
+    assert path.read_bytes() == before
+    [entry] = api.list_datasets(workspace)
+    assert entry.status == "unreadable" and message.split()[0] in entry.error
+
+
+def test_other_files_are_listed_as_unreadable(workspace, small_config):
+    (workspace / "noise.h5").write_bytes(np.random.default_rng(0).bytes(5000))
+    (workspace / "empty.h5").write_bytes(b"")
+    with h5py.File(workspace / "foreign.h5", "w") as f:
+        f["x"] = np.arange(3)
+    api.create_dataset(small_config, 10, workspace)
+    entries = {e.name: e for e in api.list_datasets(workspace)}
+    assert {k: e.status for k, e in entries.items()} == {
+        "noise": "unreadable", "empty": "unreadable", "foreign": "unreadable", "small": "ok"}
+    assert "not an HDF5 file" in entries["noise"].error
+    assert "not a Heimdall Studio dataset" in entries["foreign"].error
+
+
+def test_expanding_a_missing_dataset_writes_nothing(workspace):
+    with pytest.raises(DatasetNotFoundError):
+        api.expand_dataset("ghost", 10, workspace)
+    assert list(workspace.iterdir()) == []
+
+
+def test_one_writer_at_a_time(workspace, small_config):
+    api.create_dataset(small_config, 10, workspace)
+    path = workspace / "small.h5"
+    with DatasetLock(path, "expand"):
+        with pytest.raises(DatasetBusyError, match=r"being written by this process \(expand"):
+            api.expand_dataset("small", 10, workspace)
+        with pytest.raises(DatasetBusyError):
+            api.delete_dataset("small", workspace)
+    api.expand_dataset("small", 10, workspace)  # free again once released
+    assert read_header(path).num_samples == 20
+
+
+def test_readers_see_committed_samples_while_a_run_writes(workspace, small_config):
+    run = api.create_run(small_config, 5000, workspace)
+    next(run)
+    seen = []
+    for progress in run:
+        seen.append((progress.total, read_header(progress.path).num_samples))
+    assert all(total == on_disk for total, on_disk in seen)
+    assert seen[-1][0] == 5000
+
+
+def test_closing_a_run_keeps_what_was_committed(workspace, small_config):
+    run = api.create_run(small_config, 10**6, workspace)
+    for progress in run:
+        if progress.done:
+            break
+    run.close()
+    header = read_header(workspace / "small.h5")
+    assert header.num_samples == progress.done > 0
+    assert header.history[-1].count == progress.done
+    assert verify_dataset(workspace / "small.h5").ok
+
+
+def test_delete(workspace, small_config):
+    api.create_dataset(small_config, 10, workspace)
+    api.delete_dataset("small", workspace)
+    assert api.list_datasets(workspace) == []

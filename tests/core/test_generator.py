@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from heimdall_studio.core import generator
+from heimdall_studio.core import generator, physics
 from heimdall_studio.core.api import make_config
 from heimdall_studio.core.errors import StratumUnfillableError
 from heimdall_studio.core.generator import generate_block, generate_blocks, inside_mask
@@ -119,3 +119,28 @@ def test_unfillable_stratum_stops_with_advice():
     message = str(info.value)
     assert "inside stratum" in message and "1,000,000 candidates" in message
     assert "min_snr_db (now 60 dB)" in message
+
+
+@pytest.mark.parametrize("model", ["two_ray", "free_space"])
+def test_kernel_power_matches_the_reference_formulas(model):
+    # Freeze the random terms: fixed clutter, no shadowing, near-deterministic fading
+    # (Rician K = 40 dB on every link), so rx power is the path-loss formula alone.
+    config = make_config("formula", seed=8, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=60,
+                         propagation={"path_loss_model": model, "clutter_min_db": 10,
+                                      "clutter_max_db": 10, "shadowing_sigma_db": 0,
+                                      "rician_k_db": 40, "los_distance_km": 20000})
+    a = generate_block(config, 0, 300).arrays
+    alt = [r.alt_m for r in config.receivers]
+    code = physics.PATH_LOSS_CODES[model]
+    present = a["signal_present"]
+    rows, cols = np.nonzero(present)
+    expected = np.array([
+        60 - physics.path_loss_db(float(a["distance_km"][i, r]), 145.0, 2.0, alt[r], code) - 10
+        for i, r in zip(rows, cols)])
+    error = a["rx_power_dbm"][rows, cols] - expected
+    assert np.abs(error).max() < 0.5 and abs(error.mean()) < 0.02
+    # and the stored distance is the haversine of the stored positions
+    lat, lon = a["tx_lat"][0], a["tx_lon"][0]
+    assert a["distance_km"][0, 2] == pytest.approx(
+        physics.haversine_km(lat, lon, config.receivers[2].lat, config.receivers[2].lon),
+        rel=1e-6)

@@ -92,18 +92,14 @@ class _KernelInputs:
         rx = config.receivers
         self.rx_box = np.array(receiver_box(config))
         self.tr_box = np.array(training_box(config))
-        self.rx_lat = np.array([r.lat for r in rx])
-        self.rx_lon = np.array([r.lon for r in rx])
-        # Flat terrain: ground is 0 m under every transmitter.
-        self.rx_height = np.array([receiver_height_m(r.alt_m, 0.0) for r in rx])
-        self.rx_gain = np.array([r.antenna_gain_dbi for r in rx])
-        self.rx_noise = np.array([noise_floor_dbm(config.bandwidth_hz, r.noise_figure_db)
-                                  for r in rx])
-        self.params = np.array([
-            config.frequency_mhz, config.tx_power_dbm, config.min_snr_db, prop.tx_height_m,
-            prop.clutter_min_db, prop.clutter_max_db, prop.shadowing_sigma_db,
-            10.0 ** (prop.rician_k_db / 10.0), prop.los_distance_km, prop.max_freq_offset_hz,
-        ])
+        self.rx = kernel.receiver_constants(
+            np.array([r.lat for r in rx]), np.array([r.lon for r in rx]),
+            # flat terrain: ground is 0 m under every transmitter
+            np.array([receiver_height_m(r.alt_m, 0.0) for r in rx]),
+            np.array([r.antenna_gain_dbi for r in rx]),
+            np.array([noise_floor_dbm(config.bandwidth_hz, r.noise_figure_db) for r in rx]),
+            prop.tx_height_m)
+        self.params = kernel.kernel_params(config)
         self.model = PATH_LOSS_CODES[prop.path_loss_model]
 
 
@@ -130,9 +126,8 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
     status = np.zeros(len(chunks), dtype=np.int64)
     kernel.generate_block(
         keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
-        inputs.rx_box, inputs.tr_box, inputs.rx_lat, inputs.rx_lon, inputs.rx_height,
-        inputs.rx_gain, inputs.rx_noise, inputs.params, inputs.model,
-        config.min_receivers, config.max_gdop,
+        inputs.rx_box, inputs.tr_box, inputs.rx, inputs.params, inputs.model,
+        config.min_receivers, config.max_gdop, config.propagation.max_freq_offset_hz,
         a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
         a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
         a["freq_offset_hz"], a["distance_km"], counters, status)

@@ -12,14 +12,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .physics import (
-    fading_db,
-    gdop_from_vectors,
-    haversine_km,
-    local_east_north_km,
-    path_loss_db,
-)
-from .rng import candidate_key, normal_pair, uniform
+from .physics import EARTH_RADIUS_KM, MIN_DISTANCE_KM, PATH_LOSS_TWO_RAY, gdop_from_vectors
+from .rng import candidate_key, uniform
 
 # Draws per candidate: 3 for the position, then DRAWS_PER_LINK for each receiver.
 DRAWS_POSITION = 3
@@ -70,53 +64,121 @@ def draw_position(key, inside, rx_box, tr_box):
     return lat0 + u_lat * (lat1 - lat0), lon1 + u_lon * (t_lon1 - lon1)
 
 
-@njit(cache=True, nogil=True)
-def evaluate_candidate(key, inside, rx_box, tr_box, rx_lat, rx_lon, rx_height, rx_gain,
-                       rx_noise, params, model, snr, prx, foff, dist, present, east, north):
-    """Place one transmitter and propagate to every receiver.
+# Per-receiver constants, precomputed once per run: rx[r, RX_*]
+RX_LAT_RAD, RX_LON_RAD, RX_COS_LAT, RX_PEL_DB, RX_LINK_DB, RX_NOISE_DBM = range(6)
+RX_COLUMNS = 6
 
-    Fills the per-receiver scratch arrays and returns (lat, lon, detected, gdop).
-    params: frequency_mhz, tx_power_dbm, min_snr_db, tx_height_m, clutter_min_db,
-    clutter_max_db, shadowing_sigma_db, rician_k_linear, los_distance_km, max_freq_offset_hz.
+
+def receiver_constants(rx_lat, rx_lon, rx_height_m, rx_gain_dbi, rx_noise_dbm, tx_height_m):
+    """Link terms that do not depend on the transmitter, so the kernel skips them."""
+    lat = np.radians(rx_lat)
+    out = np.empty((len(rx_lat), RX_COLUMNS))
+    out[:, RX_LAT_RAD] = lat
+    out[:, RX_LON_RAD] = np.radians(rx_lon)
+    out[:, RX_COS_LAT] = np.cos(lat)
+    # plane-earth loss = 40 log10(d_km) + RX_PEL_DB (d in metres: +120 dB)
+    out[:, RX_PEL_DB] = 120.0 - 20.0 * np.log10(tx_height_m) - 20.0 * np.log10(rx_height_m)
+    # SNR = tx power + RX_LINK_DB - path loss - clutter + shadowing + fading
+    out[:, RX_LINK_DB] = rx_gain_dbi - rx_noise_dbm
+    out[:, RX_NOISE_DBM] = rx_noise_dbm
+    return out
+
+
+@njit(cache=True, nogil=True)
+def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, model, min_receivers,
+                       snr, dist, present):
+    """Place one transmitter and find the SNR at every receiver.
+
+    The formulas are those of `physics` (SPEC section 3), fused: log10(d) is shared by
+    both path-loss models and Rayleigh fading takes |h|^2 straight from the Box-Muller
+    radius. Draws are counter-based, so skipping work never shifts later draws. Stops
+    early once too few receivers are left to reach `min_receivers`; returns
+    (lat, lon, detected). params: see `kernel_params`.
     """
-    f_mhz = params[0]
-    p_tx = params[1]
-    min_snr = params[2]
-    h_tx = params[3]
-    c_min = params[4]
-    c_span = params[5] - params[4]
-    sigma = params[6]
-    k_lin = params[7]
-    los_km = params[8]
-    max_foff = params[9]
+    p_tx = params[0]
+    min_snr = params[1]
+    c_min = params[2]
+    c_span = params[3]
+    sigma = params[4]
+    los_amp = params[5]
+    scatter_amp = params[6]
+    los_km = params[7]
+    fspl_const = params[8]
     lat, lon = draw_position(key, inside, rx_box, tr_box)
+    lat_rad = math.radians(lat)
+    lon_rad = math.radians(lon)
+    cos_lat = math.cos(lat_rad)
+    n_rx = rx.shape[0]
     detected = 0
-    for r in range(rx_lat.shape[0]):
+    for r in range(n_rx):
         base = DRAWS_POSITION + r * DRAWS_PER_LINK
-        d = haversine_km(lat, lon, rx_lat[r], rx_lon[r])
-        loss = path_loss_db(d, f_mhz, h_tx, rx_height[r], model)
+        # haversine, as physics.haversine_km
+        s_lat = math.sin(0.5 * (rx[r, RX_LAT_RAD] - lat_rad))
+        s_lon = math.sin(0.5 * (rx[r, RX_LON_RAD] - lon_rad))
+        a = s_lat * s_lat + cos_lat * rx[r, RX_COS_LAT] * s_lon * s_lon
+        d = max(2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))), MIN_DISTANCE_KM)
+        log_d = math.log10(d)
+        loss = 20.0 * log_d + fspl_const
+        if model == PATH_LOSS_TWO_RAY:
+            loss = max(loss, 40.0 * log_d + rx[r, RX_PEL_DB])
         clutter = c_min + uniform(key, base) * c_span
-        n_shadow, _ = normal_pair(key, base + 1)
-        n1, n2 = normal_pair(key, base + 3)
-        p = (p_tx + rx_gain[r] - loss - clutter + sigma * n_shadow
-             + fading_db(n1, n2, k_lin, d < los_km))
-        s = p - rx_noise[r]
+        # shadowing: the cosine half of a Box-Muller pair
+        u_s = 1.0 - uniform(key, base + 1)
+        shadow = sigma * math.sqrt(-2.0 * math.log(u_s)) * math.cos(
+            2.0 * math.pi * uniform(key, base + 2))
+        # fading: |h|^2 from the Box-Muller pair (n1, n2) of draws base+3, base+4
+        u_f = 1.0 - uniform(key, base + 3)
+        half_r2 = -math.log(u_f)  # (n1^2 + n2^2) / 2
+        if d < los_km:
+            radius = math.sqrt(2.0 * half_r2)
+            angle = 2.0 * math.pi * uniform(key, base + 4)
+            re = los_amp + scatter_amp * radius * math.cos(angle)
+            im = scatter_amp * radius * math.sin(angle)
+            power = re * re + im * im
+        else:
+            power = half_r2
+        fading = 10.0 * math.log10(max(power, 1e-30))
+        s = p_tx + rx[r, RX_LINK_DB] - loss - clutter + shadow + fading
         dist[r] = d
-        prx[r] = p
         snr[r] = s
-        foff[r] = (2.0 * uniform(key, base + 5) - 1.0) * max_foff
         present[r] = s >= min_snr
         if present[r]:
             detected += 1
-        east[r], north[r] = local_east_north_km(lat, lon, rx_lat[r], rx_lon[r])
-    g = gdop_from_vectors(east, north, present, rx_lat.shape[0])
-    return lat, lon, detected, g
+        elif detected + (n_rx - 1 - r) < min_receivers:
+            return lat, lon, detected  # cannot reach min_receivers any more
+    return lat, lon, detected
+
+
+@njit(cache=True, nogil=True)
+def candidate_gdop(lat, lon, rx, present, east, north):
+    """GDOP over the detecting receivers (physics.gdop_from_vectors)."""
+    cos_lat = math.cos(math.radians(lat))
+    lat_rad = math.radians(lat)
+    lon_rad = math.radians(lon)
+    for r in range(rx.shape[0]):
+        east[r] = EARTH_RADIUS_KM * cos_lat * (rx[r, RX_LON_RAD] - lon_rad)
+        north[r] = EARTH_RADIUS_KM * (rx[r, RX_LAT_RAD] - lat_rad)
+    return gdop_from_vectors(east, north, present, rx.shape[0])
+
+
+def kernel_params(config) -> np.ndarray:
+    """The scalar parameters `evaluate_candidate` reads, in its order."""
+    prop = config.propagation
+    k = 10.0 ** (prop.rician_k_db / 10.0)
+    return np.array([
+        config.tx_power_dbm, config.min_snr_db, prop.clutter_min_db,
+        prop.clutter_max_db - prop.clutter_min_db, prop.shadowing_sigma_db,
+        math.sqrt(k / (k + 1.0)),  # line-of-sight amplitude of Rician h
+        math.sqrt(1.0 / (2.0 * (k + 1.0))),  # scatter amplitude per unit normal
+        prop.los_distance_km,
+        20.0 * math.log10(config.frequency_mhz) + 32.45,
+    ])
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_ratio,
-                   rx_box, tr_box, rx_lat, rx_lon, rx_height, rx_gain, rx_noise, params,
-                   model, min_receivers, max_gdop,
+                   rx_box, tr_box, rx, params, model, min_receivers, max_gdop,
+                   max_freq_offset_hz,
                    tx_lat, tx_lon, inside_out, gdop_out, ndet_out, mean_snr_out,
                    present_out, snr_out, prx_out, foff_out, dist_out, counters, status):
     """Fill output rows for the chunks of one block.
@@ -126,11 +188,9 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
     Sample index i goes to output row i - out_offset. keys[j, stratum] is that chunk's
     stream key. counters[j, stratum] = candidates, too-few rejections, GDOP rejections.
     """
-    n_rx = rx_lat.shape[0]
+    n_rx = rx.shape[0]
     for j in prange(keys.shape[0]):
         snr = np.empty(n_rx)
-        prx = np.empty(n_rx)
-        foff = np.empty(n_rx)
         dist = np.empty(n_rx)
         east = np.empty(n_rx)
         north = np.empty(n_rx)
@@ -144,13 +204,16 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
             while True:
                 key = candidate_key(keys[j, s, 0], keys[j, s, 1], drawn[s])
                 drawn[s] += 1
-                lat, lon, detected, g = evaluate_candidate(
-                    key, inside, rx_box, tr_box, rx_lat, rx_lon, rx_height, rx_gain,
-                    rx_noise, params, model, snr, prx, foff, dist, present, east, north)
+                lat, lon, detected = evaluate_candidate(
+                    key, inside, rx_box, tr_box, rx, params, model, min_receivers,
+                    snr, dist, present)
                 if counted:
                     counters[j, s, COUNT_CANDIDATES] += 1
-                if detected >= min_receivers and g <= max_gdop:
-                    break
+                g = np.inf
+                if detected >= min_receivers:
+                    g = candidate_gdop(lat, lon, rx, present, east, north)
+                    if g <= max_gdop:
+                        break
                 if counted:
                     if detected < min_receivers:
                         counters[j, s, COUNT_TOO_FEW] += 1
@@ -176,8 +239,9 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
                 dist_out[row, r] = dist[r]
                 if present[r]:
                     snr_out[row, r] = snr[r]
-                    prx_out[row, r] = prx[r]
-                    foff_out[row, r] = foff[r]
+                    prx_out[row, r] = snr[r] + rx[r, RX_NOISE_DBM]
+                    u = uniform(key, DRAWS_POSITION + r * DRAWS_PER_LINK + 5)
+                    foff_out[row, r] = (2.0 * u - 1.0) * max_freq_offset_hz
                     total += snr[r]
                 else:
                     snr_out[row, r] = np.nan

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence, TextIO
 from . import __version__
 from .core import api
 from .core.config import load_receivers
+from .core.store import COMPRESSION_POLICIES
 from .core.errors import (
     ConfigError,
     DatasetExistsError,
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help=text)
     create.add_argument("--receivers", metavar="FILE", type=Path,
                         help="receiver network, .json or .csv (default: NW Italy WebSDRs)")
+    create.add_argument("--compression", choices=COMPRESSION_POLICIES, default="light",
+                        help="file storage: light (default, fastest to write), full "
+                             "(gzip everything, 40%% smaller, slower), none")
 
     expand = sub.add_parser(
         "expand", parents=[common], help="add samples to a dataset",
@@ -137,7 +141,7 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
     if args.receivers is not None:
         params["receivers"] = load_receivers(args.receivers)
     config = api.make_config(args.name, **params)
-    return _drive(api.create_run(config, args.samples, workspace))
+    return _drive(api.create_run(config, args.samples, workspace, args.compression))
 
 
 def _expand(args: argparse.Namespace, workspace: str | None) -> int:

@@ -153,3 +153,31 @@ def test_delete(workspace, small_config):
     api.create_dataset(small_config, 10, workspace)
     api.delete_dataset("small", workspace)
     assert api.list_datasets(workspace) == []
+
+
+@pytest.mark.parametrize("policy", ["light", "full", "none"])
+def test_compression_policies_store_the_same_samples(workspace, small_config, policy):
+    config = small_config.replace(name=f"c-{policy}")
+    api.create_dataset(config, 500, workspace, compression=policy)
+    with h5py.File(workspace / f"c-{policy}.h5", "r") as f:
+        filters = {k: f["samples"][k].compression for k in f["samples"]}
+    expected = {"full": set(filters), "none": set(),
+                "light": {"tx_alt_m", "frequency_hz", "tx_power_dbm", "inside",
+                          "num_receivers_detected", "signal_present"}}[policy]
+    assert {k for k, v in filters.items() if v == "gzip"} == expected
+    assert all(v in ("gzip", None) for v in filters.values())
+    api.expand_dataset(config.name, 100, workspace)  # keeps the file's filters
+    reference = api.create_dataset(config.replace(name="ref"), 600, workspace)
+    a = api.load_dataset(config.name, workspace)
+    b = api.load_dataset("ref", workspace)
+    assert reference.total == a.num_samples == 600
+    assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in a.arrays)
+    api.delete_dataset("ref", workspace)
+
+
+def test_unknown_compression_is_bad_input(workspace, small_config):
+    from heimdall_studio.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="compression"):
+        api.create_dataset(small_config, 10, workspace, compression="zstd")
+    assert list(workspace.iterdir()) == []

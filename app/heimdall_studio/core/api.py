@@ -28,6 +28,7 @@ from .locking import DatasetLock
 from .store import (
     SUFFIX,
     DatasetHeader,
+    compression_filters,
     OpenedWrite,
     iter_dataset_files,
     open_for_create,
@@ -154,14 +155,20 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]
 
 
 def create_run(config: DatasetConfig, num_samples: int,
-               workspace: str | Path | None = None) -> Iterator[Progress]:
-    """Create a new dataset; yields progress after each commit. Never overwrites."""
+               workspace: str | Path | None = None,
+               compression: str = "light") -> Iterator[Progress]:
+    """Create a new dataset; yields progress after each commit. Never overwrites.
+
+    `compression` ("light", "full" or "none", see store.compression_filters) is how the
+    file stores samples, not what they are: it is not part of the config.
+    """
     num_samples = check_sample_count(num_samples)
     if not isinstance(config, DatasetConfig):
         raise TypeError("create_run takes a DatasetConfig; see make_config()")
     path = dataset_path(config.name, workspace)
+    compression_filters(compression)  # refuse a bad policy before touching the disk
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _run(open_for_create(path, config), num_samples, "create")
+    return _run(open_for_create(path, config, compression), num_samples, "create")
 
 
 def expand_run(dataset: str | Path, num_samples: int,
@@ -196,7 +203,7 @@ def create_dataset(config: DatasetConfig | str, num_samples: int,
                    workspace: str | Path | None = None, *,
                    progress: ProgressCallback | None = None,
                    should_stop: Callable[[], bool] | None = None,
-                   **params: Any) -> Progress:
+                   compression: str = "light", **params: Any) -> Progress:
     """Create a dataset of `num_samples` samples and return the final progress record.
 
     `config` is a DatasetConfig, or a name with parameters as keywords:
@@ -207,7 +214,8 @@ def create_dataset(config: DatasetConfig | str, num_samples: int,
             raise TypeError("give either a DatasetConfig or parameters, not both")
     else:
         config = make_config(config, **params)
-    return _drive(create_run(config, num_samples, workspace), progress, should_stop)
+    return _drive(create_run(config, num_samples, workspace, compression), progress,
+                  should_stop)
 
 
 def expand_dataset(dataset: str | Path, num_samples: int,

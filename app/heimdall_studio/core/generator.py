@@ -8,7 +8,9 @@ in several runs equals one generated at once (SPEC section 5).
 from __future__ import annotations
 
 import math
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -42,6 +44,10 @@ SAMPLE_FIELDS: dict[str, np.dtype] = {
 }
 PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
                        "distance_km")
+
+# numba's default threading layer runs one parallel kernel at a time per process;
+# concurrent runs (two GUI jobs, say) take turns block by block.
+_KERNEL_LOCK = threading.Lock()
 
 # Blocks aim at this wall time, so progress and cancellation stay prompt at any speed.
 TARGET_BLOCK_SECONDS = 0.25
@@ -124,13 +130,14 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
     a = _empty_block_arrays(count, len(config.receivers))
     counters = np.zeros((len(chunks), 2, 3), dtype=np.int64)
     status = np.zeros(len(chunks), dtype=np.int64)
-    kernel.generate_block(
-        keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
-        inputs.rx_box, inputs.tr_box, inputs.rx, inputs.params, inputs.model,
-        config.min_receivers, config.max_gdop, config.propagation.max_freq_offset_hz,
-        a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
-        a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
-        a["freq_offset_hz"], a["distance_km"], counters, status)
+    with _KERNEL_LOCK:
+        kernel.generate_block(
+            keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
+            inputs.rx_box, inputs.tr_box, inputs.rx, inputs.params, inputs.model,
+            config.min_receivers, config.max_gdop, config.propagation.max_freq_offset_hz,
+            a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
+            a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
+            a["freq_offset_hz"], a["distance_km"], counters, status)
     failed = np.flatnonzero(status)
     if failed.size:
         j = int(failed[0])
@@ -161,25 +168,45 @@ def _raise_unfillable(config: DatasetConfig, chunk: int, stratum: int) -> None:
         + (", or raise inside_ratio" if stratum == 1 else "") + ".")
 
 
-def generate_blocks(config: DatasetConfig, start: int, stop: int) -> Iterator[SampleBlock]:
-    """Yield blocks covering [start, stop) in order, sized to take about a quarter second.
+class _BlockPlanner:
+    """Sizes blocks (whole chunks, a multiple of the thread count) to about a quarter second."""
 
-    Block boundaries follow chunk boundaries, except that the first block starts at
-    `start`; they never change the samples, only how often the caller hears of them.
+    def __init__(self, chunk_size: int):
+        self.chunk_size = chunk_size
+        self.threads = numba.get_num_threads()
+        self.chunks = self.threads  # start small: the first progress comes quickly
+        self.limit = max(self.threads, MAX_BLOCK_SAMPLES // chunk_size)
+
+    def stop_after(self, index: int, stop: int) -> int:
+        return min(stop, (index // self.chunk_size + self.chunks) * self.chunk_size)
+
+    def learn(self, block: SampleBlock) -> None:
+        per_chunk = block.seconds / max(1, math.ceil(block.count / self.chunk_size))
+        wanted = int(TARGET_BLOCK_SECONDS / max(per_chunk, 1e-6))
+        chunks = max(self.threads, min(wanted, self.limit, 2 * self.chunks))
+        self.chunks = chunks - chunks % self.threads
+
+
+def generate_blocks(config: DatasetConfig, start: int, stop: int) -> Iterator[SampleBlock]:
+    """Yield blocks covering [start, stop) in order.
+
+    While the caller handles one block (writes it, typically), the next is computed on
+    a helper thread: the kernel releases the GIL, so the two overlap. Block boundaries
+    never change the samples, only how often the caller hears of them. Closing the
+    generator waits for the block in flight (a fraction of a second) and drops it.
     """
     inputs = _KernelInputs(config)
-    size = config.chunk_size
-    threads = numba.get_num_threads()
-    chunks_per_block = max(1, threads)
-    index = start
-    while index < stop:
-        end_chunk = index // size + chunks_per_block
-        block_stop = min(stop, end_chunk * size)
-        block = generate_block(config, index, block_stop, inputs)
-        yield block
-        index = block_stop
-        per_chunk = block.seconds / max(1, math.ceil(block.count / size))
-        wanted = int(TARGET_BLOCK_SECONDS / max(per_chunk, 1e-6))
-        limit = max(1, MAX_BLOCK_SAMPLES // size)
-        chunks_per_block = max(threads, min(wanted, limit, 2 * chunks_per_block))
-        chunks_per_block -= chunks_per_block % threads if chunks_per_block > threads else 0
+    plan = _BlockPlanner(config.chunk_size)
+    with ThreadPoolExecutor(1, thread_name_prefix="heimdall-generator") as pool:
+        def submit(index: int) -> Future[SampleBlock] | None:
+            if index >= stop:
+                return None
+            return pool.submit(generate_block, config, index, plan.stop_after(index, stop),
+                               inputs)
+
+        pending = submit(start)
+        while pending is not None:
+            block = pending.result()
+            plan.learn(block)
+            pending = submit(block.first_index + block.count)
+            yield block

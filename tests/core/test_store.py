@@ -181,3 +181,48 @@ def test_unknown_compression_is_bad_input(workspace, small_config):
     with pytest.raises(ConfigError, match="compression"):
         api.create_dataset(small_config, 10, workspace, compression="zstd")
     assert list(workspace.iterdir()) == []
+
+
+def test_running_statistics_cover_every_sample(workspace, small_config):
+    from heimdall_studio.core import stats
+    from heimdall_studio.core.store import stored_stats
+
+    api.create_dataset(small_config, 700, workspace)
+    api.expand_dataset("small", 300, workspace)
+    header, current = api.dataset_stats("small", workspace)
+    data = api.load_dataset("small", workspace)
+    expected = stats.block_histograms(stats.histogram_edges(header.config), data.arrays)
+    assert current.num_samples == 1000
+    for name in stats.HISTOGRAMS:
+        assert np.array_equal(current.counts[name], expected[name]), name
+    assert current.counts["gdop"].sum() == 1000
+    assert current.counts["snr_db"].sum() == data["signal_present"].sum()
+    assert stored_stats(workspace / "small.h5") is not None
+
+    # stale statistics (an interrupted commit) are recomputed by readers and the next run
+    with h5py.File(workspace / "small.h5", "r+") as f:
+        f["stats/gdop"][...] = 0
+        f["stats"].attrs["num_samples"] = 999
+    assert stored_stats(workspace / "small.h5") is None
+    assert np.array_equal(api.dataset_stats("small", workspace)[1].counts["gdop"],
+                          expected["gdop"])
+    assert verify_dataset(workspace / "small.h5").ok
+    api.expand_dataset("small", 10, workspace)
+    assert stored_stats(workspace / "small.h5").counts["gdop"].sum() == 1010
+
+
+def test_verify_catches_tampered_samples_and_statistics(workspace, small_config):
+    api.create_dataset(small_config, 300, workspace)
+    path = workspace / "small.h5"
+    with h5py.File(path, "r+") as f:
+        f["samples/frequency_hz"][5] = 145.5e6
+        f["samples/gdop"][7] = 50.0
+        snr = f["samples/snr_db"]
+        row = snr[9]
+        row[np.isnan(row)] = 20.0  # a "measurement" where no signal was detected
+        snr[9] = row
+        f["stats/num_receivers_detected"][3] += 1
+    report = verify_dataset(path)
+    failed = {c.name for c in report.checks if not c.ok}
+    assert {"parameters", "filters", "detection pattern", "statistics"} <= failed
+    assert not report.ok

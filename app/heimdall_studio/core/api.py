@@ -28,6 +28,7 @@ from .locking import DatasetLock
 from .store import (
     SUFFIX,
     DatasetHeader,
+    DatasetStats,
     compression_filters,
     OpenedWrite,
     iter_dataset_files,
@@ -35,6 +36,7 @@ from .store import (
     open_for_expand,
     read_header,
     read_samples,
+    read_stats,
 )
 
 WORKSPACE_ENV = "HEIMDALL_STUDIO_WORKSPACE"
@@ -131,25 +133,25 @@ class Progress:
 def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]:
     writer = opened.writer
     config = writer.config
-    edges = (stats.snr_edges(config), stats.gdop_edges(config))
-    empty = (np.zeros(len(edges[0]) - 1, np.int64), np.zeros(len(edges[1]) - 1, np.int64))
+    edges = stats.histogram_edges(config)
+    empty = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
     start = writer.num_samples
     began = time.perf_counter()
     done = candidates = too_few = bad_gdop = 0
     try:
         yield Progress(writer.path, kind, start, num_samples, 0, 0, 0, 0, 0.0,
-                       edges[0], empty[0], edges[1], empty[1])
+                       edges["snr_db"], empty["snr_db"], edges["gdop"], empty["gdop"])
         for block in generate_blocks(config, start, start + num_samples):
-            writer.append(block)
+            histograms = stats.block_histograms(edges, block.arrays)
+            writer.append(block, histograms)
             done += block.count
             candidates += block.candidates
             too_few += block.rejected_too_few_receivers
             bad_gdop += block.rejected_gdop
-            snr = block.arrays["snr_db"]
             yield Progress(writer.path, kind, start, num_samples, done, candidates, too_few,
                            bad_gdop, time.perf_counter() - began,
-                           edges[0], stats.histogram(snr, edges[0]),
-                           edges[1], stats.histogram(block.arrays["gdop"], edges[1]))
+                           edges["snr_db"], histograms["snr_db"],
+                           edges["gdop"], histograms["gdop"])
     finally:
         opened.close()
 
@@ -257,6 +259,15 @@ def load_dataset(dataset: str | Path, workspace: str | Path | None = None,
     return Dataset(header, arrays)
 
 
+def dataset_stats(dataset: str | Path,
+                  workspace: str | Path | None = None) -> tuple[DatasetHeader, DatasetStats]:
+    """Histograms of SNR, GDOP, receivers detected and distance over the whole dataset.
+
+    Read from the file's running `/stats`, so this is instant at any dataset size.
+    """
+    return read_stats(resolve_dataset(dataset, workspace))
+
+
 def dataset_header(dataset: str | Path, workspace: str | Path | None = None) -> DatasetHeader:
     return read_header(resolve_dataset(dataset, workspace))
 
@@ -301,6 +312,7 @@ def delete_dataset(dataset: str | Path, workspace: str | Path | None = None) -> 
 
 __all__ = [
     "Dataset", "DatasetEntry", "Progress", "create_dataset", "create_run", "dataset_header",
+    "dataset_stats",
     "dataset_path", "default_workspace", "delete_dataset", "expand_dataset", "expand_run",
     "list_datasets", "load_dataset", "make_config", "resolve_dataset",
 ]

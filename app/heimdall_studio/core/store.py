@@ -28,6 +28,7 @@ from .errors import (
     DatasetNotFoundError,
     DatasetWriteError,
 )
+from . import stats
 from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
 from .locking import DatasetLock
 
@@ -248,6 +249,63 @@ def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
             return header, {k: f["samples"][k][start:stop] for k in names}
 
 
+@dataclass(frozen=True)
+class DatasetStats:
+    """Histograms over all committed samples (see `stats`), keyed by name."""
+
+    num_samples: int
+    edges: dict[str, np.ndarray]
+    counts: dict[str, np.ndarray]
+
+
+def _stored_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
+    """The running histograms, if present and current; None means recompute."""
+    group = f.get("stats")
+    if not isinstance(group, h5py.Group):
+        return None
+    try:
+        if int(group.attrs["num_samples"]) != header.num_samples:
+            return None
+        expected = stats.histogram_edges(header.config)
+        counts = {k: group[k][()] for k in stats.HISTOGRAMS}
+        edges = {k: group[f"{k}_edges"][()] for k in stats.HISTOGRAMS}
+    except (KeyError, OSError, TypeError, ValueError):
+        return None
+    for k in stats.HISTOGRAMS:
+        if not np.array_equal(edges[k], expected[k]) or counts[k].shape != (len(edges[k]) - 1,):
+            return None
+    return DatasetStats(header.num_samples, edges, counts)
+
+
+def _computed_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats:
+    edges = stats.histogram_edges(header.config)
+    counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
+    fields = ("snr_db", "gdop", "num_receivers_detected", "distance_km", "signal_present")
+    for i in range(0, header.num_samples, COPY_SLAB_ROWS):
+        stop = min(header.num_samples, i + COPY_SLAB_ROWS)
+        part = stats.block_histograms(edges, {k: f["samples"][k][i:stop] for k in fields})
+        for k in counts:
+            counts[k] += part[k]
+    return DatasetStats(header.num_samples, edges, counts)
+
+
+def stored_stats(path: str | Path) -> DatasetStats | None:
+    """The file's running histograms if they are current, else None."""
+    path = Path(path)
+    with _guard_read(path):
+        with _open_read(path) as f:
+            return _stored_stats(f, _read_header(f, path))
+
+
+def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
+    """Distributions of every committed sample: stored, or recomputed if stale."""
+    path = Path(path)
+    with _guard_read(path):
+        with _open_read(path) as f:
+            header = _read_header(f, path)
+            return header, _stored_stats(f, header) or _computed_stats(f, header)
+
+
 class _guard_read:
     """Turn low-level HDF5 failures while reading into a DatasetFormatError."""
 
@@ -293,6 +351,11 @@ def _create_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
             chunks=(rows,) + shape[1:], **filters[name])
     f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
                      chunks=(64,))
+    group = f.create_group("stats")
+    group.attrs["num_samples"] = np.int64(0)
+    for name, edges in stats.histogram_edges(config).items():
+        group.create_dataset(name, data=np.zeros(len(edges) - 1, np.int64))
+        group.create_dataset(f"{name}_edges", data=edges)
 
 
 def create_file(path: Path, config: DatasetConfig, compression: str = "light") -> None:
@@ -308,6 +371,13 @@ def create_file(path: Path, config: DatasetConfig, compression: str = "light") -
         os.link(tmp, path)  # fails if path exists: never overwrite a dataset
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_stats(f: h5py.File, current: DatasetStats) -> None:
+    group = f["stats"]
+    for name, counts in current.counts.items():
+        group[name][...] = counts
+    group.attrs.modify("num_samples", np.int64(current.num_samples))
 
 
 def _recover(path: Path) -> None:
@@ -335,6 +405,7 @@ def _recover(path: Path) -> None:
                     dst["history"][:] = np.concatenate([r.to_record() for r in rows])
                 dst.attrs.modify("num_samples", np.int64(n))
                 dst.attrs.modify("app_version", header.app_version)
+                _write_stats(dst, _computed_stats(src, header))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -360,6 +431,10 @@ class DatasetWriter:
             self.header = _read_header(self._file, path)
             self._check_history_agrees()
             self._samples = {k: self._file["samples"][k] for k in SAMPLE_FIELDS}
+            self.stats = _stored_stats(self._file, self.header)
+            if self.stats is None:  # an interrupted commit left them behind
+                self.stats = _computed_stats(self._file, self.header)
+                _write_stats(self._file, self.stats)
             self._history = self._file["history"]
             self.num_samples = self.header.num_samples
             self._row = HistoryRow(kind, utc_now(), self.num_samples, 0, 0, 0, 0, 0.0,
@@ -389,7 +464,8 @@ class DatasetWriter:
     def config(self) -> DatasetConfig:
         return self.header.config
 
-    def append(self, block: SampleBlock) -> None:
+    def append(self, block: SampleBlock, histograms: dict[str, np.ndarray]) -> None:
+        """Commit a block; `histograms` are its `stats.block_histograms`."""
         if block.first_index != self.num_samples:
             raise ValueError(f"block starts at {block.first_index}, "
                              f"dataset has {self.num_samples} samples")
@@ -407,7 +483,10 @@ class DatasetWriter:
                 "rejected_gdop": self._row.rejected_gdop + block.rejected_gdop,
                 "duration_s": time.perf_counter() - self._began})
             self._history[self._row_index] = self._row.to_record()[0]
-            # The run's row leads num_samples, never trails it: a crash between the two
+            counts = {k: self.stats.counts[k] + histograms[k] for k in stats.HISTOGRAMS}
+            updated = DatasetStats(n + m, self.stats.edges, counts)
+            _write_stats(self._file, updated)
+            # The run's row and the stats lead num_samples, never trails it: a crash between the two
             # leaves counts that recovery can trim (see _check_history_agrees).
             self._file.flush()
             self._file.attrs.modify("num_samples", np.int64(n + m))
@@ -417,6 +496,7 @@ class DatasetWriter:
                 f"writing dataset '{self.config.name}' failed: {_short(exc)}. "
                 f"The {n} samples committed before are kept") from None
         self.num_samples = n + m
+        self.stats = updated
 
     def close(self) -> None:
         try:

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import numba
-
 from heimdall_studio.core import api
 from heimdall_studio.core.generator import generate_block
 

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from heimdall_studio import cli
 
 

@@ -4,7 +4,6 @@ import json
 import math
 
 import pytest
-
 from heimdall_studio.core.config import (
     DatasetConfig,
     PropagationModel,

@@ -8,7 +8,6 @@ import sys
 import h5py
 import numpy as np
 import pytest
-
 from heimdall_studio import cli
 from heimdall_studio.core import api
 from heimdall_studio.core.verify import verify_dataset

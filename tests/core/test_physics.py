@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from heimdall_studio.core import physics, rng
 from heimdall_studio.core.physics import (
     PATH_LOSS_FREE_SPACE,

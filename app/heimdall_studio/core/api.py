@@ -30,14 +30,12 @@ from .store import (
     DatasetHeader,
     DatasetStats,
     compression_filters,
-    OpenedWrite,
     iter_dataset_files,
-    open_for_create,
-    open_for_expand,
     read_header,
     read_samples,
     read_stats,
 )
+from .writer import OpenedWrite, open_for_create, open_for_expand
 
 WORKSPACE_ENV = "HEIMDALL_STUDIO_WORKSPACE"
 MAX_SAMPLES_PER_RUN = 10**10

@@ -1,16 +1,13 @@
-"""The dataset file: HDF5 layout of SPEC section 7, crash-safe appends, safe reads.
+"""The dataset file: HDF5 layout of SPEC section 7 and safe reading.
 
-Crash safety comes from HDF5's single-writer/multiple-reader (SWMR) mode: while a writer
-appends in SWMR mode the file on disk is consistent at every instant. A commit writes the
-sample rows, flushes, then advances `num_samples` (readers trust only that) and flushes
-again. A writer killed mid-run leaves the file marked "open for writing"; readers open it
-anyway (SWMR read), and the next writer first rebuilds it from its committed samples.
+Readers open files in SWMR-read mode, so they see every committed sample also while a
+writer appends (see `writer`) or after a writer crashed. Anything that is not a readable
+dataset of this format raises DatasetFormatError with the reason; nothing is modified.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,17 +17,14 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from . import stats
 from .config import DatasetConfig
 from .errors import (
     ConfigError,
-    DatasetExistsError,
     DatasetFormatError,
     DatasetNotFoundError,
-    DatasetWriteError,
 )
-from . import stats
-from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
-from .locking import DatasetLock
+from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +53,7 @@ def compression_filters(policy: str) -> dict[str, dict[str, Any]]:
     return {name: (GZIP if name in compressed[policy] else {}) for name in SAMPLE_FIELDS}
 
 
-def _filters_of(ds: h5py.Dataset) -> dict[str, Any]:
+def filters_of(ds: h5py.Dataset) -> dict[str, Any]:
     if ds.compression != "gzip":
         return {}
     return {"compression": "gzip", "compression_opts": ds.compression_opts,
@@ -145,10 +139,10 @@ def _open_read(path: Path) -> h5py.File:
         return h5py.File(path, "r", locking=False)
     except OSError as exc:
         raise DatasetFormatError(f"{path.name} is not an HDF5 file or is damaged "
-                                 f"({_short(exc)})") from None
+                                 f"({short_reason(exc)})") from None
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     text = str(exc).split("(", 1)[0].strip() or type(exc).__name__
     return text[:200]
 
@@ -171,7 +165,7 @@ def _attr_int(f: h5py.File, key: str) -> int:
     return int(value)
 
 
-def _read_header(f: h5py.File, path: Path) -> DatasetHeader:
+def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
     fmt = f.attrs.get("format")
     if isinstance(fmt, bytes):
         fmt = fmt.decode("utf-8", "replace")
@@ -228,7 +222,7 @@ def read_header(path: str | Path) -> DatasetHeader:
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
-            return _read_header(f, path)
+            return parse_header(f, path)
 
 
 def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
@@ -238,7 +232,7 @@ def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
-            header = _read_header(f, path)
+            header = parse_header(f, path)
             n = header.num_samples
             stop = n if stop is None else max(0, min(stop, n))
             start = max(0, min(start, stop))
@@ -258,7 +252,7 @@ class DatasetStats:
     counts: dict[str, np.ndarray]
 
 
-def _stored_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
+def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
     """The running histograms, if present and current; None means recompute."""
     group = f.get("stats")
     if not isinstance(group, h5py.Group):
@@ -277,7 +271,7 @@ def _stored_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
     return DatasetStats(header.num_samples, edges, counts)
 
 
-def _computed_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats:
+def stats_from_samples(f: h5py.File, header: DatasetHeader) -> DatasetStats:
     edges = stats.histogram_edges(header.config)
     counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
     fields = ("snr_db", "gdop", "num_receivers_detected", "distance_km", "signal_present")
@@ -294,7 +288,7 @@ def stored_stats(path: str | Path) -> DatasetStats | None:
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
-            return _stored_stats(f, _read_header(f, path))
+            return current_stats(f, parse_header(f, path))
 
 
 def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
@@ -302,8 +296,8 @@ def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
-            header = _read_header(f, path)
-            return header, _stored_stats(f, header) or _computed_stats(f, header)
+            header = parse_header(f, path)
+            return header, current_stats(f, header) or stats_from_samples(f, header)
 
 
 class _guard_read:
@@ -319,231 +313,9 @@ class _guard_read:
         if exc is None or isinstance(exc, (DatasetFormatError, DatasetNotFoundError)):
             return False
         if isinstance(exc, (OSError, KeyError, ValueError, TypeError, RuntimeError)):
-            raise DatasetFormatError(f"{self.path.name} cannot be read: {_short(exc)}") from None
+            raise DatasetFormatError(
+                f"{self.path.name} cannot be read: {short_reason(exc)}") from None
         return False
-
-
-# ---------------------------------------------------------------------------
-# writing
-
-
-def _create_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
-                   filters: dict[str, dict[str, Any]]) -> None:
-    f.attrs["format"] = FORMAT
-    f.attrs["format_version"] = FORMAT_VERSION
-    f.attrs["config_json"] = config.to_json()
-    for key in SCALAR_ATTRS:
-        f.attrs[key] = getattr(config, key)
-    f.attrs["num_samples"] = np.int64(0)
-    f.attrs["created_utc"] = created_utc
-    f.attrs["app_version"] = __version__
-    rx = np.array([(r.name, r.lat, r.lon, r.alt_m, r.noise_figure_db, r.antenna_gain_dbi)
-                   for r in config.receivers], dtype=RECEIVER_DTYPE)
-    f.create_dataset("receivers", data=rx)
-    samples = f.create_group("samples")
-    n_rx = len(config.receivers)
-    for name, dtype in SAMPLE_FIELDS.items():
-        per_rx = name in PER_RECEIVER_FIELDS
-        shape = (0, n_rx) if per_rx else (0,)
-        rows = max(1024, STORAGE_CHUNK_ROWS // n_rx) if per_rx else STORAGE_CHUNK_ROWS
-        samples.create_dataset(
-            name, shape=shape, maxshape=(None,) + shape[1:], dtype=dtype,
-            chunks=(rows,) + shape[1:], **filters[name])
-    f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
-                     chunks=(64,))
-    group = f.create_group("stats")
-    group.attrs["num_samples"] = np.int64(0)
-    for name, edges in stats.histogram_edges(config).items():
-        group.create_dataset(name, data=np.zeros(len(edges) - 1, np.int64))
-        group.create_dataset(f"{name}_edges", data=edges)
-
-
-def create_file(path: Path, config: DatasetConfig, compression: str = "light") -> None:
-    """Write an empty dataset file; refuse to replace an existing one.
-
-    The file is built under a temporary name and linked into place, so `path` either
-    does not exist or is a complete, empty dataset.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    try:
-        with h5py.File(tmp, "w", libver="latest", locking=False) as f:
-            _create_layout(f, config, utc_now(), compression_filters(compression))
-        os.link(tmp, path)  # fails if path exists: never overwrite a dataset
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_stats(f: h5py.File, current: DatasetStats) -> None:
-    group = f["stats"]
-    for name, counts in current.counts.items():
-        group[name][...] = counts
-    group.attrs.modify("num_samples", np.int64(current.num_samples))
-
-
-def _recover(path: Path) -> None:
-    """Rebuild a file left open by a killed writer from its committed samples."""
-    log.warning("recovering %s after an interrupted write", path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.recover")
-    try:
-        with h5py.File(path, "r", swmr=True, locking=False) as src:
-            header = _read_header(src, path)
-            n = header.num_samples
-            with h5py.File(tmp, "w", libver="latest", locking=False) as dst:
-                filters = {k: _filters_of(src["samples"][k]) for k in SAMPLE_FIELDS}
-                _create_layout(dst, header.config, header.created_utc, filters)
-                for name in SAMPLE_FIELDS:
-                    s, d = src["samples"][name], dst["samples"][name]
-                    d.resize((n,) + d.shape[1:])
-                    for i in range(0, n, COPY_SLAB_ROWS):
-                        d[i:i + COPY_SLAB_ROWS] = s[i:min(n, i + COPY_SLAB_ROWS)]
-                rows = [r for r in header.history if r.first_index < n]
-                if rows:  # the last run may have advanced num_samples but not its row
-                    last = rows[-1]
-                    rows[-1] = HistoryRow(**{**last.__dict__,
-                                             "count": n - last.first_index})
-                    dst["history"].resize((len(rows),))
-                    dst["history"][:] = np.concatenate([r.to_record() for r in rows])
-                dst.attrs.modify("num_samples", np.int64(n))
-                dst.attrs.modify("app_version", header.app_version)
-                _write_stats(dst, _computed_stats(src, header))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-class DatasetWriter:
-    """Appends sample blocks to one dataset file. Hold the dataset lock while using it.
-
-    Every `append` is a commit: once it returns, those samples survive any crash.
-    """
-
-    def __init__(self, path: Path, kind: str):
-        self.path = path
-        try:
-            self._file = h5py.File(path, "r+", libver="latest", locking=False)
-        except OSError as exc:
-            if "open for write" not in str(exc):
-                raise DatasetFormatError(f"{path.name} cannot be opened for writing "
-                                         f"({_short(exc)})") from None
-            _recover(path)
-            self._file = h5py.File(path, "r+", libver="latest", locking=False)
-        try:
-            self.header = _read_header(self._file, path)
-            self._check_history_agrees()
-            self._samples = {k: self._file["samples"][k] for k in SAMPLE_FIELDS}
-            self.stats = _stored_stats(self._file, self.header)
-            if self.stats is None:  # an interrupted commit left them behind
-                self.stats = _computed_stats(self._file, self.header)
-                _write_stats(self._file, self.stats)
-            self._history = self._file["history"]
-            self.num_samples = self.header.num_samples
-            self._row = HistoryRow(kind, utc_now(), self.num_samples, 0, 0, 0, 0, 0.0,
-                                   __version__)
-            self._row_index = self._history.shape[0]
-            self._history.resize((self._row_index + 1,))
-            self._history[self._row_index] = self._row.to_record()[0]
-            self._file.flush()
-            self._file.swmr_mode = True
-        except BaseException:
-            self._file.close()
-            raise
-        self._began = time.perf_counter()
-
-    def _check_history_agrees(self) -> None:
-        """Reconcile a last history row that a crash left behind `num_samples`."""
-        rows = self.header.history
-        if not rows:
-            return
-        last = rows[-1]
-        expected = self.header.num_samples - last.first_index
-        if last.count != expected and expected >= 0:
-            self._file["history"][len(rows) - 1] = HistoryRow(
-                **{**last.__dict__, "count": expected}).to_record()[0]
-
-    @property
-    def config(self) -> DatasetConfig:
-        return self.header.config
-
-    def append(self, block: SampleBlock, histograms: dict[str, np.ndarray]) -> None:
-        """Commit a block; `histograms` are its `stats.block_histograms`."""
-        if block.first_index != self.num_samples:
-            raise ValueError(f"block starts at {block.first_index}, "
-                             f"dataset has {self.num_samples} samples")
-        n, m = self.num_samples, block.count
-        try:
-            for name, ds in self._samples.items():
-                ds.resize((n + m,) + ds.shape[1:])
-                ds[n:n + m] = block.arrays[name]
-            self._file.flush()  # rows reach the file before the count that exposes them
-            self._row = HistoryRow(**{
-                **self._row.__dict__, "count": self._row.count + m,
-                "candidates": self._row.candidates + block.candidates,
-                "rejected_too_few_receivers":
-                    self._row.rejected_too_few_receivers + block.rejected_too_few_receivers,
-                "rejected_gdop": self._row.rejected_gdop + block.rejected_gdop,
-                "duration_s": time.perf_counter() - self._began})
-            self._history[self._row_index] = self._row.to_record()[0]
-            counts = {k: self.stats.counts[k] + histograms[k] for k in stats.HISTOGRAMS}
-            updated = DatasetStats(n + m, self.stats.edges, counts)
-            _write_stats(self._file, updated)
-            # The run's row and the stats lead num_samples, never trails it: a crash between the two
-            # leaves counts that recovery can trim (see _check_history_agrees).
-            self._file.flush()
-            self._file.attrs.modify("num_samples", np.int64(n + m))
-            self._file.flush()
-        except OSError as exc:
-            raise DatasetWriteError(
-                f"writing dataset '{self.config.name}' failed: {_short(exc)}. "
-                f"The {n} samples committed before are kept") from None
-        self.num_samples = n + m
-        self.stats = updated
-
-    def close(self) -> None:
-        try:
-            self._file.close()
-        except OSError as exc:  # e.g. disk full on the last flush
-            log.error("closing %s failed: %s", self.path, exc)
-
-
-@dataclass
-class OpenedWrite:
-    """A locked dataset open for appending; close() releases both."""
-
-    lock: DatasetLock
-    writer: DatasetWriter
-
-    def close(self) -> None:
-        try:
-            self.writer.close()
-        finally:
-            self.lock.release()
-
-
-def open_for_create(path: Path, config: DatasetConfig,
-                    compression: str = "light") -> OpenedWrite:
-    lock = DatasetLock(path, "create").acquire()
-    try:
-        if path.exists() or path.is_symlink():
-            raise DatasetExistsError(
-                f"dataset '{config.name}' already exists at {path}; "
-                "expand it, or choose another name")
-        create_file(path, config, compression)
-        return OpenedWrite(lock, DatasetWriter(path, "create"))
-    except BaseException:
-        lock.release()
-        raise
-
-
-def open_for_expand(path: Path) -> OpenedWrite:
-    if not path.is_file():
-        raise DatasetNotFoundError(f"no dataset at {path}")
-    read_header(path)  # refuse foreign or damaged files before touching anything
-    lock = DatasetLock(path, "expand").acquire()
-    try:
-        return OpenedWrite(lock, DatasetWriter(path, "expand"))
-    except BaseException:
-        lock.release()
-        raise
 
 
 def iter_dataset_files(workspace: Path) -> Iterator[Path]:

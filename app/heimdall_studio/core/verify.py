@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from . import stats
 from .errors import HeimdallError
 from .generator import inside_mask, receiver_box, training_box
 from .physics import EARTH_RADIUS_KM, MIN_DISTANCE_KM, gdop_at, noise_floor_dbm
-from . import stats
 from .store import DatasetHeader, read_header, read_samples, stored_stats
 
 SLAB_ROWS = 1 << 18

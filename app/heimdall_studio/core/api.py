@@ -12,6 +12,7 @@ comes from the dataset file, so an expansion can never mix distributions.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,14 +288,36 @@ class DatasetEntry:
         return "ok" if self.header is not None else "unreadable"
 
 
+_listing_cache: dict[Path, tuple[tuple[int, int, int], DatasetEntry]] = {}
+_listing_lock = threading.Lock()
+
+
 def list_datasets(workspace: str | Path | None = None) -> list[DatasetEntry]:
-    """Every `*.h5` file of the workspace; unreadable ones say why and never raise."""
+    """Every `*.h5` file of the workspace; unreadable ones say why and never raise.
+
+    Files unchanged since the last listing (same inode, size and modification time)
+    are not read again, so refreshing a large workspace is nearly free.
+    """
     entries = []
     for path in iter_dataset_files(Path(workspace or default_workspace())):
         try:
-            entries.append(DatasetEntry(path, read_header(path)))
+            st = path.stat()
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError as exc:
+            entries.append(DatasetEntry(path, None, f"{path.name} cannot be read: {exc}"))
+            continue
+        with _listing_lock:
+            cached = _listing_cache.get(path)
+        if cached is not None and cached[0] == signature:
+            entries.append(cached[1])
+            continue
+        try:
+            entry = DatasetEntry(path, read_header(path))
         except HeimdallError as exc:
-            entries.append(DatasetEntry(path, None, str(exc)))
+            entry = DatasetEntry(path, None, str(exc))
+        with _listing_lock:
+            _listing_cache[path] = (signature, entry)
+        entries.append(entry)
     return entries
 
 

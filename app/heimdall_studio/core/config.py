@@ -36,24 +36,27 @@ DEFAULT_CHUNK_SIZE = 4096
 def _number(field_name: str, value: Any, lo: float, hi: float, unit: str = "",
             lo_open: bool = False, hi_open: bool = False) -> float:
     """A finite real number within [lo, hi] (bounds may be open)."""
-    lo_txt = f"greater than {lo:g}" if lo_open else f"{lo:g}"
-    hi_txt = f"less than {hi:g}" if hi_open else f"{hi:g}"
-    allowed = f"{lo_txt} to {hi_txt}{(' ' + unit) if unit else ''}"
-    if lo == -math.inf:
-        allowed = f"at most {hi:g}{(' ' + unit) if unit else ''}"
-    elif hi == math.inf:
-        allowed = (f"greater than {lo:g}" if lo_open else f"at least {lo:g}") + (
-            f" {unit}" if unit else "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+        too_low = number <= lo if lo_open else number < lo
+        too_high = number >= hi if hi_open else number > hi
+        if math.isfinite(number) and not too_low and not too_high:
+            return number
+    allowed = _range_text(lo, hi, unit, lo_open, hi_open)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(field_name, value, f"a number, {allowed}")
-    number = float(value)
-    if not math.isfinite(number):
+    if not math.isfinite(float(value)):
         raise ConfigError(field_name, value, f"a finite number, {allowed}")
-    too_low = number <= lo if lo_open else number < lo
-    too_high = number >= hi if hi_open else number > hi
-    if too_low or too_high:
-        raise ConfigError(field_name, value, allowed)
-    return number
+    raise ConfigError(field_name, value, allowed)
+
+
+def _range_text(lo: float, hi: float, unit: str, lo_open: bool, hi_open: bool) -> str:
+    unit = f" {unit}" if unit else ""
+    if hi == math.inf:
+        return (f"greater than {lo:g}" if lo_open else f"at least {lo:g}") + unit
+    lo_txt = f"greater than {lo:g}" if lo_open else f"{lo:g}"
+    hi_txt = f"less than {hi:g}" if hi_open else f"{hi:g}"
+    return f"{lo_txt} to {hi_txt}{unit}"
 
 
 def _integer(field_name: str, value: Any, lo: int, hi: int) -> int:

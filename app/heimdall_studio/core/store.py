@@ -59,6 +59,7 @@ def filters_of(ds: h5py.Dataset) -> dict[str, Any]:
     return {"compression": "gzip", "compression_opts": ds.compression_opts,
             "shuffle": bool(ds.shuffle)}
 COPY_SLAB_ROWS = 1 << 18
+MAX_HISTORY_ROWS = 100_000
 
 _text = h5py.string_dtype("utf-8")
 RECEIVER_DTYPE = np.dtype([("name", _text), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
@@ -147,28 +148,40 @@ def short_reason(exc: BaseException) -> str:
     return text[:200]
 
 
+def _root_attr(f: h5py.File, key: str) -> Any:
+    """A root attribute as a Python value, or None if absent or unreadable.
+
+    Low-level reads: listing a workspace reads these from every file, and h5py's
+    high-level attribute access costs several times more.
+    """
+    try:
+        attr = h5py.h5a.open(f.id, key.encode())
+        value = np.empty(attr.shape, dtype=attr.dtype)
+        attr.read(value)
+    except (KeyError, OSError, TypeError, ValueError):
+        return None
+    if value.shape != ():
+        return value
+    value = value[()]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def _attr_text(f: h5py.File, key: str) -> str:
-    value = f.attrs.get(key)
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
+    value = _root_attr(f, key)
     if not isinstance(value, str):
         raise DatasetFormatError(f"attribute '{key}' is missing or not text")
     return value
 
 
 def _attr_int(f: h5py.File, key: str) -> int:
-    value = f.attrs.get(key)
-    if isinstance(value, np.ndarray) and value.shape == ():
-        value = value[()]
+    value = _root_attr(f, key)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise DatasetFormatError(f"attribute '{key}' is missing or not an integer")
     return int(value)
 
 
 def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
-    fmt = f.attrs.get("format")
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode("utf-8", "replace")
+    fmt = _root_attr(f, "format")
     if fmt != FORMAT:
         raise DatasetFormatError(
             f"{path.name} is not a Heimdall Studio dataset (format attribute "
@@ -188,29 +201,36 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
     if num_samples < 0:
         raise DatasetFormatError(f"{path.name} has a negative num_samples")
     n_rx = len(config.receivers)
-    samples = f.get("samples")
-    if not isinstance(samples, h5py.Group):
+    if f.get("samples", getclass=True) is not h5py.Group:
         raise DatasetFormatError(f"{path.name} has no /samples group")
     for name, dtype in SAMPLE_FIELDS.items():
-        ds = samples.get(name)
-        if not isinstance(ds, h5py.Dataset):
-            raise DatasetFormatError(f"{path.name} lacks /samples/{name}")
+        # low-level handles: listing a workspace opens every file, so this loop is hot
+        try:
+            ds = h5py.h5d.open(f.id, f"samples/{name}".encode())
+        except KeyError:
+            raise DatasetFormatError(f"{path.name} lacks /samples/{name}") from None
+        shape = ds.shape
         want = 2 if name in PER_RECEIVER_FIELDS else 1
-        if ds.ndim != want or (want == 2 and ds.shape[1] != n_rx):
-            raise DatasetFormatError(f"/samples/{name} in {path.name} has shape {ds.shape}, "
+        if len(shape) != want or (want == 2 and shape[1] != n_rx):
+            raise DatasetFormatError(f"/samples/{name} in {path.name} has shape {shape}, "
                                      f"expected {'(n, %d)' % n_rx if want == 2 else '(n,)'}")
         if ds.dtype != dtype:
             raise DatasetFormatError(f"/samples/{name} in {path.name} has dtype {ds.dtype}, "
                                      f"expected {dtype}")
-        if ds.shape[0] < num_samples:
+        if shape[0] < num_samples:
             raise DatasetFormatError(
                 f"{path.name} claims {num_samples} samples but /samples/{name} "
-                f"holds {ds.shape[0]}")
+                f"holds {shape[0]}")
     history_ds = f.get("history")
     if not isinstance(history_ds, h5py.Dataset) or history_ds.dtype.names is None or \
             history_ds.ndim != 1 or set(HISTORY_DTYPE.names) - set(history_ds.dtype.names):
         raise DatasetFormatError(f"{path.name} has no readable /history")
-    history = tuple(HistoryRow.from_record(r) for r in history_ds[:10_000])
+    if history_ds.shape[0] > MAX_HISTORY_ROWS:
+        raise DatasetFormatError(f"{path.name} has an implausible history of "
+                                 f"{history_ds.shape[0]:,} runs")
+    records = np.empty(history_ds.shape, history_ds.dtype)
+    history_ds.read_direct(records)
+    history = tuple(HistoryRow.from_record(r) for r in records)
     return DatasetHeader(
         path=path, config=config, num_samples=num_samples,
         created_utc=_attr_text(f, "created_utc"), app_version=_attr_text(f, "app_version"),

@@ -1,0 +1,145 @@
+"""Heimdall Studio benchmark: every speed figure of the project comes from here.
+
+    .venv/bin/python benchmarks/run.py            # full table (about 3 minutes, 4 GB disk)
+    .venv/bin/python benchmarks/run.py --quick    # smaller sizes, for a first look
+
+Rates are marginal between two run sizes, so start-up costs cancel out. Everything runs
+at the default config and network, writing real files with the default compression.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from numpy_reference import evaluate_candidates  # noqa: E402
+
+from heimdall_studio.core import api  # noqa: E402
+from heimdall_studio.core.generator import generate_block, generate_blocks  # noqa: E402
+
+ROWS: list[tuple[str, str, str]] = []
+
+
+def row(name: str, value: str, note: str = "") -> None:
+    ROWS.append((name, value, note))
+    print(f"  {name:<34} {value:>16}  {note}", flush=True)
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    began = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - began, result
+
+
+def generation(ws: Path, small: int, large: int) -> float:
+    t_small, r_small = timed(api.create_dataset, "gen-small", small, ws, seed=1)
+    t_large, r_large = timed(api.create_dataset, "gen-large", large, ws, seed=1)
+    rate = (large - small) / (t_large - t_small)
+    cand = (r_large.candidates - r_small.candidates) / (t_large - t_small)
+    row("samples/s (end to end)", f"{rate:,.0f}", f"{small:,} vs {large:,} samples, file written")
+    row("candidates/s (end to end)", f"{cand:,.0f}",
+        f"acceptance {large / r_large.candidates:.1%}")
+    row("file size", f"{(ws / 'gen-large.h5').stat().st_size / large:.1f} B/sample",
+        "compression 'light'")
+    (ws / "gen-small.h5").unlink()
+    (ws / "gen-large.h5").unlink()
+    return cand
+
+
+def kernel_only(samples: int) -> float:
+    config = api.make_config("kernel", seed=1)
+    began = time.perf_counter()
+    candidates = sum(b.candidates for b in generate_blocks(config, 0, samples))
+    return candidates / (time.perf_counter() - began)
+
+
+def numpy_reference(candidates: int) -> float:
+    config = api.make_config("numpy", seed=1)
+    rng = np.random.default_rng(1)
+    batch = 100_000
+    began = time.perf_counter()
+    for i in range(candidates // batch):
+        evaluate_candidates(config, batch, rng, inside=i % 10 < 7)
+    return candidates / (time.perf_counter() - began)
+
+
+def scaling(ws: Path, sizes: list[int]) -> None:
+    previous = None
+    for n in sizes:
+        t, _ = timed(api.create_dataset, f"scale-{n}", n, ws, seed=2)
+        per = t / n * 1e6
+        note = "" if previous is None else f"x{per / previous:.2f} vs previous size"
+        row(f"cost per sample at {n:.0e}", f"{per:.3f} us", note)
+        previous = per
+        (ws / f"scale-{n}.h5").unlink()
+
+
+def expansion(ws: Path, base: int, extra: int) -> Path:
+    api.create_dataset("base", base, ws, seed=3)
+    t_expand, _ = timed(api.expand_dataset, "base", extra, ws)
+    t_create, _ = timed(api.create_dataset, "fresh", extra, ws, seed=3)
+    row(f"expand {base:.0e} by {extra:.0e}", f"{t_expand:.2f} s",
+        f"create {extra:.0e}: {t_create:.2f} s, ratio {t_expand / t_create:.2f}")
+    (ws / "fresh.h5").unlink()
+    return ws / "base.h5"
+
+
+def browsing(ws: Path, big: Path, count: int) -> None:
+    many = ws / "many"
+    many.mkdir()
+    api.create_dataset("one", 1000, many, seed=4)
+    for i in range(count - 1):
+        shutil.copyfile(many / "one.h5", many / f"copy-{i:04d}.h5")
+    t_list, entries = timed(api.list_datasets, many)
+    assert len(entries) == count and all(e.status == "ok" for e in entries)
+    t_again, _ = timed(api.list_datasets, many)
+    row(f"list {count:,} datasets", f"{t_list:.2f} s",
+        f"first listing; unchanged files after: {t_again * 1000:.0f} ms")
+    t_stats, (header, _) = timed(api.dataset_stats, big)
+    t_map, _ = timed(api.load_dataset, big, fields=("tx_lat", "tx_lon", "inside"), stop=20_000)
+    row(f"distributions of {header.num_samples:.1e} samples", f"{t_stats:.3f} s",
+        f"+ {t_map:.3f} s for 20,000 map points")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Heimdall Studio benchmark")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--largest", type=float, default=1e7,
+                        help="largest scaling size (1e8 needs ~14 GB of disk)")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    quick = args.quick
+    generate_block(api.make_config("warm", seed=0), 0, 10)  # load compiled kernels
+    print(f"Heimdall Studio benchmark: {platform.machine()}, {os.cpu_count()} cpus, "
+          f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        ws = Path(tmp)
+        cand = generation(ws, 200_000, 1_000_000 if quick else 4_000_000)
+        kernel = kernel_only(500_000 if quick else 2_000_000)
+        reference = numpy_reference(500_000 if quick else 2_000_000)
+        row("candidates/s (kernel only)", f"{kernel:,.0f}")
+        row("candidates/s (numpy reference)", f"{reference:,.0f}", "compute only")
+        row("numba / numpy ratio", f"{kernel / reference:.1f}x",
+            f"end to end with file: {cand / reference:.1f}x")
+        top = int(args.largest if not quick else 1e6)
+        scaling(ws, [10**k for k in range(4, 20) if 10**k <= top])
+        big = expansion(ws, 10**6 if quick else 10**7, 10**5 if quick else 10**6)
+        browsing(ws, big, 100 if quick else 1000)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row("peak RSS", f"{peak:,.0f} MiB", "whole benchmark process")
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import resource
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,22 @@ from .store import (
 )
 
 log = logging.getLogger(__name__)
+
+# What h5py says when a file was left mid-write: open flags of a killed SWMR writer, or
+# an end of file short of what the superblock records (a write that failed, disk full).
+INTERRUPTED_WRITE_SIGNS = ("open for write", "truncated file")
+# Headroom for what a commit adds besides sample rows: chunk index, history, stats.
+ROOM_FOR_METADATA = 4 << 20
+
+
+def write_failure(exc: BaseException) -> str:
+    """The operating system's reason inside an HDF5 write error, e.g. 'No space left'."""
+    text = str(exc)
+    match = re.search(r"error message = '([^']+)'", text)
+    if match:
+        errno_match = re.search(r"errno = (\d+)", text)
+        return match.group(1) + (f" (errno {errno_match.group(1)})" if errno_match else "")
+    return short_reason(exc)
 
 
 
@@ -142,13 +161,20 @@ class DatasetWriter:
 
     def __init__(self, path: Path, kind: str):
         self.path = path
+        self._closed = False
         try:
             self._file = h5py.File(path, "r+", libver="latest", locking=False)
         except OSError as exc:
-            if "open for write" not in str(exc):
+            if not any(sign in str(exc) for sign in INTERRUPTED_WRITE_SIGNS):
                 raise DatasetFormatError(f"{path.name} cannot be opened for writing "
                                          f"({short_reason(exc)})") from None
-            _recover(path)
+            try:
+                _recover(path)
+            except (OSError, RuntimeError) as failure:
+                raise DatasetWriteError(
+                    f"dataset '{path.stem}' needs repair after an interrupted write, and "
+                    f"repairing it failed: {write_failure(failure)}. Its committed "
+                    "samples are intact; free some space and try again") from None
             self._file = h5py.File(path, "r+", libver="latest", locking=False)
         try:
             self.header = parse_header(self._file, path)
@@ -193,6 +219,7 @@ class DatasetWriter:
             raise ValueError(f"block starts at {block.first_index}, "
                              f"dataset has {self.num_samples} samples")
         n, m = self.num_samples, block.count
+        self._check_room(sum(a.nbytes for a in block.arrays.values()))
         try:
             for name, ds in self._samples.items():
                 ds.resize((n + m,) + ds.shape[1:])
@@ -214,18 +241,51 @@ class DatasetWriter:
             self._file.flush()
             self._file.attrs.modify("num_samples", np.int64(n + m))
             self._file.flush()
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # h5py reports failed flushes as RuntimeError
+            self.close()
             raise DatasetWriteError(
-                f"writing dataset '{self.config.name}' failed: {short_reason(exc)}. "
-                f"The {n} samples committed before are kept") from None
+                f"writing dataset '{self.config.name}' failed: {write_failure(exc)}. "
+                f"The {n:,} samples committed before are kept; expand the dataset to "
+                "continue once the cause is fixed") from None
         self.num_samples = n + m
         self.stats = updated
 
+    def _check_room(self, block_bytes: int) -> None:
+        """Refuse a commit that would not fit, before HDF5 writes a byte of it.
+
+        A write that fails half way leaves the HDF5 library in a state it may not close
+        cleanly, so running out of disk or hitting the file-size limit is caught here.
+        Compression only shrinks the data, so its raw size bounds what is needed.
+        """
+        needed = int(block_bytes * 1.05) + ROOM_FOR_METADATA
+        free = shutil.disk_usage(self.path.parent).free
+        if needed > free:
+            self.close()
+            raise DatasetWriteError(
+                f"not enough disk space to extend dataset '{self.config.name}': the next "
+                f"block needs about {needed / 1e6:,.0f} MB, {free / 1e6:,.0f} MB are free on "
+                f"{self.path.parent}. The {self.num_samples:,} samples committed before are "
+                "kept; free some space and expand the dataset to continue")
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and self.path.stat().st_size + needed > limit:
+            self.close()
+            raise DatasetWriteError(
+                f"dataset '{self.config.name}' would exceed this process's file size limit "
+                f"({limit / 1e6:,.0f} MB, see 'ulimit -f'). The {self.num_samples:,} "
+                "samples committed before are kept; raise the limit and expand the "
+                "dataset to continue")
+
     def close(self) -> None:
+        """Close once; after a failed write the final flush may fail too, which is logged."""
+        if self._closed:
+            return
+        self._closed = True
+        self._samples = {}
+        self._history = None
         try:
             self._file.close()
-        except OSError as exc:  # e.g. disk full on the last flush
-            log.error("closing %s failed: %s", self.path, exc)
+        except (OSError, RuntimeError) as exc:  # e.g. disk full on the last flush
+            log.error("closing %s failed: %s", self.path, write_failure(exc))
 
 
 @dataclass

@@ -76,7 +76,7 @@ def test_create_never_overwrites(workspace, small_config):
     (lambda f: f.attrs.__delitem__("format"), "format attribute missing"),
     (lambda f: f.attrs.modify("format_version", 2), "format_version 2"),
     (lambda f: f.attrs.__setitem__("num_samples", "many"), "num_samples"),
-    (lambda f: f.attrs.modify("num_samples", 10**6), "claims 1000000 samples"),
+    (lambda f: f.attrs.modify("num_samples", 10**6), "claims 1,000,000 samples"),
     (lambda f: f.attrs.modify("config_json", "{not json"), "invalid config"),
     (lambda f: f["samples"].__delitem__("gdop"), "lacks /samples/gdop"),
 ])

@@ -60,6 +60,8 @@ def filters_of(ds: h5py.Dataset) -> dict[str, Any]:
             "shuffle": bool(ds.shuffle)}
 COPY_SLAB_ROWS = 1 << 18
 MAX_HISTORY_ROWS = 100_000
+# Even fully compressed, a sample's float measurements take far more than this.
+MIN_BYTES_PER_SAMPLE = 16
 
 _text = h5py.string_dtype("utf-8")
 RECEIVER_DTYPE = np.dtype([("name", _text), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
@@ -128,19 +130,29 @@ class DatasetHeader:
 
 def _open_read(path: Path) -> h5py.File:
     """Open for reading, also while another process appends (SWMR) or after it crashed."""
+    if path.is_symlink():
+        raise DatasetFormatError(f"{path.name} is a symbolic link; links are not followed, "
+                                 "so nothing outside the workspace is read or written")
     if not path.exists():
         raise DatasetNotFoundError(f"no dataset at {path}")
     if not path.is_file():
         raise DatasetFormatError(f"{path} is not a regular file")
     try:
-        return h5py.File(path, "r", swmr=True, locking=False)
-    except OSError:
-        pass
-    try:  # files not written with SWMR support: only to say what they are
         return h5py.File(path, "r", locking=False)
     except OSError as exc:
-        raise DatasetFormatError(f"{path.name} is not an HDF5 file or is damaged "
-                                 f"({short_reason(exc)})") from None
+        reason = str(exc)
+    if "open for write" in reason:
+        # A writer has it open, or was killed: SWMR readers see every committed sample.
+        # (Plain opens come first because SWMR reads also accept a truncated file.)
+        try:
+            return h5py.File(path, "r", swmr=True, locking=False)
+        except OSError as exc:
+            reason = str(exc)
+    if "truncated file" in reason:
+        raise DatasetFormatError(f"{path.name} is truncated: it ends before the data it "
+                                 "describes") from None
+    raise DatasetFormatError(f"{path.name} is not an HDF5 file or is damaged "
+                             f"({reason.split('(', 1)[0].strip()})") from None
 
 
 def short_reason(exc: BaseException) -> str:
@@ -169,14 +181,16 @@ def _root_attr(f: h5py.File, key: str) -> Any:
 def _attr_text(f: h5py.File, key: str) -> str:
     value = _root_attr(f, key)
     if not isinstance(value, str):
-        raise DatasetFormatError(f"attribute '{key}' is missing or not text")
+        raise DatasetFormatError(f"{Path(f.filename).name}: attribute '{key}' is missing or "
+                                 "not text")
     return value
 
 
 def _attr_int(f: h5py.File, key: str) -> int:
     value = _root_attr(f, key)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise DatasetFormatError(f"attribute '{key}' is missing or not an integer")
+        raise DatasetFormatError(f"{Path(f.filename).name}: attribute '{key}' is missing or "
+                                 "not an integer")
     return int(value)
 
 
@@ -200,6 +214,10 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
     num_samples = _attr_int(f, "num_samples")
     if num_samples < 0:
         raise DatasetFormatError(f"{path.name} has a negative num_samples")
+    size = path.stat().st_size
+    if num_samples * MIN_BYTES_PER_SAMPLE > size:
+        raise DatasetFormatError(f"{path.name} claims {num_samples:,} samples but holds only "
+                                 f"{size:,} bytes")
     n_rx = len(config.receivers)
     if f.get("samples", getclass=True) is not h5py.Group:
         raise DatasetFormatError(f"{path.name} has no /samples group")
@@ -234,7 +252,7 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
     return DatasetHeader(
         path=path, config=config, num_samples=num_samples,
         created_utc=_attr_text(f, "created_utc"), app_version=_attr_text(f, "app_version"),
-        history=history, size_bytes=path.stat().st_size)
+        history=history, size_bytes=size)
 
 
 def read_header(path: str | Path) -> DatasetHeader:

@@ -1,0 +1,139 @@
+"""Corrupt, foreign and hostile files: reported as unreadable, never modified, never fatal."""
+
+import hashlib
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from heimdall_studio import cli
+from heimdall_studio.core import api
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def valid(ws, name="valid", n=300):
+    api.create_dataset(name, n, ws, seed=1, chunk_size=64)
+    return ws / f"{name}.h5"
+
+
+def truncated(ws):
+    path = valid(ws, "src")
+    data = path.read_bytes()
+    os.unlink(path)
+    (ws / "hostile.h5").write_bytes(data[: len(data) // 2])
+
+
+def random_bytes(ws):
+    (ws / "hostile.h5").write_bytes(np.random.default_rng(1).bytes(100_000))
+
+
+def empty(ws):
+    (ws / "hostile.h5").write_bytes(b"")
+
+
+def hdf5_signature_then_garbage(ws):
+    (ws / "hostile.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\xff" * 4096)
+
+
+def foreign_hdf5(ws):
+    with h5py.File(ws / "hostile.h5", "w") as f:
+        f["images"] = np.zeros((10, 8, 8))
+        f.attrs["format"] = "someone-else"
+
+
+def tampered(change):
+    def make(ws):
+        path = valid(ws, "hostile")
+        with h5py.File(path, "r+") as f:
+            change(f)
+    return make
+
+
+def replace_dataset(name, data):
+    def change(f):
+        del f["samples"][name]
+        f["samples"][name] = data
+    return change
+
+
+def absurd_length(f):
+    # a sparse dataset claiming a trillion rows: no chunk is ever written
+    del f["samples/tx_lat"]
+    f["samples"].create_dataset("tx_lat", shape=(10**12,), maxshape=(None,), dtype="f8",
+                                chunks=(1 << 16,))
+    f.attrs.modify("num_samples", 10**12)
+
+
+def symlink_outside(ws):
+    outside = ws.parent / "outside"
+    outside.mkdir()
+    valid(outside, "elsewhere")
+    os.symlink(outside / "elsewhere.h5", ws / "hostile.h5")
+
+
+def symlink_to_system_file(ws):
+    os.symlink("/etc/hostname", ws / "hostile.h5")
+
+
+HOSTILE = {
+    "truncated": truncated,
+    "random bytes": random_bytes,
+    "empty": empty,
+    "hdf5 signature then garbage": hdf5_signature_then_garbage,
+    "foreign hdf5": foreign_hdf5,
+    "newer format_version": tampered(lambda f: f.attrs.modify("format_version", 99)),
+    "format as number": tampered(lambda f: f.attrs.__setitem__("format", 7)),
+    "missing config": tampered(lambda f: f.attrs.__delitem__("config_json")),
+    "config not json": tampered(lambda f: f.attrs.modify("config_json", "{{{")),
+    "config with unknown key": tampered(lambda f: f.attrs.__setitem__(
+        "config_json", json.dumps({**json.loads(f.attrs["config_json"]), "evil": 1}))),
+    "config as code": tampered(lambda f: f.attrs.__setitem__(
+        "config_json", "__import__('os').system('touch /tmp/pwned')")),
+    "num_samples as text": tampered(lambda f: f.attrs.__setitem__("num_samples", "300")),
+    "num_samples float": tampered(lambda f: f.attrs.__setitem__("num_samples", 3.5)),
+    "negative num_samples": tampered(lambda f: f.attrs.modify("num_samples", -1)),
+    "num_samples beyond rows": tampered(lambda f: f.attrs.modify("num_samples", 301)),
+    "wrong dtype": tampered(replace_dataset("gdop", np.zeros(300, "i4"))),
+    "wrong receiver count": tampered(replace_dataset("snr_db", np.zeros((300, 3), "f4"))),
+    "wrong rank": tampered(replace_dataset("tx_lon", np.zeros((300, 2), "f8"))),
+    "samples not a group": tampered(lambda f: (f.__delitem__("samples"),
+                                               f.__setitem__("samples", 1))),
+    "history missing": tampered(lambda f: f.__delitem__("history")),
+    "absurd length": tampered(absurd_length),
+    "symlink outside the workspace": symlink_outside,
+    "symlink to a system file": symlink_to_system_file,
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_hostile_file_is_reported_refused_and_left_untouched(kind, workspace, capsys):
+    HOSTILE[kind](workspace)
+    valid(workspace)  # a good dataset beside it keeps working
+    path = workspace / "hostile.h5"
+    target = path.resolve() if path.is_symlink() else path
+    before = sha(target)
+    ws = str(workspace)
+
+    entries = {e.name: e for e in api.list_datasets(workspace)}
+    assert entries["hostile"].status == "unreadable" and entries["hostile"].error
+    assert entries["valid"].status == "ok"
+
+    assert cli.main(["list", "--json", "--workspace", ws]) == 0
+    listed = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert listed["hostile"]["status"] == "unreadable" and listed["hostile"]["error"]
+    assert cli.main(["info", "hostile", "--workspace", ws]) == 2
+    assert cli.main(["verify", "hostile", "--workspace", ws]) == 1
+    assert cli.main(["expand", "hostile", "--samples", "10", "--workspace", ws]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "hostile.h5" in err
+
+    assert sha(target) == before
+    assert not os.path.exists("/tmp/pwned")
+    assert sorted(p.name for p in workspace.iterdir() if not p.name.startswith(".")) == [
+        "hostile.h5", "valid.h5"]
+    api.expand_dataset("valid", 10, workspace)

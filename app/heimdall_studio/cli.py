@@ -18,7 +18,6 @@ from typing import Any, Iterator, Sequence, TextIO
 from . import __version__
 from .core import api
 from .core.config import load_receivers
-from .core.store import COMPRESSION_POLICIES
 from .core.errors import (
     ConfigError,
     DatasetExistsError,
@@ -26,6 +25,7 @@ from .core.errors import (
     DatasetNotFoundError,
     HeimdallError,
 )
+from .core.store import COMPRESSION_POLICIES
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError)

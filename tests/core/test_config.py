@@ -80,7 +80,7 @@ def test_bad_values_are_named_with_the_allowed_range(key, value, fragment):
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "../x", "a/b", "a\\b", "x" * 101, "tab\tname",
-                                  "città"])
+                                  "città", " ", " lead", "trail "])
 def test_names_that_could_escape_the_workspace_are_refused(name):
     with pytest.raises(ConfigError, match="^name = "):
         cfg(name=name)

@@ -225,3 +225,23 @@ def test_verify_catches_tampered_samples_and_statistics(workspace, small_config)
     failed = {c.name for c in report.checks if not c.ok}
     assert {"parameters", "filters", "detection pattern", "statistics"} <= failed
     assert not report.ok
+
+
+def test_history_checksums_detect_altered_samples(workspace, small_config):
+    api.create_dataset(small_config, 300, workspace)
+    api.expand_dataset("small", 200, workspace)
+    path = workspace / "small.h5"
+    report = verify_dataset(path)
+    assert report.ok and [c for c in report.checks if c.name == "checksums"][0].ok
+    with h5py.File(path, "r") as f:
+        assert all(f["history"]["checksum"] != 0)
+    # flip one bit of one float in the expansion's rows: every other check still passes
+    with h5py.File(path, "r+") as f:
+        lat = f["samples/tx_lat"]
+        value = np.array([lat[400]])
+        value.view(np.uint64)[0] ^= 1
+        lat[400] = value[0]
+    report = verify_dataset(path)
+    failed = {c.name: c.detail for c in report.checks if not c.ok}
+    assert list(failed) == ["checksums"]
+    assert "samples 300-499 (run 1)" in failed["checksums"]

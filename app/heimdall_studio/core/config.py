@@ -24,7 +24,8 @@ from .errors import ConfigError
 DATASET_TYPES = ("feature_based",)
 PATH_LOSS_MODELS = ("two_ray", "free_space")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9 ._-]{1,100}$")
-NAME_RULE = "1-100 characters: letters, digits, space, '-', '_', '.'; not '.' or '..'"
+NAME_RULE = ("1-100 characters: letters, digits, space, '-', '_', '.'; not '.' or '..', "
+             "no space at either end")
 MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 4096
 
@@ -80,7 +81,8 @@ def _text(field_name: str, value: Any, max_len: int = 100) -> str:
 
 def validate_name(name: Any) -> str:
     """Dataset names become file names, so they may not contain path syntax."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in (".", ".."):
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in (".", "..") \
+            or name != name.strip():
         raise ConfigError("name", name, NAME_RULE)
     return name
 

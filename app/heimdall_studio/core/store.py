@@ -7,8 +7,10 @@ dataset of this format raises DatasetFormatError with the reason; nothing is mod
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -71,6 +73,7 @@ HISTORY_DTYPE = np.dtype([
     ("first_index", "i8"), ("count", "i8"), ("candidates", "i8"),
     ("rejected_too_few_receivers", "i8"), ("rejected_gdop", "i8"), ("duration_s", "f8"),
     ("app_version", h5py.string_dtype("utf-8", 16)),
+    ("checksum", "u4"),  # of the rows the run appended: see rows_checksum
 ])
 
 
@@ -89,6 +92,7 @@ class HistoryRow:
     rejected_gdop: int
     duration_s: float
     app_version: str
+    checksum: int = 0
 
     @classmethod
     def from_record(cls, record: np.void) -> HistoryRow:
@@ -98,13 +102,47 @@ class HistoryRow:
                    int(record["first_index"]), int(record["count"]),
                    int(record["candidates"]), int(record["rejected_too_few_receivers"]),
                    int(record["rejected_gdop"]), float(record["duration_s"]),
-                   text(record["app_version"]))
+                   text(record["app_version"]), int(record["checksum"]))
 
     def to_record(self) -> np.ndarray:
         return np.array([(self.kind, self.started_utc, self.first_index, self.count,
                           self.candidates, self.rejected_too_few_receivers,
-                          self.rejected_gdop, self.duration_s, self.app_version)],
+                          self.rejected_gdop, self.duration_s, self.app_version,
+                          self.checksum)],
                         dtype=HISTORY_DTYPE)
+
+
+def update_checksums(crcs: list[int], arrays: dict[str, np.ndarray]) -> list[int]:
+    """Running CRC-32 per sample field, extended by the rows in `arrays`."""
+    return [zlib.crc32(np.ascontiguousarray(arrays[name]), crc)
+            for name, crc in zip(SAMPLE_FIELDS, crcs)]
+
+
+def rows_checksum(crcs: list[int]) -> int:
+    """One checksum for a run's rows: the CRC-32 of the per-field CRCs, in field order."""
+    return zlib.crc32(np.array(crcs, dtype="<u4").tobytes())
+
+
+def checksum_of_rows(f: h5py.File, start: int, stop: int) -> int:
+    """Recompute `rows_checksum` over rows [start, stop) as stored in an open file."""
+    crcs = [0] * len(SAMPLE_FIELDS)
+    for i in range(start, stop, COPY_SLAB_ROWS):
+        j = min(stop, i + COPY_SLAB_ROWS)
+        crcs = update_checksums(crcs, {k: f["samples"][k][i:j] for k in SAMPLE_FIELDS})
+    return rows_checksum(crcs)
+
+
+def trim_interrupted_run(f: h5py.File, rows: list[HistoryRow],
+                         num_samples: int) -> list[HistoryRow]:
+    """History as committed: a crash can leave the last run's row one block ahead of
+    `num_samples` (the row is written first); trim it and recompute its checksum."""
+    rows = [r for r in rows if r.first_index <= num_samples]
+    if rows and rows[-1].first_index + rows[-1].count != num_samples:
+        last = rows[-1]
+        rows[-1] = dataclasses.replace(
+            last, count=num_samples - last.first_index,
+            checksum=checksum_of_rows(f, last.first_index, num_samples))
+    return rows
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,16 @@ from numba import njit
 
 from . import stats
 from .errors import HeimdallError
-from .generator import inside_mask, receiver_box, training_box
+from .generator import SAMPLE_FIELDS, inside_mask, receiver_box, training_box
 from .physics import EARTH_RADIUS_KM, MIN_DISTANCE_KM, gdop_at, noise_floor_dbm
-from .store import DatasetHeader, read_header, read_samples, stored_stats
+from .store import (
+    DatasetHeader,
+    read_header,
+    read_samples,
+    rows_checksum,
+    stored_stats,
+    update_checksums,
+)
 
 SLAB_ROWS = 1 << 18
 # Stored per-receiver values are float32: allow their rounding.
@@ -78,11 +85,12 @@ def verify_dataset(path: str | Path) -> VerifyReport:
     except HeimdallError as exc:
         return VerifyReport(path, None, error=str(exc))
     report = VerifyReport(path, header)
-    names = ["history", "parameters", "filters", "detection pattern", "geometry (GDOP)",
-             "stratification", "positions", "distances", "statistics"]
+    names = ["history", "checksums", "parameters", "filters", "detection pattern",
+             "geometry (GDOP)", "stratification", "positions", "distances", "statistics"]
     checks = {n: Check(n) for n in names}
     report.checks = list(checks.values())
-    _check_history(header, checks["history"])
+    runs = _committed_runs(header, checks["history"])
+    crcs = [[0] * len(SAMPLE_FIELDS) for _ in runs]
     edges = stats.histogram_edges(header.config)
     counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
     try:
@@ -92,6 +100,16 @@ def verify_dataset(path: str | Path) -> VerifyReport:
             _check_slab(header, start, arrays, checks)
             for k, part in stats.block_histograms(edges, arrays).items():
                 counts[k] += part
+            for i, (first, end, _) in enumerate(runs):  # each run's share of this slab
+                lo, hi = max(first, start), min(end, stop)
+                if lo < hi:
+                    crcs[i] = update_checksums(
+                        crcs[i], {k: v[lo - start:hi - start] for k, v in arrays.items()})
+        for i, (first, end, stored) in enumerate(runs):
+            if stored is not None and rows_checksum(crcs[i]) != stored:
+                checks["checksums"].fail(
+                    1, f"samples {first}-{end - 1} (run {i}) do not match the checksum "
+                       "recorded when they were written: altered or damaged")
         _check_stats(path, counts, checks["statistics"])
     except HeimdallError as exc:
         report.error = str(exc)
@@ -109,9 +127,18 @@ def _check_stats(path: Path, counts: dict[str, np.ndarray], check: Check) -> Non
             check.fail(1, f"stored {name} histogram differs from the samples")
 
 
-def _check_history(header: DatasetHeader, check: Check) -> None:
+def _committed_runs(header: DatasetHeader,
+                    check: Check) -> list[tuple[int, int, int | None]]:
+    """(first, end, checksum) of each run's committed rows; checks the history adds up.
+
+    A writer killed between writing its run's row and advancing num_samples leaves that
+    last row one block ahead; the next writer trims it. Until then its rows are
+    committed only up to num_samples, and its checksum (None) cannot be compared.
+    """
+    runs: list[tuple[int, int, int | None]] = []
     expected = 0
-    for i, row in enumerate(header.history):
+    rows = header.history
+    for i, row in enumerate(rows):
         if row.kind not in ("create", "expand") or (i == 0) != (row.kind == "create"):
             check.fail(1, f"run {i} has kind {row.kind!r}")
         if row.first_index != expected:
@@ -123,9 +150,17 @@ def _check_history(header: DatasetHeader, check: Check) -> None:
             check.fail(1, f"run {i} counts do not add up: {row.count} kept + "
                           f"{row.rejected_too_few_receivers} + {row.rejected_gdop} rejected "
                           f"!= {row.candidates} candidates")
-        expected = row.first_index + row.count
+        end = row.first_index + row.count
+        if i == len(rows) - 1 and end > header.num_samples >= row.first_index:
+            check.detail = "the last run was interrupted; its row is trimmed on next write"
+            runs.append((row.first_index, header.num_samples, None))
+            end = header.num_samples
+        else:
+            runs.append((row.first_index, end, row.checksum))
+        expected = end
     if expected != header.num_samples:
         check.fail(1, f"runs add up to {expected} samples, num_samples is {header.num_samples}")
+    return runs
 
 
 def _check_slab(header: DatasetHeader, start: int, a: dict[str, np.ndarray],

@@ -44,8 +44,11 @@ from .store import (
     filters_of,
     parse_header,
     read_header,
+    rows_checksum,
     short_reason,
     stats_from_samples,
+    trim_interrupted_run,
+    update_checksums,
     utc_now,
 )
 
@@ -138,11 +141,8 @@ def _recover(path: Path) -> None:
                     d.resize((n,) + d.shape[1:])
                     for i in range(0, n, COPY_SLAB_ROWS):
                         d[i:i + COPY_SLAB_ROWS] = s[i:min(n, i + COPY_SLAB_ROWS)]
-                rows = [r for r in header.history if r.first_index < n]
-                if rows:  # the last run may have advanced num_samples but not its row
-                    last = rows[-1]
-                    rows[-1] = HistoryRow(**{**last.__dict__,
-                                             "count": n - last.first_index})
+                rows = trim_interrupted_run(src, list(header.history), n)
+                if rows:
                     dst["history"].resize((len(rows),))
                     dst["history"][:] = np.concatenate([r.to_record() for r in rows])
                 dst.attrs.modify("num_samples", np.int64(n))
@@ -186,8 +186,9 @@ class DatasetWriter:
                 _write_stats(self._file, self.stats)
             self._history = self._file["history"]
             self.num_samples = self.header.num_samples
+            self._crcs = [0] * len(SAMPLE_FIELDS)
             self._row = HistoryRow(kind, utc_now(), self.num_samples, 0, 0, 0, 0, 0.0,
-                                   __version__)
+                                   __version__, rows_checksum(self._crcs))
             self._row_index = self._history.shape[0]
             self._history.resize((self._row_index + 1,))
             self._history[self._row_index] = self._row.to_record()[0]
@@ -199,15 +200,14 @@ class DatasetWriter:
         self._began = time.perf_counter()
 
     def _check_history_agrees(self) -> None:
-        """Reconcile a last history row that a crash left behind `num_samples`."""
-        rows = self.header.history
-        if not rows:
-            return
-        last = rows[-1]
-        expected = self.header.num_samples - last.first_index
-        if last.count != expected and expected >= 0:
-            self._file["history"][len(rows) - 1] = HistoryRow(
-                **{**last.__dict__, "count": expected}).to_record()[0]
+        """Trim a last history row that an interrupted commit left ahead of num_samples."""
+        rows = list(self.header.history)
+        fixed = trim_interrupted_run(self._file, rows, self.header.num_samples)
+        if fixed != rows:
+            history = self._file["history"]
+            history.resize((len(fixed),))
+            if fixed:
+                history[:] = np.concatenate([r.to_record() for r in fixed])
 
     @property
     def config(self) -> DatasetConfig:
@@ -220,6 +220,7 @@ class DatasetWriter:
                              f"dataset has {self.num_samples} samples")
         n, m = self.num_samples, block.count
         self._check_room(sum(a.nbytes for a in block.arrays.values()))
+        crcs = update_checksums(self._crcs, block.arrays)
         try:
             for name, ds in self._samples.items():
                 ds.resize((n + m,) + ds.shape[1:])
@@ -231,13 +232,14 @@ class DatasetWriter:
                 "rejected_too_few_receivers":
                     self._row.rejected_too_few_receivers + block.rejected_too_few_receivers,
                 "rejected_gdop": self._row.rejected_gdop + block.rejected_gdop,
-                "duration_s": time.perf_counter() - self._began})
+                "duration_s": time.perf_counter() - self._began,
+                "checksum": rows_checksum(crcs)})
             self._history[self._row_index] = self._row.to_record()[0]
             counts = {k: self.stats.counts[k] + histograms[k] for k in stats.HISTOGRAMS}
             updated = DatasetStats(n + m, self.stats.edges, counts)
             _write_stats(self._file, updated)
-            # The run's row and the stats lead num_samples, never trails it: a crash between the two
-            # leaves counts that recovery can trim (see _check_history_agrees).
+            # The run's row and the stats lead num_samples, never trail it: a crash
+            # between the two leaves counts that the next writer trims.
             self._file.flush()
             self._file.attrs.modify("num_samples", np.int64(n + m))
             self._file.flush()
@@ -249,6 +251,7 @@ class DatasetWriter:
                 "continue once the cause is fixed") from None
         self.num_samples = n + m
         self.stats = updated
+        self._crcs = crcs
 
     def _check_room(self, block_bytes: int) -> None:
         """Refuse a commit that would not fit, before HDF5 writes a byte of it.

@@ -16,3 +16,9 @@ def workspace(tmp_path, monkeypatch):
 def small_config():
     """Default physics with small chunks, so a few hundred samples span several chunks."""
     return make_config("small", seed=2024, chunk_size=64)
+
+
+@pytest.fixture(autouse=True)
+def _logs_in_tmp(tmp_path_factory, monkeypatch):
+    """The log file goes to a temporary folder, never the user's log folder."""
+    monkeypatch.setenv("HEIMDALL_STUDIO_LOG_DIR", str(tmp_path_factory.getbasetemp() / "logs"))

@@ -25,7 +25,9 @@ from .core.errors import (
     DatasetNotFoundError,
     HeimdallError,
 )
+from .core.export import EXPORT_FORMATS
 from .core.store import COMPRESSION_POLICIES
+from .logs import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError)
@@ -87,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", parents=[common], help="check a dataset's invariants")
     verify.add_argument("dataset", metavar="NAME_OR_PATH")
+
+    export = sub.add_parser("export", parents=[common], help="write a dataset as CSV or NPZ")
+    export.add_argument("dataset", metavar="NAME_OR_PATH")
+    export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    export.add_argument("--out", type=Path, metavar="PATH",
+                        help="output file (default: beside the dataset, .csv or .npz)")
     return parser
 
 
@@ -100,15 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"{given[0]} cannot be given (create a new dataset instead)")
         parser.error("unrecognized arguments: " + " ".join(extra))
     debug = getattr(args, "debug", False)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(debug)
     workspace = getattr(args, "workspace", None)
     if args.command is None:
         from .gui import run_app  # Qt only when the app is really wanted
 
         return run_app(workspace, debug=debug)
     command = {"create": _create, "expand": _expand, "info": _info, "list": _list,
-               "verify": _verify}[args.command]
+               "verify": _verify, "export": _export}[args.command]
     try:
         return command(args, workspace)
     except BAD_INPUT_ERRORS as exc:
@@ -298,6 +305,26 @@ def _list(args: argparse.Namespace, workspace: str | None) -> int:
         c = e.header.config
         print(f"{e.name:<30} {e.header.num_samples:>12,} samples  {c.frequency_mhz:8.3f} MHz"
               f"  {c.tx_power_dbm:5.1f} dBm  {e.header.size_bytes / 1e6:9.1f} MB")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, workspace: str | None) -> int:
+    from .core.export import export_dataset
+
+    path = api.resolve_dataset(args.dataset, workspace)
+    began = time.monotonic()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and time.monotonic() - last[0] > 0.5:
+            last[0] = time.monotonic()
+            print(f"\r\x1b[2Kexport {path.stem}: {done:,}/{total:,} samples", end="",
+                  file=sys.stderr, flush=True)
+
+    out = export_dataset(path, args.format, args.out, progress)
+    if sys.stderr.isatty():
+        print("\r\x1b[2K", end="", file=sys.stderr)
+    print(f"{out}: {out.stat().st_size / 1e6:,.1f} MB in {time.monotonic() - began:.1f} s")
     return EXIT_OK
 
 

@@ -96,3 +96,9 @@ def test_unreadable_files_are_reported_and_listing_goes_on(run, workspace):
     assert code == 1 and "unreadable" in out
     code, _, err = run("expand", "junk", "--samples", "5")
     assert code == 2 and "junk.h5" in err
+
+
+def test_runs_are_logged_to_a_rotating_file(run, tmp_path_factory):
+    assert run("create", "logged", "--samples", "20")[0] == 0
+    log = tmp_path_factory.getbasetemp() / "logs" / "heimdall-studio.log"
+    assert "create" in log.read_text() and "logged.h5: 20 of 20 samples" in log.read_text()

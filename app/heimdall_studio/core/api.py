@@ -11,6 +11,7 @@ comes from the dataset file, so an expansion can never mix distributions.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,8 @@ from .store import (
     read_stats,
 )
 from .writer import OpenedWrite, open_for_create, open_for_expand
+
+log = logging.getLogger(__name__)
 
 WORKSPACE_ENV = "HEIMDALL_STUDIO_WORKSPACE"
 MAX_SAMPLES_PER_RUN = 10**10
@@ -153,6 +156,9 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]
                            edges["gdop"], histograms["gdop"])
     finally:
         opened.close()
+        log.info("%s %s: %d of %d samples in %.1f s (%d candidates), now %d", kind,
+                 writer.path, done, num_samples, time.perf_counter() - began, candidates,
+                 start + done)
 
 
 def create_run(config: DatasetConfig, num_samples: int,

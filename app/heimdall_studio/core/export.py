@@ -1,0 +1,115 @@
+"""Export a dataset to CSV or NPZ for tools that do not read HDF5.
+
+Both formats are written slab by slab, so memory stays bounded at any dataset size, to a
+temporary file that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import ConfigError, DatasetExistsError
+from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from .store import read_header, read_samples
+
+EXPORT_FORMATS = ("csv", "npz")
+SLAB_ROWS = 1 << 16
+ExportProgress = Callable[[int, int], None]  # (rows written, total rows)
+
+
+def default_export_path(path: Path, fmt: str) -> Path:
+    return path.with_suffix(f".{fmt}")
+
+
+def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
+                   progress: ExportProgress | None = None) -> Path:
+    """Write every committed sample of the dataset at `path`; returns the file written."""
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError("format", fmt, " or ".join(EXPORT_FORMATS))
+    path = Path(path)
+    header = read_header(path)
+    target = Path(out) if out is not None else default_export_path(path, fmt)
+    if target.exists():
+        raise DatasetExistsError(f"{target} already exists; choose another --out")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    n = header.num_samples
+    receivers = [r.name for r in header.config.receivers]
+    try:
+        writer = _write_csv if fmt == "csv" else _write_npz
+        writer(path, tmp, n, receivers, progress or (lambda done, total: None))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def csv_columns(receivers: list[str]) -> list[str]:
+    columns = ["index"]
+    for name in SAMPLE_FIELDS:
+        if name in PER_RECEIVER_FIELDS:
+            columns += [f"{name}[{rx}]" for rx in receivers]
+        else:
+            columns.append(name)
+    return columns
+
+
+def _csv_text(values: np.ndarray) -> np.ndarray:
+    """Column values as text; NaN (a receiver that did not detect) becomes empty."""
+    if values.dtype == np.bool_:
+        return np.where(values, "1", "0")
+    if values.dtype.kind == "f":
+        digits = 10 if values.dtype == np.float64 else 7
+        text = np.char.mod(f"%.{digits}g", values)
+        return np.where(np.isnan(values), "", text)
+    return values.astype(str)
+
+
+def _write_csv(path: Path, tmp: Path, n: int, receivers: list[str],
+               progress: ExportProgress) -> None:
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(",".join(_quote(c) for c in csv_columns(receivers)) + "\n")
+        for start in range(0, n, SLAB_ROWS):
+            stop = min(n, start + SLAB_ROWS)
+            arrays = read_samples(path, start, stop)[1]
+            columns = [np.arange(start, stop).astype(str)]
+            for name in SAMPLE_FIELDS:
+                values = arrays[name]
+                if values.ndim == 2:
+                    columns += [_csv_text(values[:, r]) for r in range(values.shape[1])]
+                else:
+                    columns.append(_csv_text(values))
+            table = np.stack(columns, axis=1)
+            f.write("\n".join(",".join(row) for row in table) + "\n")
+            progress(stop, n)
+
+
+def _quote(text: str) -> str:
+    return f'"{text}"' if ("," in text or '"' in text) else text
+
+
+def _write_npz(path: Path, tmp: Path, n: int, receivers: list[str],
+               progress: ExportProgress) -> None:
+    """An .npz (zip of .npy) whose members are streamed, not built in memory."""
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        _npy_member(z, "receivers", np.array(receivers))
+        for i, (name, dtype) in enumerate(SAMPLE_FIELDS.items()):
+            shape = (n, len(receivers)) if name in PER_RECEIVER_FIELDS else (n,)
+            with z.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array_header_2_0(member, {
+                    "descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                    "shape": shape})
+                for start in range(0, n, SLAB_ROWS):
+                    stop = min(n, start + SLAB_ROWS)
+                    _, arrays = read_samples(path, start, stop, (name,))
+                    member.write(np.ascontiguousarray(arrays[name], dtype=dtype).tobytes())
+            progress(n * (i + 1) // len(SAMPLE_FIELDS), n)
+
+
+def _npy_member(z: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
+    with z.open(f"{name}.npy", "w") as member:
+        np.lib.format.write_array(member, array, allow_pickle=False)

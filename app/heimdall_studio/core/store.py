@@ -328,14 +328,13 @@ class DatasetStats:
     counts: dict[str, np.ndarray]
 
 
-def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
-    """The running histograms, if present and current; None means recompute."""
+def _stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
+    """The running histograms as stored, whatever sample count they cover."""
     group = f.get("stats")
     if not isinstance(group, h5py.Group):
         return None
     try:
-        if int(group.attrs["num_samples"]) != header.num_samples:
-            return None
+        covered = int(group.attrs["num_samples"])
         expected = stats.histogram_edges(header.config)
         counts = {k: group[k][()] for k in stats.HISTOGRAMS}
         edges = {k: group[f"{k}_edges"][()] for k in stats.HISTOGRAMS}
@@ -344,7 +343,13 @@ def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
     for k in stats.HISTOGRAMS:
         if not np.array_equal(edges[k], expected[k]) or counts[k].shape != (len(edges[k]) - 1,):
             return None
-    return DatasetStats(header.num_samples, edges, counts)
+    return DatasetStats(covered, edges, counts)
+
+
+def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
+    """The running histograms, if present and covering exactly the committed samples."""
+    stored = _stored_histograms(f, header)
+    return stored if stored is not None and stored.num_samples == header.num_samples else None
 
 
 def stats_from_samples(f: h5py.File, header: DatasetHeader) -> DatasetStats:
@@ -368,12 +373,17 @@ def stored_stats(path: str | Path) -> DatasetStats | None:
 
 
 def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
-    """Distributions of every committed sample: stored, or recomputed if stale."""
+    """Distributions of the dataset, instantly from its running histograms.
+
+    While a run writes, the histograms may lead the committed count by one block (they
+    are written first): `DatasetStats.num_samples` says what they cover. Only a file
+    without usable histograms is scanned.
+    """
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
             header = parse_header(f, path)
-            return header, current_stats(f, header) or stats_from_samples(f, header)
+            return header, _stored_histograms(f, header) or stats_from_samples(f, header)
 
 
 class _guard_read:

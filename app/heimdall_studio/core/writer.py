@@ -96,6 +96,12 @@ def _create_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
             chunks=(rows,) + shape[1:], **filters[name])
     f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
                      chunks=(64,))
+    _create_stats_group(f, config)
+
+
+def _create_stats_group(f: h5py.File, config: DatasetConfig) -> None:
+    if "stats" in f:
+        del f["stats"]
     group = f.create_group("stats")
     group.attrs["num_samples"] = np.int64(0)
     for name, edges in stats.histogram_edges(config).items():
@@ -181,8 +187,9 @@ class DatasetWriter:
             self._check_history_agrees()
             self._samples = {k: self._file["samples"][k] for k in SAMPLE_FIELDS}
             self.stats = current_stats(self._file, self.header)
-            if self.stats is None:  # an interrupted commit left them behind
+            if self.stats is None:  # an interrupted commit left them behind, or worse
                 self.stats = stats_from_samples(self._file, self.header)
+                _create_stats_group(self._file, self.config)  # before SWMR: may add objects
                 _write_stats(self._file, self.stats)
             self._history = self._file["history"]
             self.num_samples = self.header.num_samples

@@ -1,0 +1,303 @@
+"""The dataset browser: a table model of the workspace, and what keeps it current.
+
+`DatasetTableModel` shows `DatasetEntry` values (plain data from `api.list_datasets`).
+`WorkspaceWatcher` decides when to list again: a QFileSystemWatcher on the folder (files
+appearing or vanishing) and on each dataset file (commits changing it), funnelled through a
+single-shot timer: the first change of a burst starts it and later ones ride along, so a
+run committing four times a second gives two listings a second, and a burst of file
+operations gives one.
+Listing reads each file's header, so it runs in a pool worker; only entries cross threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QFileSystemWatcher,
+    QModelIndex,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from ..core import api
+from ..core.api import DatasetEntry
+from .workers import FunctionWorker
+
+log = logging.getLogger(__name__)
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+
+COLUMNS = ("Name", "Type", "Samples", "Frequency (MHz)", "Power (dBm)", "Min SNR (dB)",
+           "Max GDOP", "Inside ratio", "Created (UTC)", "Size", "Status")
+NUMERIC_COLUMNS = {2, 3, 4, 5, 6, 7, 9}
+STATUS_COLUMN = len(COLUMNS) - 1
+UNREADABLE_COLOR = QColor(170, 30, 30)
+BUSY_COLOR = QColor(30, 90, 170)
+
+
+def format_size(size_bytes: int) -> str:
+    if size_bytes < 1024:
+        return f"{size_bytes} B"
+    units = ("KiB", "MiB", "GiB", "TiB")
+    exponent = min(len(units), int(math.log(size_bytes, 1024)))
+    return f"{size_bytes / 1024 ** exponent:.1f} {units[exponent - 1]}"
+
+
+def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
+    """(display text, sort key) per column."""
+    header = entry.header
+    if header is None:
+        try:
+            size = entry.path.stat().st_size
+        except OSError:  # vanished since the listing
+            size = 0
+        blank = ("", -math.inf)
+        return [(entry.name, entry.name.lower()), blank, blank, blank, blank, blank, blank,
+                blank, blank, (format_size(size), size), ("unreadable", "unreadable")]
+    c = header.config
+    return [
+        (entry.name, entry.name.lower()),
+        (c.dataset_type, c.dataset_type),
+        (f"{header.num_samples:,}", header.num_samples),
+        (f"{c.frequency_mhz:g}", c.frequency_mhz),
+        (f"{c.tx_power_dbm:g}", c.tx_power_dbm),
+        (f"{c.min_snr_db:g}", c.min_snr_db),
+        (f"{c.max_gdop:g}", c.max_gdop),
+        (f"{c.inside_ratio:g}", c.inside_ratio),
+        (header.created_utc.replace("T", " ").rstrip("Z"), header.created_utc),
+        (format_size(header.size_bytes), header.size_bytes),
+        ("ok", "ok"),
+    ]
+
+
+class DatasetTableModel(QAbstractTableModel):
+    """One row per dataset file of the workspace."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._entries: list[DatasetEntry] = []
+        self._cells: list[list[tuple[str, Any]]] = []
+        self._busy: dict[Path, str] = {}  # path -> what our own job is doing to it
+
+    # -- data in ------------------------------------------------------------
+
+    def set_entries(self, entries: list[DatasetEntry]) -> None:
+        """Replace the listing; rows keep their identity when the set of files is unchanged,
+        so selections and scroll positions survive the frequent refreshes during a run."""
+        if [e.path for e in entries] == [e.path for e in self._entries]:
+            self._entries = list(entries)
+            self._cells = [_cells(e) for e in entries]
+            if entries:
+                self.dataChanged.emit(self.index(0, 0),
+                                      self.index(len(entries) - 1, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self._entries = list(entries)
+        self._cells = [_cells(e) for e in entries]
+        self.endResetModel()
+
+    def set_busy(self, busy: dict[Path, str]) -> None:
+        self._busy = dict(busy)
+        if self._entries:
+            self.dataChanged.emit(self.index(0, STATUS_COLUMN),
+                                  self.index(len(self._entries) - 1, STATUS_COLUMN))
+
+    # -- data out -----------------------------------------------------------
+
+    def entries(self) -> list[DatasetEntry]:
+        return list(self._entries)
+
+    def entry(self, row: int) -> DatasetEntry:
+        return self._entries[row]
+
+    def row_of(self, path: Path) -> int:
+        for row, entry in enumerate(self._entries):
+            if entry.path == path:
+                return row
+        return -1
+
+    def status_text(self, row: int) -> str:
+        entry = self._entries[row]
+        busy = self._busy.get(entry.path)
+        if busy:
+            return f"writing ({busy})"
+        return entry.status
+
+    # -- Qt model interface ---------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        entry = self._entries[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.status_text(row) if col == STATUS_COLUMN else self._cells[row][col][0]
+        if role == SORT_ROLE:
+            return self._cells[row][col][1]
+        if role == PATH_ROLE:
+            return str(entry.path)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if entry.header is None:
+                return f"Cannot read {entry.path.name}: {entry.error}"
+            if col == STATUS_COLUMN and entry.path in self._busy:
+                return "A run is writing this dataset; it cannot be expanded or deleted now"
+            return str(entry.path)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if entry.header is None:
+                return QBrush(UNREADABLE_COLOR)
+            if col == STATUS_COLUMN and entry.path in self._busy:
+                return QBrush(BUSY_COLOR)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class DatasetSortModel(QSortFilterProxyModel):
+    """Sorts on raw values (numbers as numbers), unreadable files last."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+
+    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        try:
+            return a < b
+        except TypeError:  # text against number: put numbers first
+            return isinstance(a, (int, float))
+
+
+def make_browser_view(model: DatasetTableModel) -> tuple[QTableView, DatasetSortModel]:
+    proxy = DatasetSortModel(model)
+    proxy.setSourceModel(model)
+    view = QTableView()
+    view.setObjectName("dataset_browser")
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(24)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    widths = (200, 105, 95, 115, 90, 95, 80, 90, 150, 85)
+    for column, width in enumerate(widths):
+        view.setColumnWidth(column, width)
+    return view, proxy
+
+
+class WorkspaceWatcher(QObject):
+    """Lists the workspace in the background whenever it may have changed.
+
+    `listed` carries the entries of the latest listing. A listing requested while one runs
+    is remembered and started afterwards, so the last change is never missed.
+    """
+
+    listed = Signal(object)  # list[DatasetEntry]
+    failed = Signal(str)
+
+    DELAY_MS = 500
+
+    def __init__(self, workspace: Path, parent: QObject | None = None):
+        super().__init__(parent)
+        self.workspace = Path(workspace)
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(self._changed)
+        self._watcher.fileChanged.connect(self._changed)
+        self._delay = QTimer(self, singleShot=True, interval=self.DELAY_MS)
+        self._delay.timeout.connect(self.refresh)
+        self._running = False
+        self._pending = False
+        self._stopped = False
+        self._watch_folder()
+
+    def set_workspace(self, workspace: Path) -> None:
+        self.workspace = Path(workspace)
+        paths = self._watcher.directories() + self._watcher.files()
+        if paths:
+            self._watcher.removePaths(paths)
+        self._watch_folder()
+        self.refresh()
+
+    def stop(self) -> None:
+        """No more listings (the window is closing)."""
+        self._stopped = True
+        self._delay.stop()
+
+    def _watch_folder(self) -> None:
+        if self.workspace.is_dir():
+            self._watcher.addPath(str(self.workspace))
+
+    def _changed(self, _path: str) -> None:
+        # Not restarted by later changes: a restarting (debounce) timer would never fire
+        # while a run commits more often than its interval.
+        if not self._delay.isActive():
+            self._delay.start()
+
+    def refresh(self) -> None:
+        if self._stopped:
+            return
+        if self._running:
+            self._pending = True
+            return
+        self._running = True
+        workspace = self.workspace
+        worker = FunctionWorker(f"listing {workspace}", lambda: api.list_datasets(workspace))
+        worker.signals.succeeded.connect(lambda entries: self._done(workspace, entries))
+        worker.signals.failed.connect(self._failed)
+        worker.signals.finished.connect(self._finished)
+        worker.start()
+
+    def _done(self, workspace: Path, entries: list[DatasetEntry]) -> None:
+        if self._stopped or workspace != self.workspace:
+            return  # a listing of the previous workspace
+        self._watch_files(entries)
+        self.listed.emit(entries)
+
+    def _failed(self, message: str) -> None:
+        log.error("listing the workspace failed: %s", message)
+        if not self._stopped:
+            self.failed.emit(message)
+
+    def _finished(self) -> None:
+        self._running = False
+        if self._pending:
+            self._pending = False
+            self.refresh()
+
+    def _watch_files(self, entries: list[DatasetEntry]) -> None:
+        wanted = {str(e.path) for e in entries}
+        watched = set(self._watcher.files())
+        if watched - wanted:
+            self._watcher.removePaths(sorted(watched - wanted))
+        if wanted - watched:
+            self._watcher.addPaths(sorted(wanted - watched))
+        if not self._watcher.directories():
+            self._watch_folder()  # the folder may have been created since

@@ -1,0 +1,266 @@
+"""Details of the selected dataset: config, receivers, history, distributions and map.
+
+Config, receivers and history come from the header the listing already read, so they show
+at once. The distributions and the map need samples: a pool worker reads and reduces them
+(`summary.summarize_dataset`) while the window stays responsive; a result that arrives after
+the selection moved on is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.api import DatasetEntry
+from ..core.store import DatasetHeader
+from .browser import format_size
+from .plots import HistogramPlot, MapPlot
+from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_dataset
+from .workers import FunctionWorker
+
+log = logging.getLogger(__name__)
+
+UNITS = {"frequency_mhz": "MHz", "tx_power_dbm": "dBm", "min_snr_db": "dB",
+         "margin_deg": "deg", "bandwidth_hz": "Hz", "chunk_size": "samples",
+         "tx_height_m": "m", "clutter_min_db": "dB", "clutter_max_db": "dB",
+         "shadowing_sigma_db": "dB", "rician_k_db": "dB", "los_distance_km": "km",
+         "max_freq_offset_hz": "Hz"}
+HISTORY_COLUMNS = ("Run", "Started (UTC)", "First index", "Samples", "Candidates",
+                   "Acceptance", "Rejected: too few rx", "Rejected: GDOP", "Duration",
+                   "App version")
+RECEIVER_COLUMNS = ("Name", "Lat (deg)", "Lon (deg)", "Alt (m)", "Noise figure (dB)",
+                    "Gain (dBi)")
+
+
+def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setObjectName(name)
+    table.setHorizontalHeaderLabels(columns)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(22)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+def _fill(table: QTableWidget, rows: list[tuple[object, ...]]) -> None:
+    table.setRowCount(len(rows))
+    for r, values in enumerate(rows):
+        for c, value in enumerate(values):
+            item = QTableWidgetItem(value if isinstance(value, str) else f"{value:,}"
+                                    if isinstance(value, int) else f"{value:g}")
+            if not isinstance(value, str):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            table.setItem(r, c, item)
+
+
+def config_rows(header: DatasetHeader) -> list[tuple[str, str, str]]:
+    """(parameter, value, unit) for the whole config and the file facts."""
+    c = header.config
+    rows = [("samples", f"{header.num_samples:,}", ""),
+            ("size", format_size(header.size_bytes), ""),
+            ("created_utc", header.created_utc, ""), ("app_version", header.app_version, "")]
+    for key, value in c.to_dict().items():
+        if key in ("receivers", "propagation"):
+            continue
+        rows.append((key, f"{value:g}" if isinstance(value, float) else str(value),
+                     UNITS.get(key, "")))
+    rows.append(("receivers", f"{len(c.receivers)} (see Receivers)", ""))
+    for key, value in c.propagation.to_dict().items():
+        rows.append((f"propagation.{key}", f"{value:g}" if isinstance(value, float)
+                     else str(value), UNITS.get(key, "")))
+    return rows
+
+
+class DetailsPanel(QWidget):
+    """Everything about one dataset."""
+
+    summary_loaded = Signal(object)  # DatasetSummary now shown
+    summary_failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("dataset_details")
+        self.entry: DatasetEntry | None = None
+        self.summary: DatasetSummary | None = None
+        self._loaded_key: tuple[Path, int] | None = None
+        self._load_serial = 0
+        self.loading = False
+        self.max_map_points = MAX_MAP_POINTS  # a bounded read: light on huge files
+
+        # One-line labels that never ask for more room: text that changes at every commit
+        # must not re-layout (and so repaint) the plots around it.
+        self.title = QLabel(objectName="details_title")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note = QLabel(objectName="sample_note")
+        self.note.setStyleSheet("color: #606060;")
+        for label in (self.title, self.note):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+        self.config_table = _table(("Parameter", "Value", "Unit"), "config_table")
+        header = self.config_table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.receiver_table = _table(RECEIVER_COLUMNS, "receiver_table")
+        self.history_table = _table(HISTORY_COLUMNS, "history_table")
+        self.info_tabs = QTabWidget(objectName="info_tabs")
+        self.info_tabs.addTab(self.config_table, "Configuration")
+        self.info_tabs.addTab(self.receiver_table, "Receivers")
+        self.info_tabs.addTab(self.history_table, "History")
+
+        self.snr_plot = HistogramPlot("SNR of detecting links", "SNR (dB)", "links")
+        self.gdop_plot = HistogramPlot("GDOP", "GDOP", "samples")
+        self.detected_plot = HistogramPlot("Receivers detecting", "receivers", "samples")
+        self.distance_plot = HistogramPlot("Distance of detecting links", "distance (km)",
+                                           "links")
+        distributions = QWidget(objectName="distributions")
+        grid = QGridLayout(distributions)
+        grid.setContentsMargins(2, 2, 2, 2)
+        for i, plot in enumerate((self.snr_plot, self.gdop_plot, self.detected_plot,
+                                  self.distance_plot)):
+            grid.addWidget(plot, i // 2, i % 2)
+        self.map_plot = MapPlot()
+        self.map_plot.setObjectName("map_plot")
+        self.plot_tabs = QTabWidget(objectName="plot_tabs")
+        self.plot_tabs.addTab(distributions, "Distributions")
+        self.plot_tabs.addTab(self.map_plot, "Map")
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.info_tabs)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.plot_tabs, 1)
+        right_layout.addWidget(self.note)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([520, 880])
+        self.splitter = splitter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(splitter, 1)
+        self.show_entry(None)
+
+    # -- what is shown ---------------------------------------------------------
+
+    def show_entry(self, entry: DatasetEntry | None, busy: bool = False) -> None:
+        """Show a dataset (or nothing). `busy`: a run of ours is writing it right now, so
+        its samples are reloaded when the run ends rather than at every commit."""
+        previous = self.entry
+        self.entry = entry
+        if entry is None:
+            self._clear("Select a dataset to see its parameters, history and distributions.")
+            return
+        if entry.header is None:
+            self._clear(f"<b>{entry.name}</b> cannot be read: {entry.error}")
+            self.title.setStyleSheet("color: #b3261e;")
+            self.title.setToolTip(entry.error or "")
+            return
+        header = entry.header
+        self.title.setStyleSheet("")
+        self.title.setToolTip(str(entry.path))
+        self.title.setText(f"<b>{entry.name}</b> · {header.num_samples:,} samples · "
+                           f"{header.config.frequency_mhz:g} MHz · {entry.path}")
+        _fill(self.config_table, config_rows(header))
+        _fill(self.receiver_table, [(r.name, r.lat, r.lon, r.alt_m, r.noise_figure_db,
+                                     r.antenna_gain_dbi) for r in header.config.receivers])
+        _fill(self.history_table, [
+            (h.kind, h.started_utc.replace("T", " ").rstrip("Z"), h.first_index, h.count,
+             h.candidates, f"{100 * h.count / h.candidates:.1f}%" if h.candidates else "–",
+             h.rejected_too_few_receivers, h.rejected_gdop, f"{h.duration_s:.1f} s",
+             h.app_version) for h in header.history])
+        key = (entry.path, header.num_samples)
+        same_dataset = previous is not None and previous.path == entry.path
+        if key == self._loaded_key:
+            return
+        if busy and same_dataset and (self.summary is not None or self.loading):
+            self.note.setText("A run is writing this dataset: distributions will update "
+                              "when it ends.")
+            return
+        self.load_summary()
+
+    def reload(self) -> None:
+        """Read the samples again (F5)."""
+        self._loaded_key = None
+        if self.entry is not None and self.entry.header is not None:
+            self.load_summary()
+
+    def _clear(self, message: str) -> None:
+        self._load_serial += 1  # drop any load in flight
+        self.loading = False
+        self.summary = None
+        self._loaded_key = None
+        self.title.setText(message)
+        self.title.setStyleSheet("")
+        self.note.setText("")
+        for table in (self.config_table, self.receiver_table, self.history_table):
+            table.setRowCount(0)
+        for plot in (self.snr_plot, self.gdop_plot, self.detected_plot, self.distance_plot,
+                     self.map_plot):
+            plot.clear_data()
+
+    # -- loading samples -------------------------------------------------------
+
+    def load_summary(self) -> None:
+        entry = self.entry
+        assert entry is not None and entry.header is not None
+        self._load_serial += 1
+        serial, path = self._load_serial, entry.path
+        self.loading = True
+        self.note.setText("Reading samples…")
+        points = self.max_map_points
+        worker = FunctionWorker(f"summary of {path.name}",
+                                lambda: summarize_dataset(path, points))
+        worker.signals.succeeded.connect(lambda s: self._loaded(serial, s))
+        worker.signals.failed.connect(lambda message: self._load_failed(serial, message))
+        worker.start()
+
+    def _loaded(self, serial: int, summary: DatasetSummary) -> None:
+        if serial != self._load_serial:
+            return  # the selection moved on meanwhile
+        self.loading = False
+        self.summary = summary
+        self._loaded_key = (summary.path, summary.num_samples)
+        plots = {"snr_db": self.snr_plot, "gdop": self.gdop_plot,
+                 "num_receivers_detected": self.detected_plot,
+                 "distance_km": self.distance_plot}
+        for key, plot in plots.items():
+            histogram = summary.histograms.get(key)
+            if histogram is None:
+                plot.clear_data()
+            else:
+                plot.set_histogram(histogram.edges, histogram.counts)
+        self.map_plot.set_map(summary.map)
+        if summary.map_points < summary.num_samples:
+            shown = f"the map shows the first {summary.map_points:,} of them"
+        else:
+            shown = "the map shows all of them"
+        self.note.setText(f"Distributions over all {summary.num_samples:,} samples; {shown}.")
+        self.summary_loaded.emit(summary)
+
+    def _load_failed(self, serial: int, message: str) -> None:
+        if serial != self._load_serial:
+            return
+        self.loading = False
+        self.note.setText(f"Cannot read the samples: {message}")
+        self.summary_failed.emit(message)

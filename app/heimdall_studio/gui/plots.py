@@ -1,0 +1,181 @@
+"""pyqtgraph widgets: histograms, a trend curve and the map of a dataset.
+
+Every plot item is created once, in the constructor, and later only fed with `setData`
+(the pattern of pyqtgraph's scrolling-plot examples): rebuilding items on every update is
+what makes live plots stutter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+pg.setConfigOptions(antialias=True, background="w", foreground="#303030")
+
+INSIDE_COLOR = (31, 119, 180)
+OUTSIDE_COLOR = (255, 127, 14)
+RECEIVER_COLOR = (200, 20, 40)
+FILL_COLOR = (31, 119, 180, 110)
+
+
+def _style(plot: pg.PlotWidget, title: str, x_label: str, y_label: str) -> None:
+    plot.setTitle(title, size="10pt")
+    plot.setLabel("bottom", x_label)
+    plot.setLabel("left", y_label)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setMenuEnabled(False)
+    plot.setMinimumSize(160, 120)
+    # Counts read better as plain numbers than as "x0.001" scaled axes.
+    plot.getAxis("left").enableAutoSIPrefix(False)
+    plot.getAxis("bottom").enableAutoSIPrefix(False)
+
+
+class HistogramPlot(pg.PlotWidget):
+    """Counts on fixed bin edges, drawn as a filled step curve."""
+
+    def __init__(self, title: str, x_label: str, y_label: str = "count", parent=None):
+        super().__init__(parent)
+        _style(self, title, x_label, y_label)
+        self.plotItem.vb.setMouseEnabled(x=True, y=False)
+        # Axis-aligned steps need no antialiasing, and painting is what live plots pay for.
+        self.curve = self.plot([0.0, 1.0], [0.0], stepMode="center", fillLevel=0,
+                               brush=FILL_COLOR, pen=pg.mkPen(INSIDE_COLOR, width=1.5),
+                               antialias=False)
+        self._x_range: tuple[float, float] | None = None
+        self.clear_data()
+
+    def set_histogram(self, edges: np.ndarray, counts: np.ndarray) -> None:
+        edges, counts = np.asarray(edges, float), np.asarray(counts, float)
+        self.curve.setData(edges, counts)
+        # The bins are fixed, so x is set once; only the height follows the counts.
+        x_range = (float(edges[0]), float(edges[-1]))
+        if x_range != self._x_range:
+            self._x_range = x_range
+            self.setXRange(*x_range, padding=0.02)
+        if counts.any():
+            self.enableAutoRange(axis="y")
+
+    def clear_data(self) -> None:
+        self.curve.setData([0.0, 1.0], [0.0])
+        # An empty histogram autoscales around zero, showing negative counts; pin it.
+        self.setRange(xRange=(0, 1), yRange=(0, 1))
+        self._x_range = None
+
+    def total(self) -> float:
+        """Sum of the drawn counts (what tests and screenshots check)."""
+        _, y = self.curve.getData()
+        return float(np.sum(y)) if y is not None else 0.0
+
+
+class TrendPlot(pg.PlotWidget):
+    """One curve of y against x, e.g. the acceptance rate against samples generated."""
+
+    def __init__(self, title: str, x_label: str, y_label: str, parent=None,
+                 x_units: str = ""):
+        super().__init__(parent)
+        _style(self, title, x_label, y_label)
+        if x_units:  # "generated (ksamples)" rather than "1e+06" tick labels
+            self.setLabel("bottom", x_label, units=x_units)
+            self.getAxis("bottom").enableAutoSIPrefix(True)
+        self.curve = self.plot([], [], pen=pg.mkPen(INSIDE_COLOR, width=2),
+                               symbol="o", symbolSize=4, symbolBrush=INSIDE_COLOR,
+                               symbolPen=None)
+        # A percentage on its full scale: autoscaling would blow up noise of 0.1 %.
+        self.setYRange(0, 100, padding=0.02)
+        self.setXRange(0, 1)
+
+    def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        self.curve.setData(x, y)
+        if len(x):
+            self.enableAutoRange(axis="x")
+        else:
+            self.setXRange(0, 1)
+
+
+@dataclass(frozen=True)
+class MapData:
+    """What the map shows: plain arrays, computed off the GUI thread."""
+
+    receiver_names: tuple[str, ...]
+    receiver_lat: np.ndarray
+    receiver_lon: np.ndarray
+    receiver_box: tuple[float, float, float, float]  # lat0, lat1, lon0, lon1
+    training_box: tuple[float, float, float, float]
+    inside_lat: np.ndarray
+    inside_lon: np.ndarray
+    outside_lat: np.ndarray
+    outside_lon: np.ndarray
+
+
+def _box_outline(box: tuple[float, float, float, float]) -> tuple[list[float], list[float]]:
+    lat0, lat1, lon0, lon1 = box
+    return [lon0, lon1, lon1, lon0, lon0], [lat0, lat0, lat1, lat1, lat0]
+
+
+class MapPlot(pg.PlotWidget):
+    """Receivers, the receiver and training boxes, and transmitter positions (lon/lat)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        _style(self, "Map", "longitude (deg)", "latitude (deg)")
+        self.addLegend(offset=(10, 10), labelTextSize="8pt",
+                       brush=pg.mkBrush(255, 255, 255, 210))
+        self.outside = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*OUTSIDE_COLOR, 150),
+                                          name="transmitter outside")
+        self.inside = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*INSIDE_COLOR, 150),
+                                         name="transmitter inside")
+        self.training_box = pg.PlotDataItem(
+            [], [], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.PenStyle.DashLine),
+            name="training box")
+        self.receiver_box = pg.PlotDataItem([], [], pen=pg.mkPen((40, 40, 40), width=2),
+                                            name="receiver box")
+        self.receivers = pg.ScatterPlotItem(size=12, symbol="t1", pen=pg.mkPen("w", width=1),
+                                            brush=pg.mkBrush(*RECEIVER_COLOR), name="receiver")
+        for item in (self.outside, self.inside, self.training_box, self.receiver_box,
+                     self.receivers):
+            self.addItem(item)
+        self._labels: list[pg.TextItem] = []
+
+    def set_map(self, data: MapData) -> None:
+        self.inside.setData(x=data.inside_lon, y=data.inside_lat)
+        self.outside.setData(x=data.outside_lon, y=data.outside_lat)
+        self.receiver_box.setData(*_box_outline(data.receiver_box))
+        self.training_box.setData(*_box_outline(data.training_box))
+        self.receivers.setData(x=data.receiver_lon, y=data.receiver_lat)
+        self._set_labels(data)
+        # Equal ground distances look equal: a degree of longitude is cos(lat) as long.
+        mid_lat = (data.training_box[0] + data.training_box[1]) / 2
+        self.setAspectLocked(True, ratio=max(0.05, math.cos(math.radians(mid_lat))))
+        lat0, lat1, lon0, lon1 = data.training_box
+        self.setRange(xRange=(lon0, lon1), yRange=(lat0, lat1), padding=0.03)
+
+    def _set_labels(self, data: MapData) -> None:
+        # Labels follow the receiver network, which changes only with the dataset shown;
+        # reuse the items and create more only when a network is larger than any before.
+        while len(self._labels) < len(data.receiver_names):
+            label = pg.TextItem(color=(60, 0, 0), anchor=(0.5, 1.4))
+            self.addItem(label)
+            self._labels.append(label)
+        for i, label in enumerate(self._labels):
+            if i < len(data.receiver_names):
+                label.setText(data.receiver_names[i])
+                label.setPos(float(data.receiver_lon[i]), float(data.receiver_lat[i]))
+                label.setVisible(True)
+            else:
+                label.setVisible(False)
+
+    def clear_data(self) -> None:
+        for item in (self.inside, self.outside, self.receivers):
+            item.setData(x=[], y=[])
+        self.receiver_box.setData([], [])
+        self.training_box.setData([], [])
+        for label in self._labels:
+            label.setVisible(False)
+
+    def point_count(self) -> int:
+        return len(self.inside.data) + len(self.outside.data)

@@ -1,0 +1,68 @@
+"""Persistent settings (workspace, window geometry), read defensively.
+
+A settings file can hold anything: written by an older version, edited by hand, truncated.
+Every read checks the type and falls back to a default, so a bad value never stops the app
+from starting. The store is always INI in the user scope, so tests can redirect it with
+`QSettings.setPath(IniFormat, UserScope, folder)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "Heimdall Studio"
+APPLICATION = "Heimdall Studio"
+
+WORKSPACE_KEY = "workspace"
+GEOMETRY_KEY = "window/geometry"
+STATE_KEY = "window/state"
+SPLITTERS_KEY = "window/splitters"
+
+
+def open_settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                     ORGANIZATION, APPLICATION)
+
+
+def read_workspace() -> Path | None:
+    try:
+        value = open_settings().value(WORKSPACE_KEY)
+    except Exception:  # a settings backend error must not block start-up
+        log.warning("cannot read the saved workspace", exc_info=True)
+        return None
+    if isinstance(value, str) and value.strip():
+        return Path(value).expanduser()
+    if value is not None:
+        log.warning("ignoring a saved workspace that is not a path: %r", value)
+    return None
+
+
+def write_workspace(workspace: Path) -> None:
+    settings = open_settings()
+    settings.setValue(WORKSPACE_KEY, str(workspace))
+    settings.sync()
+
+
+def read_bytes(key: str) -> QByteArray | None:
+    try:
+        value = open_settings().value(key)
+    except Exception:
+        log.warning("cannot read setting %s", key, exc_info=True)
+        return None
+    if isinstance(value, QByteArray) and not value.isEmpty():
+        return value
+    if isinstance(value, (bytes, bytearray)) and value:
+        return QByteArray(bytes(value))
+    return None
+
+
+def write_values(values: dict[str, object]) -> None:
+    settings = open_settings()
+    for key, value in values.items():
+        settings.setValue(key, value)
+    settings.sync()

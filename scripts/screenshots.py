@@ -1,0 +1,123 @@
+"""Render real screenshots of the app into resources/.
+
+    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--out resources]
+
+Builds a temporary workspace with a few datasets, opens the main window at its default
+size, selects a dataset, starts a large expansion and captures the window mid-run (live
+plots filling), then the Map tab, the Expand dialog and the New dialog. Settings go to a
+temporary folder, never to the user's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate, timeout_s: float = 60.0, step_ms: int = 20) -> None:
+    """Run the event loop until `predicate()` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        loop = QEventLoop()
+        QTimer.singleShot(step_ms, loop.quit)
+        loop.exec()
+
+
+def settle(ms: int = 300) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def save(widget: QWidget, path: Path) -> None:
+    widget.grab().save(str(path))
+    print(f"wrote {path} ({widget.width()}x{widget.height()})")
+
+
+def make_workspace(folder: Path) -> dict[str, Path]:
+    from heimdall_studio.core import api
+
+    made = {}
+    for name, n, params in (
+        ("nw-italy-2m", 250_000, dict(frequency_mhz=145.0, seed=20240501)),
+        ("nw-italy-70cm", 120_000, dict(frequency_mhz=433.5, tx_power_dbm=40.0,
+                                        min_snr_db=5.0, seed=7)),
+        ("free-space-baseline", 60_000, dict(frequency_mhz=145.0, seed=3,
+                                             propagation={"path_loss_model": "free_space"})),
+    ):
+        made[name] = api.create_dataset(name, n, folder, **params).path
+    (folder / "old-export.h5").write_bytes(b"not an HDF5 file" * 64)
+    return made
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "resources")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    temp = Path(tempfile.mkdtemp(prefix="heimdall-shots-"))
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(temp / "cfg"))
+    app = QApplication(sys.argv[:1])
+    app.setOrganizationName("Heimdall Studio")
+    app.setApplicationName("Heimdall Studio")
+
+    from heimdall_studio.gui import create_main_window
+    from heimdall_studio.gui.dialogs import ExpandDatasetRequest
+
+    workspace = temp / "datasets"
+    datasets = make_workspace(workspace)
+    window = create_main_window(workspace)
+    window.show()
+    wait_until(lambda: window.model.rowCount() == 4 and window.kernels_ready)
+
+    shown = datasets["nw-italy-2m"]
+    window.select_dataset(shown)
+    wait_until(lambda: window.details.summary is not None
+               and window.details.summary.path == shown)
+
+    job = window.start_expand(ExpandDatasetRequest(datasets["nw-italy-70cm"], 3_000_000))
+    wait_until(lambda: job.done >= 1_000_000, timeout_s=120)
+    window.job_panel.redraw()
+    settle(150)
+    save(window, args.out / "screenshot-main.png")
+    window.jobs.cancel(job)
+    wait_until(lambda: not job.active)
+
+    window.details.plot_tabs.setCurrentIndex(1)  # the map
+    settle()
+    save(window, args.out / "screenshot-map.png")
+    window.details.plot_tabs.setCurrentIndex(0)
+
+    dialog = window.expand_dataset()
+    dialog.form.num_samples.setValue(500_000)
+    settle()
+    save(dialog, args.out / "screenshot-expand.png")
+    dialog.reject()
+
+    new = window.new_dataset()
+    new.form.name.setText("nw-italy-23cm")
+    new.form.numbers["frequency_mhz"].setValue(1296.0)
+    settle()
+    save(new, args.out / "screenshot-new.png")
+    new.reject()
+
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

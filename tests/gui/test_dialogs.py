@@ -1,0 +1,251 @@
+"""The New and Expand dialogs: fields, inline validation, and what they hand back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import h5py
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QLineEdit,
+    QSpinBox,
+    QTableView,
+    QWidget,
+)
+
+from heimdall_studio.core import api
+from heimdall_studio.core.config import DatasetConfig
+from heimdall_studio.gui.dialogs import (
+    ExpandDatasetDialog,
+    ExpandDatasetRequest,
+    NewDatasetDialog,
+)
+
+CONFIG_KEYS = ("name", "dataset_type", "frequency_mhz", "tx_power_dbm", "min_snr_db",
+               "min_receivers", "max_gdop", "inside_ratio", "margin_deg", "bandwidth_hz",
+               "seed", "receivers")
+
+
+@pytest.fixture
+def new_dialog(qtbot, workspace):
+    dialog = NewDatasetDialog(workspace)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def test_every_parameter_has_a_widget_named_by_its_key(new_dialog):
+    for key in CONFIG_KEYS + ("num_samples",):
+        assert new_dialog.findChild(QWidget, key) is not None, key
+    defaults = DatasetConfig(name="x", seed=0)
+    assert new_dialog.findChild(QDoubleSpinBox, "frequency_mhz").value() == 145.0
+    assert new_dialog.findChild(QDoubleSpinBox, "tx_power_dbm").suffix() == " dBm"
+    assert new_dialog.findChild(QDoubleSpinBox, "inside_ratio").value() == defaults.inside_ratio
+    assert new_dialog.findChild(QSpinBox, "min_receivers").value() == 3
+    assert new_dialog.findChild(QTableView, "receivers").model().rowCount() == 7
+    assert new_dialog.findChild(QLineEdit, "seed").text().isdigit()
+
+
+def test_validation_disables_ok_and_names_the_field(qtbot, new_dialog, workspace):
+    message = new_dialog.message
+    assert not new_dialog.ok_button.isEnabled()  # no name yet
+    assert "name" in message.text()
+
+    new_dialog.findChild(QLineEdit, "name").setText("vhf")
+    assert new_dialog.ok_button.isEnabled(), message.text()
+    assert new_dialog.form.target_path.text() == str(workspace / "vhf.h5")
+
+    frequency = new_dialog.findChild(QDoubleSpinBox, "frequency_mhz")
+    frequency.setValue(0.5)
+    assert not new_dialog.ok_button.isEnabled()
+    assert "frequency_mhz" in message.text() and "6000" in message.text()
+    assert frequency.property("invalid") is True
+    frequency.setValue(430.0)
+    assert new_dialog.ok_button.isEnabled()
+    assert frequency.property("invalid") is False
+
+    new_dialog.findChild(QSpinBox, "min_receivers").setValue(8)  # 7 receivers
+    assert not new_dialog.ok_button.isEnabled() and "min_receivers" in message.text()
+    new_dialog.findChild(QSpinBox, "min_receivers").setValue(3)
+
+    seed = new_dialog.findChild(QLineEdit, "seed")
+    seed.setText("")
+    assert not new_dialog.ok_button.isEnabled() and "seed" in message.text()
+    before = seed.text()
+    qtbot.mouseClick(new_dialog.form.new_seed_button, Qt.MouseButton.LeftButton)
+    assert seed.text().isdigit() and seed.text() != before
+    assert new_dialog.ok_button.isEnabled()
+
+    new_dialog.findChild(QLineEdit, "name").setText("../escape")
+    assert not new_dialog.ok_button.isEnabled() and message.text().startswith("name")
+
+
+def test_existing_dataset_name_is_refused(new_dialog, workspace):
+    (workspace / "taken.h5").write_bytes(b"anything")
+    new_dialog.findChild(QLineEdit, "name").setText("taken")
+    assert not new_dialog.ok_button.isEnabled()
+    assert "already exists" in new_dialog.message.text()
+
+
+def test_receiver_table_edit_load_and_reset(new_dialog, tmp_path):
+    form = new_dialog.form
+    model = form.receiver_model
+    new_dialog.findChild(QLineEdit, "name").setText("net")
+    model.setData(model.index(0, 1), "north")  # latitude cell
+    assert not new_dialog.ok_button.isEnabled()
+    assert "receivers" in new_dialog.message.text() and "lat" in new_dialog.message.text()
+    model.setData(model.index(0, 1), "45.5")
+    assert new_dialog.ok_button.isEnabled()
+    model.setData(model.index(1, 0), model.index(0, 0).data())  # duplicate name
+    assert "duplicate" in new_dialog.message.text()
+
+    csv_file = tmp_path / "net.csv"
+    csv_file.write_text("name,lat,lon,alt_m\nA,45.0,7.0,100\nB,45.5,7.5,200\n"
+                        "C,44.5,8.0,300\nD,45.2,8.5,50\n")
+    assert form.load_receiver_file(csv_file) is None
+    assert model.rowCount() == 4
+    assert new_dialog.ok_button.isEnabled()
+    assert new_dialog.validate().config.receivers[3].name == "D"
+
+    json_file = tmp_path / "net.json"
+    json_file.write_text(json.dumps({"receivers": [
+        {"name": "X", "lat": 1, "lon": 1, "alt_m": 0}, {"name": "Y", "lat": 2, "lon": 1,
+                                                          "alt_m": 0}]}))
+    assert form.load_receiver_file(json_file) is None
+    assert not new_dialog.ok_button.isEnabled()  # two receivers are too few
+    assert "receivers" in new_dialog.message.text()
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert "not valid JSON" in form.load_receiver_file(bad)
+    assert model.rowCount() == 2  # unchanged
+
+    form.default_receivers_button.click()
+    assert model.rowCount() == 7 and new_dialog.ok_button.isEnabled()
+
+
+def test_advanced_propagation_reaches_the_config(new_dialog):
+    new_dialog.form.advanced_toggle.click()
+    assert new_dialog.form.advanced.isVisible()
+    new_dialog.findChild(QLineEdit, "name").setText("fs")
+    new_dialog.findChild(QComboBox, "propagation.path_loss_model").setCurrentText("free_space")
+    new_dialog.findChild(QDoubleSpinBox, "propagation.shadowing_sigma_db").setValue(4.0)
+    request = new_dialog.validate()
+    assert request.config.propagation.path_loss_model == "free_space"
+    assert request.config.propagation.shadowing_sigma_db == 4.0
+
+
+def test_new_dataset_end_to_end_through_the_dialog(qtbot, open_window, workspace):
+    window = open_window(workspace)
+    window.action_new_dataset.trigger()
+    dialog = window.findChild(QDialog, "new_dataset_dialog")
+    assert dialog is not None and dialog.isVisible()
+    dialog.findChild(QLineEdit, "name").setText("uhf 70cm")
+    dialog.findChild(QDoubleSpinBox, "frequency_mhz").setValue(433.5)
+    dialog.findChild(QDoubleSpinBox, "tx_power_dbm").setValue(40.0)
+    dialog.findChild(QDoubleSpinBox, "min_snr_db").setValue(4.0)
+    dialog.findChild(QDoubleSpinBox, "inside_ratio").setValue(0.6)
+    dialog.findChild(QLineEdit, "seed").setText("12345")
+    dialog.findChild(QSpinBox, "num_samples").setValue(6000)
+    assert dialog.ok_button.isEnabled(), dialog.message.text()
+
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000) as ended:
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    job = ended.args[0]
+    assert job.state == "finished", job.summary()
+
+    path = workspace / "uhf 70cm.h5"
+    with h5py.File(path, "r", locking=False) as f:
+        assert f.attrs["format"] == "heimdall-studio-dataset"
+        assert f.attrs["num_samples"] == 6000
+        assert f.attrs["frequency_mhz"] == 433.5
+        assert f.attrs["tx_power_dbm"] == 40.0
+        assert f.attrs["min_snr_db"] == 4.0
+        assert f.attrs["inside_ratio"] == 0.6
+        assert f.attrs["seed"] == 12345
+        assert np.all(f["samples/frequency_hz"][:6000] == 433.5e6)
+    # The new dataset shows in the browser, selected, with its count.
+    qtbot.waitUntil(lambda: window.selected_entry() is not None
+                    and window.selected_entry().path == path
+                    and window.selected_entry().header.num_samples == 6000, timeout=10_000)
+
+
+def test_expand_dialog_shows_inherited_values_disabled(qtbot, open_window, workspace,
+                                                      make_dataset, select):
+    path = make_dataset(workspace, "uhf", 3000, frequency_mhz=430.0, tx_power_dbm=33.0,
+                        seed=77)
+    window = open_window(workspace)
+    select(window, path)
+    window.action_expand_dataset.trigger()
+    dialog = window.findChild(QDialog, "expand_dataset_dialog")
+    assert isinstance(dialog, ExpandDatasetDialog) and dialog.isVisible()
+
+    frequency = dialog.findChild(QDoubleSpinBox, "frequency_mhz")
+    assert frequency.value() == 430.0 and not frequency.isEnabled()
+    assert "inherited" in frequency.toolTip().lower() and "uhf" in frequency.toolTip()
+    assert dialog.findChild(QDoubleSpinBox, "tx_power_dbm").value() == 33.0
+    assert dialog.findChild(QLineEdit, "seed").text() == "77"
+    assert dialog.findChild(QLineEdit, "name").text() == "uhf"
+    for key in CONFIG_KEYS:
+        assert not dialog.findChild(QWidget, key).isEnabled(), key
+    for widget in dialog.form.generation_widgets():
+        assert not widget.isEnabled()
+    count = dialog.findChild(QSpinBox, "num_samples")
+    assert count.isEnabled()
+    count.setValue(2500)
+    total = dialog.findChild(QWidget, "sample_total").text()
+    assert "3,000" in total and "2,500" in total and "5,500" in total
+    dialog.reject()
+
+
+def test_expand_request_can_carry_only_path_and_count():
+    assert [f.name for f in dataclasses.fields(ExpandDatasetRequest)] == ["path",
+                                                                         "num_samples"]
+
+
+def test_forced_widget_values_never_reach_the_generator(qtbot, open_window, workspace,
+                                                       make_dataset, select):
+    path = make_dataset(workspace, "uhf", 3000, frequency_mhz=430.0, seed=99)
+    window = open_window(workspace)
+    select(window, path)
+    window.action_expand_dataset.trigger()
+    dialog = window.findChild(QDialog, "expand_dataset_dialog")
+
+    # Tamper with every kind of inherited field, enabling the widgets first.
+    frequency = dialog.findChild(QDoubleSpinBox, "frequency_mhz")
+    frequency.setEnabled(True)
+    frequency.setValue(145.0)
+    seed = dialog.findChild(QLineEdit, "seed")
+    seed.setEnabled(True)
+    seed.setText("1")
+    dialog.findChild(QDoubleSpinBox, "inside_ratio").setValue(0.1)
+    dialog.form.receiver_model.read_only = False
+    dialog.form.receiver_model.setData(dialog.form.receiver_model.index(0, 1), "10.0")
+    dialog.findChild(QSpinBox, "num_samples").setValue(2000)
+
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000) as ended:
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert ended.args[0].state == "finished", ended.args[0].summary()
+
+    with h5py.File(path, "r", locking=False) as f:
+        assert f.attrs["num_samples"] == 5000
+        assert f.attrs["frequency_mhz"] == 430.0
+        assert np.all(f["samples/frequency_hz"][:5000] == 430.0e6)
+        assert f["history"][-1]["kind"] == b"expand" or f["history"][-1]["kind"] == "expand"
+    # The samples are exactly those of a dataset made at once with the original config.
+    reference = make_dataset(workspace.parent, "reference", 5000, frequency_mhz=430.0, seed=99)
+    expanded = api.load_dataset(path, fields=("tx_lat", "snr_db"))
+    at_once = api.load_dataset(reference, fields=("tx_lat", "snr_db"))
+    np.testing.assert_array_equal(expanded["tx_lat"], at_once["tx_lat"])
+    np.testing.assert_array_equal(expanded["snr_db"], at_once["snr_db"])
+    # The browser shows the new count.
+    qtbot.waitUntil(lambda: window.model.entry(window.model.row_of(path)).header.num_samples
+                    == 5000, timeout=10_000)
+    row = window.model.row_of(path)
+    assert window.model.index(row, 2).data() == "5,000"

@@ -1,0 +1,194 @@
+"""Generation in the thread pool: workers, progress, cancel, responsiveness, busy datasets."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QThreadPool, QTimer
+from PySide6.QtWidgets import QMessageBox
+
+from heimdall_studio.core import api
+from heimdall_studio.core.errors import DatasetBusyError
+from heimdall_studio.gui.dialogs import ExpandDatasetRequest, NewDatasetRequest
+from heimdall_studio.gui.workers import FunctionWorker, GeneratorWorker
+
+BIG = 2_000_000
+
+
+def test_generator_worker_reports_every_step_in_order(qtbot):
+    worker = GeneratorWorker("count", lambda: iter(range(5)))
+    seen, results = [], []
+    worker.signals.progressed.connect(seen.append)
+    worker.signals.succeeded.connect(results.append)
+    with qtbot.waitSignals([worker.signals.succeeded, worker.signals.finished],
+                           order="strict", timeout=5000):
+        worker.start()
+    assert seen == [0, 1, 2, 3, 4]
+    assert results == [4]
+
+
+def test_generator_worker_abort_closes_the_generator(qtbot):
+    closed = []
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.append(True)
+
+    worker = GeneratorWorker("endless", endless)
+    worker.signals.progressed.connect(lambda n: n >= 3 and worker.abort())
+    with qtbot.waitSignal(worker.signals.finished, timeout=5000):
+        worker.start()
+    assert closed == [True] and worker.cancelled
+
+
+def test_function_worker_failure_is_a_message(qtbot):
+    def broken():
+        raise ValueError("bad value")
+
+    worker = FunctionWorker("broken", broken)
+    with qtbot.waitSignal(worker.signals.failed, timeout=5000) as failed:
+        worker.start()
+    assert failed.args == ["ValueError: bad value"]
+
+
+def _create(window, name: str, n: int, **params) -> NewDatasetRequest:
+    return NewDatasetRequest(api.make_config(name, seed=5, **params), n)
+
+
+def test_progress_reaches_the_panel_and_live_plots(qtbot, open_window, workspace):
+    window = open_window(workspace)
+    progressed = []
+    window.jobs.job_progressed.connect(lambda job: progressed.append(job.done))
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+        job = window.start_create(_create(window, "live", 300_000))
+    assert job.state == "finished", job.summary()
+    assert len(progressed) >= 3 and progressed == sorted(progressed)
+    assert progressed[-1] == 300_000
+    panel = window.job_panel
+    panel.redraw()
+    row = panel.row_for(job)
+    assert row.progress.value() == 1000
+    assert "300,000 / 300,000" in row.progress.text()
+    assert "accepted" in row.stats.text() and "GDOP" in row.stats.text()
+    # The live histograms hold every committed sample (one GDOP per sample).
+    assert panel.gdop_plot.total() == 300_000
+    assert panel.snr_plot.total() >= 3 * 300_000  # at least 3 detecting links each
+    assert len(panel.acceptance_plot.curve.getData()[0]) == len(job.acceptance_done) >= 3
+
+
+def test_cancel_keeps_the_committed_samples(qtbot, open_window, workspace):
+    window = open_window(workspace)
+    with qtbot.waitSignal(window.jobs.job_started, timeout=5000):
+        job = window.start_create(_create(window, "big", BIG))
+    qtbot.waitUntil(lambda: job.done > 0, timeout=30_000)
+    row = window.job_panel.row_for(job)
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+        qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    assert job.state == "cancelled"
+    assert 0 < job.done < BIG
+    header = api.dataset_header(job.path)
+    assert header.num_samples == job.done
+    assert header.history[-1].count == job.done
+    data = api.load_dataset(job.path, fields=("tx_lat", "gdop"))
+    assert len(data["tx_lat"]) == job.done and np.all(np.isfinite(data["gdop"]))
+    window.job_panel.redraw()
+    assert "kept" in row.stats.text()
+
+
+def test_window_stays_responsive_during_a_large_run(qtbot, open_window, workspace):
+    window = open_window(workspace)
+    qtbot.waitUntil(lambda: window.kernels_ready, timeout=60_000)
+    ticks: list[float] = []
+    timer = QTimer(interval=10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    with qtbot.waitSignal(window.jobs.job_started, timeout=5000):
+        job = window.start_create(_create(window, "large", BIG))
+    timer.start()
+    qtbot.waitUntil(lambda: job.done >= 600_000, timeout=60_000)
+    timer.stop()
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+        window.jobs.cancel(job)
+    gaps = np.diff(ticks)
+    # The GUI thread kept ticking throughout: generation runs in low-priority pool
+    # threads, the kernels release the GIL, and plots redraw at a throttled rate.
+    expected = (ticks[-1] - ticks[0]) / 0.010
+    assert len(ticks) > 30 and len(ticks) > 0.4 * expected, (len(ticks), expected)
+    assert gaps.max() < 0.5, f"longest stall {gaps.max():.3f} s"
+    assert np.median(gaps) < 0.02
+
+
+def test_dataset_being_written_cannot_be_expanded_or_deleted(qtbot, open_window, workspace,
+                                                            make_dataset, select):
+    other = make_dataset(workspace, "other", 1000, seed=1)
+    window = open_window(workspace)
+    with qtbot.waitSignal(window.jobs.job_started, timeout=5000):
+        job = window.start_create(_create(window, "writing", BIG))
+    qtbot.waitUntil(lambda: job.done > 0, timeout=30_000)
+    select(window, job.path)
+    assert not window.action_expand_dataset.isEnabled()
+    assert not window.action_delete_dataset.isEnabled()
+    row = window.model.row_of(job.path)
+    assert window.model.index(row, 10).data() == "writing (create)"
+    assert window.expand_dataset() is None
+    assert window.start_expand(ExpandDatasetRequest(job.path, 10)) is None
+    assert "already writing" in window.last_error
+    with pytest.raises(DatasetBusyError):  # the core's lock refuses too
+        api.expand_run(job.path, 10)
+    select(window, other)
+    assert window.action_expand_dataset.isEnabled()
+    assert window.action_delete_dataset.isEnabled()
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+        window.jobs.cancel(job)
+    select(window, job.path)
+    assert window.action_expand_dataset.isEnabled()
+
+
+def test_failed_run_shows_an_error_without_blocking(qtbot, open_window, workspace,
+                                                    make_dataset):
+    make_dataset(workspace, "exists", 500, seed=2)
+    window = open_window(workspace)
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+        window.start_create(_create(window, "exists", 100))
+    job = ended.args[0]
+    assert job.state == "failed" and "already exists" in job.error
+    assert "already exists" in window.last_error
+    box = window.findChild(QMessageBox, "error_dialog")
+    assert box is not None and box.isVisible()
+    box.close()
+
+
+def test_unfillable_stratum_is_reported(qtbot, open_window, workspace):
+    window = open_window(workspace)
+    hopeless = _create(window, "hopeless", 1000, tx_power_dbm=-30.0, min_receivers=7,
+                       max_gdop=1.01)
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=60_000) as ended:
+        window.start_create(hopeless)
+    assert ended.args[0].state == "failed"
+    assert "stratum" in window.last_error
+
+
+def test_closing_during_a_run_asks_then_stops_cleanly(qtbot, open_window, workspace,
+                                                      answer_questions_yes):
+    window = open_window(workspace)
+    with qtbot.waitSignal(window.jobs.job_started, timeout=5000):
+        job = window.start_create(_create(window, "closing", BIG))
+    qtbot.waitUntil(lambda: job.done > 0, timeout=30_000)
+
+    window.ask = lambda title, text: False  # "keep running"
+    assert not window.close()
+    assert window.isVisible() and job.active
+
+    del window.ask  # back to the fixture's "yes"
+    assert window.close()
+    assert answer_questions_yes and "closing" in answer_questions_yes[-1][1]
+    # close() waited for the pool: no thread outlives the window.
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    header = api.dataset_header(job.path)
+    assert 0 < header.num_samples < BIG

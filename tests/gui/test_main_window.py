@@ -1,0 +1,250 @@
+"""The main window: browser, details, file actions, settings and start-up."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QApplication, QMessageBox, QTableView, QToolBar
+
+from heimdall_studio.core import api
+from heimdall_studio.gui import app as gui_app
+from heimdall_studio.gui import settings
+from heimdall_studio.gui.main_window import MainWindow
+
+
+def _status(window: MainWindow, path: Path) -> str:
+    return window.model.index(window.model.row_of(path), 10).data()
+
+
+def test_browser_lists_datasets_with_their_parameters(qtbot, open_window, workspace,
+                                                     make_dataset):
+    make_dataset(workspace, "vhf", 2000, frequency_mhz=145.0, seed=1)
+    make_dataset(workspace, "uhf", 1000, frequency_mhz=430.0, tx_power_dbm=40.0, seed=2)
+    window = open_window(workspace)
+    view = window.findChild(QTableView, "dataset_browser")
+    assert view is window.browser and view.model().rowCount() == 2
+    row = window.model.row_of(workspace / "uhf.h5")
+    cells = [window.model.index(row, c).data() for c in range(11)]
+    assert cells[:8] == ["uhf", "feature_based", "1,000", "430", "40", "3", "10", "0.7"]
+    assert cells[9].endswith("KiB") or cells[9].endswith("MiB")
+    assert cells[10] == "ok"
+    # Sorting by samples sorts numbers as numbers.
+    view.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    assert view.model().index(0, 0).data() == "vhf"
+
+
+def test_actions_are_in_toolbar_and_menu_with_shortcuts(open_window, workspace):
+    window = open_window(workspace)
+    toolbar = window.findChild(QToolBar, "main_toolbar")
+    menu_actions = [a for m in window.menuBar().actions() for a in m.menu().actions()]
+    for action, keys in ((window.action_new_dataset, "Ctrl+N"),
+                         (window.action_expand_dataset, "Ctrl+E"),
+                         (window.action_refresh, "F5")):
+        assert action.shortcut().toString() == keys
+        assert action in toolbar.actions() and action in menu_actions
+    assert window.action_new_dataset.objectName() == "action_new_dataset"
+    assert window.action_expand_dataset.objectName() == "action_expand_dataset"
+    assert not window.action_expand_dataset.isEnabled()  # nothing selected
+
+
+def test_unreadable_files_are_listed_without_crashing(qtbot, open_window, workspace,
+                                                     make_dataset, select):
+    make_dataset(workspace, "good", 500, seed=3)
+    junk = workspace / "junk.h5"
+    junk.write_bytes(os.urandom(4096))
+    with h5py.File(workspace / "foreign.h5", "w") as f:
+        f.attrs["format"] = "something-else"
+    window = open_window(workspace)
+    assert window.model.rowCount() == 3
+    assert _status(window, junk) == "unreadable"
+    assert _status(window, workspace / "foreign.h5") == "unreadable"
+    tooltip = window.model.index(window.model.row_of(junk), 10).data(
+        Qt.ItemDataRole.ToolTipRole)
+    assert "junk.h5" in tooltip and "HDF5" in tooltip
+    assert "not a Heimdall Studio dataset" in window.model.index(
+        window.model.row_of(workspace / "foreign.h5"), 0).data(Qt.ItemDataRole.ToolTipRole)
+
+    select(window, junk)
+    assert "cannot be read" in window.details.title.text()
+    assert not window.action_expand_dataset.isEnabled()
+    assert window.action_delete_dataset.isEnabled()
+    select(window, workspace / "good.h5")
+    assert window.action_expand_dataset.isEnabled()
+
+
+def test_browser_follows_files_appearing_changing_and_vanishing(qtbot, open_window,
+                                                               workspace, make_dataset):
+    window = open_window(workspace)
+    assert window.model.rowCount() == 0
+    path = make_dataset(workspace, "late", 700, seed=4)
+    qtbot.waitUntil(lambda: window.model.row_of(path) >= 0, timeout=10_000)
+    api.expand_dataset(path, 300)
+    qtbot.waitUntil(lambda: window.model.entry(window.model.row_of(path)).header.num_samples
+                    == 1000, timeout=10_000)
+    path.unlink()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10_000)
+
+
+def test_details_show_config_history_distributions_and_map(qtbot, open_window, workspace,
+                                                           make_dataset, select):
+    path = make_dataset(workspace, "detailed", 3000, frequency_mhz=433.0, seed=5)
+    api.expand_dataset(path, 1000)
+    window = open_window(workspace)
+    details = window.details
+    details.max_map_points = 1500
+    with qtbot.waitSignal(details.summary_loaded, timeout=10_000) as loaded:
+        select(window, path)
+    summary = loaded.args[0]
+    assert summary.num_samples == 4000
+    config = {details.config_table.item(r, 0).text(): details.config_table.item(r, 1).text()
+              for r in range(details.config_table.rowCount())}
+    assert config["frequency_mhz"] == "433" and config["seed"] == "5"
+    assert config["propagation.path_loss_model"] == "two_ray"
+    assert details.receiver_table.rowCount() == 7
+    assert details.history_table.rowCount() == 2
+    assert details.history_table.item(1, 0).text() == "expand"
+    assert details.gdop_plot.total() == 4000
+    assert details.detected_plot.total() == 4000
+    assert details.snr_plot.total() >= 3 * 4000
+    assert details.distance_plot.total() == details.snr_plot.total()
+    assert details.map_plot.point_count() == 1500
+    assert "first 1,500" in details.note.text() and "4,000" in details.note.text()
+    assert len(details.map_plot.inside.data) > len(details.map_plot.outside.data)
+
+
+def test_delete_asks_and_removes_the_file(qtbot, open_window, workspace, make_dataset,
+                                          select, answer_questions_yes):
+    path = make_dataset(workspace, "doomed", 300, seed=6)
+    window = open_window(workspace)
+    select(window, path)
+    window.ask = lambda title, text: False
+    window.action_delete_dataset.trigger()
+    assert path.exists()
+    del window.ask
+    window.action_delete_dataset.trigger()
+    assert not path.exists()
+    assert "doomed" in answer_questions_yes[-1][1]
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10_000)
+
+
+def test_reveal_opens_the_folder(qtbot, open_window, workspace, make_dataset, select,
+                                 monkeypatch):
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    path = make_dataset(workspace, "shown", 300, seed=7)
+    window = open_window(workspace)
+    select(window, path)
+    window.action_reveal.trigger()
+    assert opened and Path(opened[0].toLocalFile()) == workspace.resolve()
+
+
+def test_open_another_workspace(qtbot, open_window, workspace, tmp_path, make_dataset):
+    other = tmp_path / "other"
+    other.mkdir()
+    make_dataset(other, "elsewhere", 300, seed=8)
+    window = open_window(workspace)
+    window.set_workspace(other)
+    qtbot.waitUntil(lambda: window.model.row_of(other / "elsewhere.h5") >= 0,
+                    timeout=10_000)
+    assert str(other) in window.windowTitle()
+    assert settings.read_workspace() == other.resolve()
+
+
+def test_settings_persist_and_bad_values_never_block_start_up(qtbot, open_window, workspace,
+                                                              private_settings):
+    window = open_window(workspace)
+    window.resize(1000, 700)
+    window.close()
+    stored = settings.open_settings()
+    assert Path(stored.fileName()).is_relative_to(private_settings)  # never the user's
+    assert settings.read_workspace() == workspace.resolve()
+    assert isinstance(stored.value(settings.GEOMETRY_KEY), QByteArray)
+
+    stored.setValue(settings.GEOMETRY_KEY, "not a geometry")
+    stored.setValue(settings.STATE_KEY, QByteArray(b"\x00garbage"))
+    stored.setValue(settings.SPLITTERS_KEY, 42)
+    stored.setValue(settings.WORKSPACE_KEY, 17)
+    stored.sync()
+    assert settings.read_workspace() is None
+    again = open_window(workspace)
+    assert (again.width(), again.height()) == (1400, 900)
+
+
+def test_workspace_choice_order(monkeypatch, tmp_path):
+    monkeypatch.delenv(api.WORKSPACE_ENV, raising=False)
+    settings.write_workspace(tmp_path / "remembered")
+    assert gui_app.choose_workspace(tmp_path / "given") == tmp_path / "given"
+    assert gui_app.choose_workspace(None) == tmp_path / "remembered"
+    monkeypatch.setenv(api.WORKSPACE_ENV, str(tmp_path / "env"))
+    assert gui_app.choose_workspace(None) == tmp_path / "env"
+
+
+def test_run_app_shows_the_window_and_returns_on_close(qtbot, workspace, monkeypatch):
+    windows: list[MainWindow] = []
+    real_create = gui_app.create_main_window
+
+    def create(folder):
+        window = real_create(folder)
+        qtbot.addWidget(window)
+        windows.append(window)
+        QTimer.singleShot(200, window.close)
+        return window
+
+    monkeypatch.setattr(gui_app, "create_main_window", create)
+    level = logging.getLogger().level
+    hook = sys.excepthook
+    try:
+        assert gui_app.run_app(str(workspace), debug=True) == 0
+    finally:
+        logging.getLogger().setLevel(level)
+    assert sys.excepthook is hook
+    assert windows and windows[0].workspace == workspace.resolve()
+    assert QApplication.organizationName() == "Heimdall Studio"
+    assert QApplication.applicationName() == "Heimdall Studio"
+
+
+def test_uncaught_exceptions_are_logged_and_shown(qtbot, caplog):
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    with caplog.at_level(logging.CRITICAL):
+        box = gui_app.report_exception(*exc_info)
+    assert "uncaught exception" in caplog.text
+    assert isinstance(box, QMessageBox) and box.objectName() == "exception_dialog"
+    assert box.isVisible() and "boom" in box.text() and "RuntimeError" in box.detailedText()
+    box.close()
+
+
+def test_singletons_survive_many_signal_emissions(qtbot):
+    """Guards the binding pin: PySide6 6.12.0 on Python 3.11 drops a reference to True on
+    every emit, and the interpreter aborts after a few thousand."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Source(QObject):
+        fired = Signal()
+
+    source = Source()
+    seen = []
+    source.fired.connect(lambda: seen.append(None))
+    for _ in range(20_000):
+        source.fired.emit()
+    before = sys.getrefcount(True)
+    for _ in range(1000):
+        source.fired.emit()
+    assert len(seen) == 21_000
+    assert sys.getrefcount(True) >= before - 10
+
+
+@pytest.mark.parametrize("size,text", [(10, "10 B"), (2048, "2.0 KiB"),
+                                       (5 * 1024 ** 3, "5.0 GiB")])
+def test_format_size(size, text):
+    from heimdall_studio.gui.browser import format_size
+    assert format_size(size) == text

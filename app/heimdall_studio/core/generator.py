@@ -50,7 +50,7 @@ PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_
 _KERNEL_LOCK = threading.Lock()
 
 # Blocks aim at this wall time, so progress and cancellation stay prompt at any speed.
-TARGET_BLOCK_SECONDS = 0.25
+TARGET_BLOCK_SECONDS = 0.15
 MAX_BLOCK_SAMPLES = 1 << 18
 
 

@@ -62,6 +62,7 @@ def filters_of(ds: h5py.Dataset) -> dict[str, Any]:
             "shuffle": bool(ds.shuffle)}
 COPY_SLAB_ROWS = 1 << 18
 MAX_HISTORY_ROWS = 100_000
+STATS_UPDATING = -1  # /stats num_samples while a commit rewrites the histograms
 # Even fully compressed, a sample's float measurements take far more than this.
 MIN_BYTES_PER_SAMPLE = 16
 
@@ -335,6 +336,8 @@ def _stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | No
         return None
     try:
         covered = int(group.attrs["num_samples"])
+        if covered < 0:  # mid-update (or a writer died there): the counts may be mixed
+            return None
         expected = stats.histogram_edges(header.config)
         counts = {k: group[k][()] for k in stats.HISTOGRAMS}
         edges = {k: group[f"{k}_edges"][()] for k in stats.HISTOGRAMS}
@@ -375,9 +378,9 @@ def stored_stats(path: str | Path) -> DatasetStats | None:
 def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
     """Distributions of the dataset, instantly from its running histograms.
 
-    While a run writes, the histograms may lead the committed count by one block (they
-    are written first): `DatasetStats.num_samples` says what they cover. Only a file
-    without usable histograms is scanned.
+    While a run writes, the histograms may lead the committed count by one block:
+    `DatasetStats.num_samples` says what they cover. Only a file without usable
+    histograms (missing, or caught mid-update) is scanned.
     """
     path = Path(path)
     with _guard_read(path):

@@ -36,6 +36,7 @@ from .store import (
     HISTORY_DTYPE,
     RECEIVER_DTYPE,
     SCALAR_ATTRS,
+    STATS_UPDATING,
     STORAGE_CHUNK_ROWS,
     DatasetStats,
     HistoryRow,
@@ -124,11 +125,12 @@ def create_file(path: Path, config: DatasetConfig, compression: str = "light") -
         tmp.unlink(missing_ok=True)
 
 
-def _write_stats(f: h5py.File, current: DatasetStats) -> None:
+def _write_stats(f: h5py.File, current: DatasetStats, mark_current: bool = True) -> None:
     group = f["stats"]
     for name, counts in current.counts.items():
         group[name][...] = counts
-    group.attrs.modify("num_samples", np.int64(current.num_samples))
+    if mark_current:
+        group.attrs.modify("num_samples", np.int64(current.num_samples))
 
 
 def _recover(path: Path) -> None:
@@ -242,12 +244,18 @@ class DatasetWriter:
                 "duration_s": time.perf_counter() - self._began,
                 "checksum": rows_checksum(crcs)})
             self._history[self._row_index] = self._row.to_record()[0]
+            # The statistics are several datasets, and one flush does not write them
+            # atomically. So they are marked "being updated" first, and marked current
+            # only in the same flush that exposes the rows: after a crash at any point
+            # their count differs from num_samples and they are rebuilt, never trusted.
+            # The run's row leads num_samples too; the next writer trims it.
+            self._file["stats"].attrs.modify("num_samples", np.int64(STATS_UPDATING))
+            self._file.flush()
             counts = {k: self.stats.counts[k] + histograms[k] for k in stats.HISTOGRAMS}
             updated = DatasetStats(n + m, self.stats.edges, counts)
-            _write_stats(self._file, updated)
-            # The run's row and the stats lead num_samples, never trail it: a crash
-            # between the two leaves counts that the next writer trims.
+            _write_stats(self._file, updated, mark_current=False)
             self._file.flush()
+            self._file["stats"].attrs.modify("num_samples", np.int64(n + m))
             self._file.attrs.modify("num_samples", np.int64(n + m))
             self._file.flush()
         except (OSError, RuntimeError) as exc:  # h5py reports failed flushes as RuntimeError

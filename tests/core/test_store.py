@@ -257,3 +257,20 @@ def test_history_checksums_detect_altered_samples(workspace, small_config):
     failed = {c.name: c.detail for c in report.checks if not c.ok}
     assert list(failed) == ["checksums"]
     assert "samples 300-499 (run 1)" in failed["checksums"]
+
+
+def test_expansion_waits_for_a_reader_in_the_same_process(workspace, small_config):
+    """HDF5 refuses a read-write open while this process has the file open read-only
+    (the app's browser reading it, say): the writer waits for the reader to finish."""
+    import threading
+
+    api.create_dataset(small_config, 100, workspace)
+    path = workspace / "small.h5"
+    reader = h5py.File(path, "r", locking=False)
+    closer = threading.Timer(0.3, reader.close)
+    closer.start()
+    try:
+        api.expand_dataset("small", 50, workspace)
+    finally:
+        closer.join()
+    assert read_header(path).num_samples == 150

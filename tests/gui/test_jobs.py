@@ -154,7 +154,7 @@ def test_failed_run_shows_an_error_without_blocking(qtbot, open_window, workspac
                                                     make_dataset):
     make_dataset(workspace, "exists", 500, seed=2)
     window = open_window(workspace)
-    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000) as ended:
         window.start_create(_create(window, "exists", 100))
     job = ended.args[0]
     assert job.state == "failed" and "already exists" in job.error

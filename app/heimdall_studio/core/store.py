@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 import zlib
 from dataclasses import dataclass
@@ -195,8 +196,11 @@ def _open_read(path: Path) -> h5py.File:
 
 
 def short_reason(exc: BaseException) -> str:
-    text = str(exc).split("(", 1)[0].strip() or type(exc).__name__
-    return text[:200]
+    """HDF5's reason without its boilerplate: 'Unable to synchronously open file (file is
+    already open for read-only)' becomes 'file is already open for read-only'."""
+    text = str(exc).strip() or type(exc).__name__
+    inner = re.match(r"^[^(]*\(([^()]*)\)", text)
+    return (inner.group(1) if inner else text.split("(", 1)[0]).strip()[:200]
 
 
 def _root_attr(f: h5py.File, key: str) -> Any:

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 # What h5py says when a file was left mid-write: open flags of a killed SWMR writer, or
 # an end of file short of what the superblock records (a write that failed, disk full).
 INTERRUPTED_WRITE_SIGNS = ("open for write", "truncated file")
+SAME_PROCESS_READERS_WAIT_S = 5.0
 # Headroom for what a commit adds besides sample rows: chunk index, history, stats.
 ROOM_FOR_METADATA = 4 << 20
 
@@ -161,6 +162,23 @@ def _recover(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _open_for_append(path: Path) -> h5py.File:
+    """Open read-write, waiting briefly for readers in this process to close the file.
+
+    HDF5 shares one handle per file within a process, so a read-write open fails while
+    another thread (the app's browser, say) has it open read-only. Readers only hold
+    files for milliseconds; other processes never block this (locking is ours).
+    """
+    deadline = time.monotonic() + SAME_PROCESS_READERS_WAIT_S
+    while True:
+        try:
+            return h5py.File(path, "r+", libver="latest", locking=False)
+        except OSError as exc:
+            if "already open for read-only" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 class DatasetWriter:
     """Appends sample blocks to one dataset file. Hold the dataset lock while using it.
 
@@ -171,7 +189,7 @@ class DatasetWriter:
         self.path = path
         self._closed = False
         try:
-            self._file = h5py.File(path, "r+", libver="latest", locking=False)
+            self._file = _open_for_append(path)
         except OSError as exc:
             if not any(sign in str(exc) for sign in INTERRUPTED_WRITE_SIGNS):
                 raise DatasetFormatError(f"{path.name} cannot be opened for writing "
@@ -183,7 +201,7 @@ class DatasetWriter:
                     f"dataset '{path.stem}' needs repair after an interrupted write, and "
                     f"repairing it failed: {write_failure(failure)}. Its committed "
                     "samples are intact; free some space and try again") from None
-            self._file = h5py.File(path, "r+", libver="latest", locking=False)
+            self._file = _open_for_append(path)
         try:
             self.header = parse_header(self._file, path)
             self._check_history_agrees()

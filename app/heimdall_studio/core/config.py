@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -312,7 +313,9 @@ def new_seed() -> int:
 # receiver networks
 
 
+@functools.lru_cache(maxsize=1)
 def default_receivers() -> tuple[Receiver, ...]:
+    """The default network (SPEC section 1), shipped as package data; immutable."""
     text = resources.files("heimdall_studio.core").joinpath(
         "data/default_receivers.json").read_text(encoding="utf-8")
     return parse_receivers_json(text)

@@ -61,15 +61,29 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     return table
 
 
+def _cell_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 def _fill(table: QTableWidget, rows: list[tuple[object, ...]]) -> None:
-    table.setRowCount(len(rows))
+    """Show `rows`, touching only the cells whose text changed: a dataset being written
+    is listed again several times a second, and rebuilding every cell costs frames."""
+    if table.rowCount() != len(rows):
+        table.setRowCount(len(rows))
     for r, values in enumerate(rows):
         for c, value in enumerate(values):
-            item = QTableWidgetItem(value if isinstance(value, str) else f"{value:,}"
-                                    if isinstance(value, int) else f"{value:g}")
-            if not isinstance(value, str):
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            table.setItem(r, c, item)
+            text = _cell_text(value)
+            item = table.item(r, c)
+            if item is None:
+                item = QTableWidgetItem(text)
+                if not isinstance(value, str):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(r, c, item)
+            elif item.text() != text:
+                item.setText(text)
 
 
 def config_rows(header: DatasetHeader) -> list[tuple[str, str, str]]:
@@ -193,9 +207,13 @@ class DetailsPanel(QWidget):
         same_dataset = previous is not None and previous.path == entry.path
         if key == self._loaded_key:
             return
-        if busy and same_dataset and (self.summary is not None or self.loading):
-            self.note.setText("A run is writing this dataset: distributions will update "
-                              "when it ends.")
+        if busy:
+            # Drawing five plots in one go would stall the window during the run, whose
+            # own live plots show the distributions meanwhile.
+            if not same_dataset:
+                self._clear_distributions()
+            self.note.setText("A run is writing this dataset: its distributions are in the "
+                              "live plots below and appear here when it ends.")
             return
         self.load_summary()
 
@@ -206,15 +224,18 @@ class DetailsPanel(QWidget):
             self.load_summary()
 
     def _clear(self, message: str) -> None:
-        self._load_serial += 1  # drop any load in flight
-        self.loading = False
-        self.summary = None
-        self._loaded_key = None
         self.title.setText(message)
         self.title.setStyleSheet("")
         self.note.setText("")
         for table in (self.config_table, self.receiver_table, self.history_table):
             table.setRowCount(0)
+        self._clear_distributions()
+
+    def _clear_distributions(self) -> None:
+        self._load_serial += 1  # drop any load in flight
+        self.loading = False
+        self.summary = None
+        self._loaded_key = None
         for plot in (self.snr_plot, self.gdop_plot, self.detected_plot, self.distance_plot,
                      self.map_plot):
             plot.clear_data()

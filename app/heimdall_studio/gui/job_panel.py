@@ -142,12 +142,13 @@ class JobPanel(QWidget):
         scroll.setMinimumWidth(400)
         scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
-        self.snr_plot = HistogramPlot("SNR of detecting links (live)", "SNR (dB)", "links")
+        self.snr_plot = HistogramPlot("SNR of detecting links (live)", "SNR (dB)", "links",
+                                      grid=False)
         self.snr_plot.setObjectName("live_snr_plot")
-        self.gdop_plot = HistogramPlot("GDOP (live)", "GDOP", "samples")
+        self.gdop_plot = HistogramPlot("GDOP (live)", "GDOP", "samples", grid=False)
         self.gdop_plot.setObjectName("live_gdop_plot")
         self.acceptance_plot = TrendPlot("Acceptance rate (live)", "generated",
-                                         "accepted (%)", x_units="samples")
+                                         "accepted (%)", x_units="samples", grid=False)
         self.acceptance_plot.setObjectName("live_acceptance_plot")
 
         layout = QHBoxLayout(self)

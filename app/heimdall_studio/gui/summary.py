@@ -19,7 +19,7 @@ from ..core import api
 from ..core.generator import receiver_box, training_box
 from .plots import MapData
 
-MAX_MAP_POINTS = 20_000
+MAX_MAP_POINTS = 5_000  # enough to show the boxes and the ring; setData cost grows with it
 MAP_FIELDS = ("tx_lat", "tx_lon", "inside")
 
 

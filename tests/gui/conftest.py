@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
+import logging
 import time
 from pathlib import Path
 
@@ -55,6 +56,20 @@ def answer_questions_yes(monkeypatch) -> list[tuple[str, str]]:
 
     monkeypatch.setattr(MainWindow, "ask", ask)
     return asked
+
+
+@pytest.fixture
+def restore_logging():
+    """For tests that start the app: run_app configures the root logger (a console and a
+    file handler); put back what was there, so later tests log as before."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -186,7 +186,8 @@ def test_workspace_choice_order(monkeypatch, tmp_path):
     assert gui_app.choose_workspace(None) == tmp_path / "env"
 
 
-def test_run_app_shows_the_window_and_returns_on_close(qtbot, workspace, monkeypatch):
+def test_run_app_shows_the_window_and_returns_on_close(qtbot, workspace, monkeypatch,
+                                                       restore_logging):
     windows: list[MainWindow] = []
     real_create = gui_app.create_main_window
 
@@ -198,12 +199,8 @@ def test_run_app_shows_the_window_and_returns_on_close(qtbot, workspace, monkeyp
         return window
 
     monkeypatch.setattr(gui_app, "create_main_window", create)
-    level = logging.getLogger().level
     hook = sys.excepthook
-    try:
-        assert gui_app.run_app(str(workspace), debug=True) == 0
-    finally:
-        logging.getLogger().setLevel(level)
+    assert gui_app.run_app(str(workspace), debug=True) == 0
     assert sys.excepthook is hook
     assert windows and windows[0].workspace == workspace.resolve()
     assert QApplication.organizationName() == "Heimdall Studio"

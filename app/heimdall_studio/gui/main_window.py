@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import __version__
 from ..core import api
 from ..core.api import DatasetEntry
 from ..core.errors import HeimdallError
@@ -35,6 +34,7 @@ from .dialogs import (
     NewDatasetDialog,
     NewDatasetRequest,
 )
+from .identity import AboutDialog, app_icon
 from .job_panel import JobPanel
 from .jobs import Job, JobManager
 from .workers import FunctionWorker, pool, warm_up_kernels
@@ -48,9 +48,11 @@ class MainWindow(QMainWindow):
     def __init__(self, workspace: str | Path, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("main_window")
+        self.setWindowIcon(app_icon())
         self.workspace = Path(workspace).expanduser().resolve()
         self._ensure_workspace()
         self.dialog: NewDatasetDialog | ExpandDatasetDialog | None = None
+        self.about_dialog: AboutDialog | None = None
         self.last_error: str | None = None
         self.kernels_ready = False
         self._select_when_listed: Path | None = None
@@ -305,10 +307,11 @@ class MainWindow(QMainWindow):
         self.watcher.refresh()
         self.details.reload()
 
-    def about(self) -> None:
-        QMessageBox.about(self, "About Heimdall Studio",
-                          f"<b>Heimdall Studio</b> {__version__}<br>Synthetic datasets for "
-                          "RF transmitter localization.")
+    def about(self) -> AboutDialog:
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self)
+        self.about_dialog.open()
+        return self.about_dialog
 
     # -- jobs ----------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from .dialogs import (
     NewDatasetDialog,
     NewDatasetRequest,
 )
+from .export import ExportRequest, choose_export, export_worker
 from .identity import AboutDialog, app_icon
 from .job_panel import JobPanel
 from .jobs import Job, JobManager
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
         self._ensure_workspace()
         self.dialog: NewDatasetDialog | ExpandDatasetDialog | None = None
         self.about_dialog: AboutDialog | None = None
+        self.exports: dict[Path, FunctionWorker] = {}  # dataset -> its running export
         self.last_error: str | None = None
         self.kernels_ready = False
         self._select_when_listed: Path | None = None
@@ -117,6 +119,10 @@ class MainWindow(QMainWindow):
         self.action_delete_dataset = self._action(
             "action_delete_dataset", "&Delete dataset…", QKeySequence.StandardKey.Delete,
             sp.SP_TrashIcon, self.delete_dataset, "Delete the selected dataset file")
+        self.action_export_dataset = self._action(
+            "action_export_dataset", "E&xport dataset…", "Ctrl+Shift+E",
+            sp.SP_DialogSaveButton, self.export_dataset,
+            "Write the selected dataset as a CSV table or NumPy arrays")
         self.action_reveal = self._action(
             "action_reveal", "&Show in folder", "Ctrl+Shift+R", sp.SP_DirOpenIcon,
             self.reveal, "Open the folder holding the selected dataset")
@@ -134,7 +140,8 @@ class MainWindow(QMainWindow):
     def _create_menus_and_toolbar(self) -> None:
         menu = self.menuBar().addMenu("&Dataset")
         for action in (self.action_new_dataset, self.action_expand_dataset,
-                       self.action_delete_dataset, self.action_reveal):
+                       self.action_export_dataset, self.action_delete_dataset,
+                       self.action_reveal):
             menu.addAction(action)
         workspace = self.menuBar().addMenu("&Workspace")
         for action in (self.action_open_workspace, self.action_refresh):
@@ -146,7 +153,8 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main_toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for action in (self.action_new_dataset, self.action_expand_dataset,
-                       self.action_delete_dataset, self.action_reveal):
+                       self.action_export_dataset, self.action_delete_dataset,
+                       self.action_reveal):
             toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.action_open_workspace)
@@ -216,11 +224,17 @@ class MainWindow(QMainWindow):
         self.details.show_entry(entry, busy=busy)
         self._update_actions()
 
+    def _in_use(self, path: Path) -> bool:
+        """A run writes it, or an export reads it: expanding, exporting again or deleting
+        it waits until that ends."""
+        return path in self.jobs.busy_paths() or path in self.exports
+
     def _update_actions(self) -> None:
         entry = self.selected_entry()
-        busy = entry is not None and entry.path in self.jobs.busy_paths()
+        busy = entry is not None and self._in_use(entry.path)
         readable = entry is not None and entry.header is not None
         self.action_expand_dataset.setEnabled(readable and not busy)
+        self.action_export_dataset.setEnabled(readable and not busy)
         self.action_delete_dataset.setEnabled(entry is not None and not busy)
 
     # -- actions -----------------------------------------------------------------
@@ -233,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def expand_dataset(self) -> ExpandDatasetDialog | None:
         entry = self.selected_entry()
-        if entry is None or entry.header is None or entry.path in self.jobs.busy_paths():
+        if entry is None or entry.header is None or self._in_use(entry.path):
             return None
         dialog = ExpandDatasetDialog(entry, self)
         dialog.accepted.connect(lambda: self.start_expand(dialog.request()))
@@ -258,11 +272,52 @@ class MainWindow(QMainWindow):
         if path in self.jobs.busy_paths():
             self.show_error("Dataset busy", f"A run is already writing '{path.stem}'.")
             return None
+        if path in self.exports:
+            self.show_error("Dataset busy", f"'{path.stem}' is being exported; expand it "
+                                            "when the export has finished.")
+            return None
         return self.jobs.start_expand(request)
+
+    def export_dataset(self) -> FunctionWorker | None:
+        """Ask for format and file, then export in the background."""
+        entry = self.selected_entry()
+        if entry is None or entry.header is None or self._in_use(entry.path):
+            return None
+        request = choose_export(self, entry, self.ask)
+        return self.start_export(request) if request is not None else None
+
+    def start_export(self, request: ExportRequest) -> FunctionWorker:
+        worker = export_worker(request)
+        name = request.dataset.stem
+        signals = worker.signals
+        signals.progressed.connect(lambda counts: self.statusBar().showMessage(
+            f"Exporting '{name}': {counts[0]:,} of {counts[1]:,} samples"))
+        signals.succeeded.connect(lambda out: self.statusBar().showMessage(
+            f"Exported '{name}' to {out} ({format_size(Path(out).stat().st_size)})", 10_000))
+        signals.failed.connect(lambda message: self._export_failed(worker, request, message))
+        signals.finished.connect(lambda: self._export_ended(request))
+        self.exports[request.dataset] = worker
+        log.info("exporting %s as %s to %s", request.dataset, request.fmt, request.target)
+        worker.start()
+        self.statusBar().showMessage(f"Exporting '{name}' to {request.target}…")
+        self._update_actions()
+        return worker
+
+    def _export_failed(self, worker: FunctionWorker, request: ExportRequest,
+                       message: str) -> None:
+        if worker.abort_requested:  # we stopped it (closing); not an error to report
+            self.statusBar().showMessage(f"Export of '{request.dataset.stem}' cancelled", 5000)
+        elif not self._closing:
+            self.show_error("Export failed", f"Exporting '{request.dataset.stem}' to "
+                                             f"{request.target} failed.\n\n{message}")
+
+    def _export_ended(self, request: ExportRequest) -> None:
+        self.exports.pop(request.dataset, None)
+        self._update_actions()
 
     def delete_dataset(self) -> None:
         entry = self.selected_entry()
-        if entry is None or entry.path in self.jobs.busy_paths():
+        if entry is None or self._in_use(entry.path):
             return
         what = (f"{entry.header.num_samples:,} samples, {format_size(entry.header.size_bytes)}"
                 if entry.header else "unreadable file")
@@ -380,8 +435,16 @@ class MainWindow(QMainWindow):
                             "committed so far are kept."):
                 event.ignore()
                 return
+        elif self.exports and not self._closing:
+            names = ", ".join(f"'{path.stem}'" for path in self.exports)
+            if not self.ask("Stop exports?", f"Exports of {names} are running. Stop them "
+                            "and quit? Unfinished export files are not kept."):
+                event.ignore()
+                return
         self._closing = True
         self.jobs.cancel_all()
+        for worker in self.exports.values():  # an unfinished export leaves no file
+            worker.abort()
         self.watcher.stop()
         self._save_settings()
         # Runs stop after their current block; wait so that no thread outlives the window.

@@ -1,0 +1,89 @@
+"""Exporting a dataset from the app: choosing format and file, and the work that writes it.
+
+The file dialog asks for both at once: its filters are the formats. The export itself is
+`core.export.export_dataset`, run in a pool worker; it streams slab by slab and reports
+progress through the worker's `progressed` signal.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from ..core.api import DatasetEntry
+from ..core.errors import HeimdallError
+from ..core.export import export_dataset
+from .workers import FunctionWorker
+
+FORMAT_FILTERS = {"csv": "CSV table (*.csv)", "npz": "NumPy arrays (*.npz)"}  # EXPORT_FORMATS
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Write every committed sample of `dataset` as `fmt` to `target`."""
+
+    dataset: Path
+    fmt: str
+    target: Path
+
+
+class ExportCancelled(HeimdallError):
+    """Raised from the progress callback to stop an export (the window is closing)."""
+
+
+def choose_export(parent: QWidget, entry: DatasetEntry,
+                  confirm: Callable[[str, str], bool]) -> ExportRequest | None:
+    """Ask for the format and the file; None if the user cancels.
+
+    A typed extension of a known format wins over the selected filter. When the extension
+    has to be added, the dialog has not asked about replacing that file, so `confirm` does.
+    """
+    filters = list(FORMAT_FILTERS.values())
+    filename, chosen = QFileDialog.getSaveFileName(
+        parent, f"Export '{entry.name}'", str(entry.path.with_suffix(".csv")),
+        ";;".join(filters), filters[0])
+    if not filename:
+        return None
+    target = Path(filename)
+    typed = target.suffix.lower().lstrip(".")
+    if typed in FORMAT_FILTERS:
+        return ExportRequest(entry.path, typed, target)
+    fmt = next((f for f, text in FORMAT_FILTERS.items() if text == chosen), "csv")
+    target = target.with_name(f"{target.name}.{fmt}")
+    if target.exists() and not confirm("Replace file?",
+                                       f"{target} already exists. Replace it?"):
+        return None
+    return ExportRequest(entry.path, fmt, target)
+
+
+def write_export(request: ExportRequest,
+                 progress: Callable[[int, int], None] | None = None) -> Path:
+    """Export to a hidden sibling, then replace the target: a file the user agreed to
+    replace survives a failed or cancelled export (the core refuses existing targets)."""
+    target = request.target
+    part = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}{target.suffix}")
+    try:
+        export_dataset(request.dataset, request.fmt, part, progress)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return target
+
+
+def export_worker(request: ExportRequest) -> FunctionWorker:
+    """A worker (not started) that writes the export; `progressed` carries (done, total)
+    sample counts, `succeeded` the file written. `abort()` stops it at the next slab."""
+
+    def progress(done: int, total: int) -> None:  # in the pool thread
+        if worker.abort_requested:
+            raise ExportCancelled(f"export of '{request.dataset.stem}' cancelled")
+        worker.signals.progressed.emit((done, total))
+
+    worker = FunctionWorker(f"export {request.dataset.name}",
+                            lambda: write_export(request, progress))
+    return worker

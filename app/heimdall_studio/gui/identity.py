@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QApplication,
     QDialog,
     QDialogButtonBox,
@@ -116,6 +117,10 @@ class AboutDialog(QDialog):
             self.versions_table.setItem(row, 0, QTableWidgetItem(name))
             self.versions_table.setItem(row, 1, QTableWidgetItem(version))
         self.versions_table.resizeColumnToContents(0)
+        self.versions_table.resizeRowsToContents()
+        # Tall enough for every row: a version list that scrolls hides half of a report.
+        self.versions_table.setSizeAdjustPolicy(
+            QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         logs = QLabel(f"Log files: {log_dir()}", objectName="log_location", wordWrap=True)
         logs.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -130,7 +135,7 @@ class AboutDialog(QDialog):
         layout.addWidget(self.versions_table)
         layout.addWidget(logs)
         layout.addWidget(buttons)
-        self.resize(520, 520)
+        self.setMinimumWidth(520)
 
     def versions(self) -> dict[str, str]:
         table = self.versions_table

@@ -28,6 +28,9 @@ def configure_logging(debug: bool = False) -> Path | None:
     for handler in list(root.handlers):
         if getattr(handler, "_heimdall", False):
             root.removeHandler(handler)
+            # Called again by run_app after the CLI: an old file handler left open would
+            # keep the log open twice (and block rotation on Windows).
+            handler.close()
     console = logging.StreamHandler()
     console.setLevel(logging.DEBUG if debug else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -135,3 +135,17 @@ def test_run_app_sets_identity_and_its_hook_shows_the_log_path(qtbot, workspace,
     assert QGuiApplication.desktopFileName() == "heimdall-studio"
     assert not app.windowIcon().isNull()
 
+
+
+def test_configuring_logging_again_closes_the_old_log_file(restore_logging):
+    """The CLI configures logging, then run_app does again: one open log file remains."""
+    def log_files() -> list[logging.FileHandler]:
+        return [h for h in logging.getLogger().handlers
+                if isinstance(h, logging.FileHandler) and getattr(h, "_heimdall", False)]
+
+    logs.configure_logging()
+    first = log_files()
+    logs.configure_logging()
+    now = log_files()
+    assert len(first) == len(now) == 1 and now[0] is not first[0]
+    assert first[0].stream is None  # closed

@@ -26,10 +26,11 @@ pytestmark = [pytest.mark.packaging, pytest.mark.timeout(180)]
 
 # Run by the installed interpreter, offscreen.
 GUI_CHECK = r"""
-import json, sys, time
+import json, sys
 from importlib import resources
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 import heimdall_studio
@@ -42,10 +43,12 @@ app = QApplication([])
 apply_identity(app)
 window = create_main_window(workspace)
 window.show()
-deadline = time.monotonic() + 120
-while (window.listings == 0 or not window.kernels_ready) and time.monotonic() < deadline:
-    app.processEvents()
-    time.sleep(0.01)
+# Run the event loop until the first listing is shown and the kernels are loaded.
+poll = QTimer(interval=20)
+poll.timeout.connect(lambda: window.listings and window.kernels_ready and app.quit())
+poll.start()
+QTimer.singleShot(120_000, app.quit)
+app.exec()
 receivers_json = resources.files("heimdall_studio.core").joinpath(
     "data", "default_receivers.json")
 report = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -127,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `heimdall-studio list | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     except Exception:  # a bug: say so plainly, keep the details for --debug
         log.exception("unexpected error")
         print("heimdall-studio: unexpected error; run again with --debug for details",
@@ -214,6 +218,7 @@ class ProgressBar:
         self.stream = stream
         self.tty = stream.isatty()
         self._last = 0.0
+        self._shown: int | None = None
 
     def line(self, p: api.Progress) -> str:
         frac = p.done / p.requested if p.requested else 1.0
@@ -230,12 +235,14 @@ class ProgressBar:
         self._write(p)
 
     def finish(self, p: api.Progress) -> None:
-        self._write(p)
+        if p.done != self._shown:
+            self._write(p)
         if self.tty:
             self.stream.write("\n")
         self.stream.flush()
 
     def _write(self, p: api.Progress) -> None:
+        self._shown = p.done
         if self.tty:
             self.stream.write("\r\x1b[2K" + self.line(p))
         else:

@@ -102,3 +102,22 @@ def test_runs_are_logged_to_a_rotating_file(run, tmp_path_factory):
     assert run("create", "logged", "--samples", "20")[0] == 0
     log = tmp_path_factory.getbasetemp() / "logs" / "heimdall-studio.log"
     assert "create" in log.read_text() and "logged.h5: 20 of 20 samples" in log.read_text()
+
+
+def test_a_closed_pipe_is_not_an_error_report(workspace):
+    import subprocess
+    import sys
+
+    assert cli.main(["create", "piped", "--samples", "10", "--workspace", str(workspace)]) == 0
+    # like `heimdall-studio info piped | head -1`: the reader goes away early
+    shell = (f"{sys.executable} -m heimdall_studio info piped --json "
+             f"--workspace {workspace} | head -c 1 >/dev/null")
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True,
+                            text=True, timeout=60)
+    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr
+
+
+def test_progress_is_not_repeated_when_not_a_terminal(run):
+    code, _, err = run("create", "quiet", "--samples", "50")
+    assert code == 0
+    assert err.count("100.0%") == 1  # one line at the start, one at the end, no repeats

@@ -63,7 +63,7 @@ def _csv_text(values: np.ndarray) -> np.ndarray:
     if values.dtype == np.bool_:
         return np.where(values, "1", "0")
     if values.dtype.kind == "f":
-        digits = 10 if values.dtype == np.float64 else 7
+        digits = 17 if values.dtype == np.float64 else 9  # enough to round-trip exactly
         text = np.char.mod(f"%.{digits}g", values)
         return np.where(np.isnan(values), "", text)
     return values.astype(str)

@@ -52,7 +52,7 @@ def run_in_window(samples: int) -> dict[str, float]:
     from heimdall_studio.gui.dialogs import NewDatasetRequest
     from heimdall_studio.gui.workers import pool, warm_up_kernels
 
-    app = QApplication.instance() or QApplication(sys.argv)
+    app = QApplication.instance() or QApplication(sys.argv)  # noqa: F841 - kept alive
     warm_up_kernels()
     with tempfile.TemporaryDirectory() as tmp:
         window = create_main_window(Path(tmp))

@@ -74,7 +74,9 @@ def histogram(values: np.ndarray, edges: np.ndarray,
 
     Values past either end join the end bins, so every value is counted.
     """
-    values = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)
+    if values.dtype.kind != "f":  # counts: the kernel is compiled for float inputs
+        values = values.astype(np.float64)
     if mask is None:
         mask = np.ones(values.shape, dtype=np.bool_)
     width = (edges[-1] - edges[0]) / (len(edges) - 1)

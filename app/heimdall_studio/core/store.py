@@ -8,7 +8,6 @@ dataset of this format raises DatasetFormatError with the reason; nothing is mod
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import time
 import zlib
@@ -28,8 +27,6 @@ from .errors import (
     DatasetNotFoundError,
 )
 from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
-
-log = logging.getLogger(__name__)
 
 FORMAT = "heimdall-studio-dataset"
 FORMAT_VERSION = 1

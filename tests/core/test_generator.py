@@ -143,3 +143,39 @@ def test_kernel_power_matches_the_reference_formulas(model):
     assert a["distance_km"][0, 2] == pytest.approx(
         physics.haversine_km(lat, lon, config.receivers[2].lat, config.receivers[2].lon),
         rel=1e-6)
+
+
+def _two_sample_ks(a, b):
+    both = np.sort(np.concatenate([a, b]))
+    cdf_a = np.searchsorted(np.sort(a), both, side="right") / len(a)
+    cdf_b = np.searchsorted(np.sort(b), both, side="right") / len(b)
+    return np.abs(cdf_a - cdf_b).max()
+
+
+@pytest.mark.parametrize("line_of_sight", [False, True])
+def test_kernel_random_link_terms_match_an_independent_numpy_draw(line_of_sight):
+    # With every link detected, rx power minus the deterministic terms is
+    # -clutter + shadowing + fading. Its distribution must match the same terms
+    # drawn with numpy's own generators (SPEC section 3).
+    los_km = 20000.0 if line_of_sight else 0.0
+    config = make_config("terms", seed=11, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=70,
+                         propagation={"los_distance_km": los_km})
+    a = generate_block(config, 0, 20000).arrays
+    alt = [r.alt_m for r in config.receivers]
+    assert a["signal_present"].mean() > 0.99
+    rows, cols = np.nonzero(a["signal_present"])
+    loss = np.array([physics.path_loss_db(float(a["distance_km"][i, r]), 145.0, 2.0, alt[r],
+                                          physics.PATH_LOSS_TWO_RAY)
+                     for i, r in zip(rows, cols)])
+    kernel_terms = a["rx_power_dbm"][rows, cols] - (70.0 - loss)
+
+    draw = np.random.default_rng(5)
+    n = 200_000
+    k = 10 ** (6.0 / 10)
+    scatter = (draw.normal(size=n) + 1j * draw.normal(size=n)) / np.sqrt(2)
+    h = np.sqrt(k / (k + 1)) + np.sqrt(1 / (k + 1)) * scatter if line_of_sight else scatter
+    numpy_terms = (-draw.uniform(5, 15, n) + draw.normal(0, 6, n)
+                   + 10 * np.log10(np.abs(h) ** 2))
+    m = len(kernel_terms)
+    # 99.9 % critical value of the two-sample Kolmogorov-Smirnov statistic
+    assert _two_sample_ks(kernel_terms, numpy_terms) < 1.95 * np.sqrt((m + n) / (m * n))

@@ -104,9 +104,8 @@ class _KernelInputs:
             np.array([receiver_height_m(r.alt_m, 0.0) for r in rx]),
             np.array([r.antenna_gain_dbi for r in rx]),
             np.array([noise_floor_dbm(config.bandwidth_hz, r.noise_figure_db) for r in rx]),
-            prop.tx_height_m)
+            prop.tx_height_m, config.frequency_mhz, PATH_LOSS_CODES[prop.path_loss_model])
         self.params = kernel.kernel_params(config)
-        self.model = PATH_LOSS_CODES[prop.path_loss_model]
 
 
 def _empty_block_arrays(count: int, n_rx: int) -> dict[str, np.ndarray]:
@@ -133,7 +132,7 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
     with _KERNEL_LOCK:
         kernel.generate_block(
             keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
-            inputs.rx_box, inputs.tr_box, inputs.rx, inputs.params, inputs.model,
+            inputs.rx_box, inputs.tr_box, inputs.rx, inputs.params,
             config.min_receivers, config.max_gdop, config.propagation.max_freq_offset_hz,
             a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
             a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],

@@ -13,11 +13,17 @@ import numpy as np
 from numba import njit, prange
 
 from .physics import EARTH_RADIUS_KM, MIN_DISTANCE_KM, PATH_LOSS_TWO_RAY, gdop_from_vectors
-from .rng import candidate_key, uniform
+from .rng import candidate_key, normal, uniform
 
-# Draws per candidate: 3 for the position, then DRAWS_PER_LINK for each receiver.
+# Draws per candidate: 3 for the position, then DRAWS_PER_LINK for each receiver
+# (clutter, shadowing, two fading normals, frequency offset).
 DRAWS_POSITION = 3
-DRAWS_PER_LINK = 6
+DRAWS_PER_LINK = 5
+DRAW_FREQ_OFFSET = 4
+
+RAYLEIGH_SCATTER = math.sqrt(0.5)  # |CN(0, 1)|: each of re, im is N(0, 1/2)
+# 10 log10(x) = DB_PER_NEPER * ln(x); libm's log is several times faster than its log10.
+DB_PER_NEPER = 10.0 / math.log(10.0)
 
 # counters[chunk, stratum, :]
 COUNT_CANDIDATES = 0
@@ -65,35 +71,60 @@ def draw_position(key, inside, rx_box, tr_box):
 
 
 # Per-receiver constants, precomputed once per run: rx[r, RX_*]
-RX_LAT_RAD, RX_LON_RAD, RX_COS_LAT, RX_PEL_DB, RX_LINK_DB, RX_NOISE_DBM = range(6)
-RX_COLUMNS = 6
+(RX_LAT_RAD, RX_LON_RAD, RX_COS_LAT, RX_SIN_HALF_LAT, RX_COS_HALF_LAT, RX_SIN_HALF_LON,
+ RX_COS_HALF_LON, RX_PEL_DB, RX_CROSSOVER_KM, RX_LINK_DB, RX_NOISE_DBM) = range(11)
+RX_COLUMNS = 11
 
 
-def receiver_constants(rx_lat, rx_lon, rx_height_m, rx_gain_dbi, rx_noise_dbm, tx_height_m):
+def receiver_constants(rx_lat, rx_lon, rx_height_m, rx_gain_dbi, rx_noise_dbm, tx_height_m,
+                       frequency_mhz, model):
     """Link terms that do not depend on the transmitter, so the kernel skips them."""
     lat = np.radians(rx_lat)
+    lon = np.radians(rx_lon)
     out = np.empty((len(rx_lat), RX_COLUMNS))
     out[:, RX_LAT_RAD] = lat
-    out[:, RX_LON_RAD] = np.radians(rx_lon)
+    out[:, RX_LON_RAD] = lon
     out[:, RX_COS_LAT] = np.cos(lat)
+    out[:, RX_SIN_HALF_LAT] = np.sin(0.5 * lat)
+    out[:, RX_COS_HALF_LAT] = np.cos(0.5 * lat)
+    out[:, RX_SIN_HALF_LON] = np.sin(0.5 * lon)
+    out[:, RX_COS_HALF_LON] = np.cos(0.5 * lon)
     # plane-earth loss = 40 log10(d_km) + RX_PEL_DB (d in metres: +120 dB)
     out[:, RX_PEL_DB] = 120.0 - 20.0 * np.log10(tx_height_m) - 20.0 * np.log10(rx_height_m)
+    # Beyond this distance plane-earth loss exceeds free-space loss (two-ray model).
+    if model == PATH_LOSS_TWO_RAY:
+        out[:, RX_CROSSOVER_KM] = 10.0 ** ((fspl_constant_db(frequency_mhz)
+                                            - out[:, RX_PEL_DB]) / 20.0)
+    else:
+        out[:, RX_CROSSOVER_KM] = np.inf
     # SNR = tx power + RX_LINK_DB - path loss - clutter + shadowing + fading
     out[:, RX_LINK_DB] = rx_gain_dbi - rx_noise_dbm
     out[:, RX_NOISE_DBM] = rx_noise_dbm
     return out
 
 
+def fspl_constant_db(frequency_mhz):
+    """Free-space loss = 20 log10(d_km) + this."""
+    return 20.0 * math.log10(frequency_mhz) + 32.45
+
+
 @njit(cache=True, nogil=True)
-def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, model, min_receivers,
-                       snr, dist, present):
+def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, snr, dist, present,
+                       east, north):
     """Place one transmitter and find the SNR at every receiver.
 
-    The formulas are those of `physics` (SPEC section 3), fused: log10(d) is shared by
-    both path-loss models and Rayleigh fading takes |h|^2 straight from the Box-Muller
-    radius. Draws are counter-based, so skipping work never shifts later draws. Stops
-    early once too few receivers are left to reach `min_receivers`; returns
-    (lat, lon, detected). params: see `kernel_params`.
+    The formulas are those of `physics` (SPEC section 3), rearranged to save libm calls:
+    - haversine takes sin((a - b) / 2) from the half-angle sines and cosines of both
+      ends, so the transmitter costs four sin/cos and each link none;
+    - the path loss is 20 or 40 log10(d) plus a constant (two-ray picks the larger,
+      which is the 40 log10 branch beyond a per-receiver crossover distance), and shares
+      one logarithm with the fading: 10 log10(|h|^2 / d^2) or 10 log10(|h|^2 / d^4);
+    - normals come from the ziggurat (`rng.normal`); Rayleigh is Rician without the
+      line-of-sight term.
+    Every link is evaluated: stopping once `min_receivers` is out of reach saves less
+    than the unpredictable branch costs. Also fills the local east/north offsets of the
+    receivers that GDOP needs (physics.local_east_north_km). Returns
+    (lat, lon, detected); params: see `kernel_params`.
     """
     p_tx = params[0]
     min_snr = params[1]
@@ -107,58 +138,45 @@ def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, model, min_recei
     lat, lon = draw_position(key, inside, rx_box, tr_box)
     lat_rad = math.radians(lat)
     lon_rad = math.radians(lon)
-    cos_lat = math.cos(lat_rad)
+    half_lat = 0.5 * lat_rad
+    half_lon = 0.5 * lon_rad
+    s_hlat = math.sin(half_lat)
+    c_hlat = math.cos(half_lat)
+    s_hlon = math.sin(half_lon)
+    c_hlon = math.cos(half_lon)
+    cos_lat = (c_hlat - s_hlat) * (c_hlat + s_hlat)
     n_rx = rx.shape[0]
     detected = 0
     for r in range(n_rx):
         base = DRAWS_POSITION + r * DRAWS_PER_LINK
-        # haversine, as physics.haversine_km
-        s_lat = math.sin(0.5 * (rx[r, RX_LAT_RAD] - lat_rad))
-        s_lon = math.sin(0.5 * (rx[r, RX_LON_RAD] - lon_rad))
+        # haversine (physics.haversine_km) with sin(x - y) = sin x cos y - cos x sin y
+        s_lat = rx[r, RX_SIN_HALF_LAT] * c_hlat - rx[r, RX_COS_HALF_LAT] * s_hlat
+        s_lon = rx[r, RX_SIN_HALF_LON] * c_hlon - rx[r, RX_COS_HALF_LON] * s_hlon
         a = s_lat * s_lat + cos_lat * rx[r, RX_COS_LAT] * s_lon * s_lon
         d = max(2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))), MIN_DISTANCE_KM)
-        log_d = math.log10(d)
-        loss = 20.0 * log_d + fspl_const
-        if model == PATH_LOSS_TWO_RAY:
-            loss = max(loss, 40.0 * log_d + rx[r, RX_PEL_DB])
         clutter = c_min + uniform(key, base) * c_span
-        # shadowing: the cosine half of a Box-Muller pair
-        u_s = 1.0 - uniform(key, base + 1)
-        shadow = sigma * math.sqrt(-2.0 * math.log(u_s)) * math.cos(
-            2.0 * math.pi * uniform(key, base + 2))
-        # fading: |h|^2 from the Box-Muller pair (n1, n2) of draws base+3, base+4
-        u_f = 1.0 - uniform(key, base + 3)
-        half_r2 = -math.log(u_f)  # (n1^2 + n2^2) / 2
+        shadow = sigma * normal(key, base + 1)
+        # fading: h = line of sight + scatter * (n1 + i n2), E|h|^2 = 1
         if d < los_km:
-            radius = math.sqrt(2.0 * half_r2)
-            angle = 2.0 * math.pi * uniform(key, base + 4)
-            re = los_amp + scatter_amp * radius * math.cos(angle)
-            im = scatter_amp * radius * math.sin(angle)
-            power = re * re + im * im
+            re = los_amp + scatter_amp * normal(key, base + 2)
+            spread = scatter_amp
         else:
-            power = half_r2
-        fading = 10.0 * math.log10(max(power, 1e-30))
-        s = p_tx + rx[r, RX_LINK_DB] - loss - clutter + shadow + fading
+            re = RAYLEIGH_SCATTER * normal(key, base + 2)
+            spread = RAYLEIGH_SCATTER
+        im = spread * normal(key, base + 3)
+        power = max(re * re + im * im, 1e-30)
+        if d > rx[r, RX_CROSSOVER_KM]:  # plane-earth: 40 log10(d) + RX_PEL_DB
+            gain_db = DB_PER_NEPER * math.log(power / (d * d * d * d)) - rx[r, RX_PEL_DB]
+        else:  # free space: 20 log10(d) + fspl_const
+            gain_db = DB_PER_NEPER * math.log(power / (d * d)) - fspl_const
+        s = p_tx + rx[r, RX_LINK_DB] + gain_db - clutter + shadow
         dist[r] = d
         snr[r] = s
         present[r] = s >= min_snr
-        if present[r]:
-            detected += 1
-        elif detected + (n_rx - 1 - r) < min_receivers:
-            return lat, lon, detected  # cannot reach min_receivers any more
-    return lat, lon, detected
-
-
-@njit(cache=True, nogil=True)
-def candidate_gdop(lat, lon, rx, present, east, north):
-    """GDOP over the detecting receivers (physics.gdop_from_vectors)."""
-    cos_lat = math.cos(math.radians(lat))
-    lat_rad = math.radians(lat)
-    lon_rad = math.radians(lon)
-    for r in range(rx.shape[0]):
+        detected += present[r]
         east[r] = EARTH_RADIUS_KM * cos_lat * (rx[r, RX_LON_RAD] - lon_rad)
         north[r] = EARTH_RADIUS_KM * (rx[r, RX_LAT_RAD] - lat_rad)
-    return gdop_from_vectors(east, north, present, rx.shape[0])
+    return lat, lon, detected
 
 
 def kernel_params(config) -> np.ndarray:
@@ -171,13 +189,13 @@ def kernel_params(config) -> np.ndarray:
         math.sqrt(k / (k + 1.0)),  # line-of-sight amplitude of Rician h
         math.sqrt(1.0 / (2.0 * (k + 1.0))),  # scatter amplitude per unit normal
         prop.los_distance_km,
-        20.0 * math.log10(config.frequency_mhz) + 32.45,
+        fspl_constant_db(config.frequency_mhz),
     ])
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_ratio,
-                   rx_box, tr_box, rx, params, model, min_receivers, max_gdop,
+                   rx_box, tr_box, rx, params, min_receivers, max_gdop,
                    max_freq_offset_hz,
                    tx_lat, tx_lon, inside_out, gdop_out, ndet_out, mean_snr_out,
                    present_out, snr_out, prx_out, foff_out, dist_out, counters, status):
@@ -205,13 +223,12 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
                 key = candidate_key(keys[j, s, 0], keys[j, s, 1], drawn[s])
                 drawn[s] += 1
                 lat, lon, detected = evaluate_candidate(
-                    key, inside, rx_box, tr_box, rx, params, model, min_receivers,
-                    snr, dist, present)
+                    key, inside, rx_box, tr_box, rx, params, snr, dist, present, east, north)
                 if counted:
                     counters[j, s, COUNT_CANDIDATES] += 1
                 g = np.inf
                 if detected >= min_receivers:
-                    g = candidate_gdop(lat, lon, rx, present, east, north)
+                    g = gdop_from_vectors(east, north, present, n_rx)
                     if g <= max_gdop:
                         break
                 if counted:
@@ -240,7 +257,7 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
                 if present[r]:
                     snr_out[row, r] = snr[r]
                     prx_out[row, r] = snr[r] + rx[r, RX_NOISE_DBM]
-                    u = uniform(key, DRAWS_POSITION + r * DRAWS_PER_LINK + 5)
+                    u = uniform(key, DRAWS_POSITION + r * DRAWS_PER_LINK + DRAW_FREQ_OFFSET)
                     foff_out[row, r] = (2.0 * u - 1.0) * max_freq_offset_hz
                     total += snr[r]
                 else:

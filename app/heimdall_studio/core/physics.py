@@ -96,10 +96,11 @@ def gdop_from_vectors(east, north, use, count):
     for i in range(count):
         if not use[i]:
             continue
-        norm = math.sqrt(east[i] * east[i] + north[i] * north[i])
-        if norm > 0.0:
-            ue = east[i] / norm
-            un = north[i] / norm
+        norm2 = east[i] * east[i] + north[i] * north[i]
+        if norm2 > 0.0:
+            inv = 1.0 / math.sqrt(norm2)
+            ue = east[i] * inv
+            un = north[i] * inv
         else:
             ue = 0.0
             un = 0.0

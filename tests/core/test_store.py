@@ -95,6 +95,30 @@ def test_foreign_newer_or_damaged_files_are_refused(workspace, small_config, tam
     assert entry.status == "unreadable" and message.split()[0] in entry.error
 
 
+def test_stored_types_are_judged_as_numpy_sees_them(workspace, small_config):
+    """A history stored with variable-length text and an extra column reads as before;
+    a sample column in another byte order is refused."""
+    api.create_dataset(small_config, 20, workspace)
+    path = workspace / "small.h5"
+    expected = read_header(path).history
+    with h5py.File(path, "r+") as f:
+        rows = f["history"][:]
+        dtype = np.dtype([(k, h5py.string_dtype() if rows.dtype[k].kind == "S" else
+                           rows.dtype[k]) for k in rows.dtype.names] + [("note", "i4")])
+        other = np.zeros(rows.shape, dtype)
+        for k in rows.dtype.names:
+            other[k] = [v.decode() for v in rows[k]] if rows.dtype[k].kind == "S" else rows[k]
+        del f["history"]
+        f["history"] = other
+    assert read_header(path).history == expected
+    with h5py.File(path, "r+") as f:
+        gdop = f["samples/gdop"][:]
+        del f["samples/gdop"]
+        f["samples/gdop"] = gdop.astype(">f4")
+    with pytest.raises(DatasetFormatError, match="gdop .* has dtype >f4"):
+        read_header(path)
+
+
 def test_other_files_are_listed_as_unreadable(workspace, small_config):
     (workspace / "noise.h5").write_bytes(np.random.default_rng(0).bytes(5000))
     (workspace / "empty.h5").write_bytes(b"")

@@ -8,7 +8,10 @@ dataset of this format raises DatasetFormatError with the reason; nothing is mod
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import re
+import stat
 import time
 import zlib
 from dataclasses import dataclass
@@ -165,24 +168,47 @@ class DatasetHeader:
 # reading
 
 
-def _open_read(path: Path) -> h5py.File:
-    """Open for reading, also while another process appends (SWMR) or after it crashed."""
-    if path.is_symlink():
+def _read_access() -> h5py.h5p.PropFAID:
+    """File access for readers, made once: building it per file costs more than a header.
+
+    No HDF5 file locks: writers use our own lock files (see `locking`), and a reader must
+    not be refused because a writer holds the file.
+    """
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_file_locking(False, ignore_when_disabled=False)
+    return fapl
+
+
+_READ_ACCESS = _read_access()
+
+
+def _check_regular_file(path: Path) -> None:
+    """A regular file, not a link: one lstat answers all three questions."""
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise DatasetNotFoundError(f"no dataset at {path}") from None
+    if stat.S_ISLNK(mode):
         raise DatasetFormatError(f"{path.name} is a symbolic link; links are not followed, "
                                  "so nothing outside the workspace is read or written")
-    if not path.exists():
-        raise DatasetNotFoundError(f"no dataset at {path}")
-    if not path.is_file():
+    if not stat.S_ISREG(mode):
         raise DatasetFormatError(f"{path} is not a regular file")
+
+
+def _open_read(path: Path) -> h5py.File:
+    """Open for reading, also while another process appends (SWMR) or after it crashed."""
+    _check_regular_file(path)
+    name = os.fsencode(path)
     try:
-        return h5py.File(path, "r", locking=False)
+        return h5py.File(h5py.h5f.open(name, h5py.h5f.ACC_RDONLY, fapl=_READ_ACCESS))
     except OSError as exc:
         reason = str(exc)
     if "open for write" in reason:
         # A writer has it open, or was killed: SWMR readers see every committed sample.
         # (Plain opens come first because SWMR reads also accept a truncated file.)
         try:
-            return h5py.File(path, "r", swmr=True, locking=False)
+            return h5py.File(h5py.h5f.open(name, h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ,
+                                           fapl=_READ_ACCESS))
         except OSError as exc:
             reason = str(exc)
     if "truncated file" in reason:
@@ -234,7 +260,25 @@ def _attr_int(f: h5py.File, key: str) -> int:
     return int(value)
 
 
+# Sample datasets as HDF5 types: comparing types in HDF5 (H5Tequal) gives the same answer
+# as comparing numpy dtypes, without building a numpy dtype for every dataset of every file.
+_SAMPLE_TYPES = {name: h5py.h5t.py_create(dtype) for name, dtype in SAMPLE_FIELDS.items()}
+_HISTORY_TYPE = h5py.h5t.py_create(HISTORY_DTYPE)
+
+
+@functools.lru_cache(maxsize=256)
+def _config_from_json(text: str) -> DatasetConfig:
+    """Parsed once per distinct text (configs are immutable): a file keeps its config
+    while it grows, so listings during a run do not parse it again at every commit."""
+    return DatasetConfig.from_json(text)
+
+
 def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
+    """Validate an open dataset file and read its header.
+
+    Low-level h5py calls throughout: listing a workspace runs this for every file, and the
+    high-level objects cost more than the checks themselves.
+    """
     fmt = _root_attr(f, "format")
     if fmt != FORMAT:
         raise DatasetFormatError(
@@ -248,7 +292,7 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
     if version < 1:
         raise DatasetFormatError(f"{path.name} has an invalid format_version {version}")
     try:
-        config = DatasetConfig.from_json(_attr_text(f, "config_json"))
+        config = _config_from_json(_attr_text(f, "config_json"))
     except ConfigError as exc:
         raise DatasetFormatError(f"{path.name} holds an invalid config: {exc}") from None
     num_samples = _attr_int(f, "num_samples")
@@ -259,12 +303,12 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
         raise DatasetFormatError(f"{path.name} claims {num_samples:,} samples but holds only "
                                  f"{size:,} bytes")
     n_rx = len(config.receivers)
-    if f.get("samples", getclass=True) is not h5py.Group:
+    samples = _open_object(f, "samples")
+    if not isinstance(samples, h5py.h5g.GroupID):
         raise DatasetFormatError(f"{path.name} has no /samples group")
     for name, dtype in SAMPLE_FIELDS.items():
-        # low-level handles: listing a workspace opens every file, so this loop is hot
         try:
-            ds = h5py.h5d.open(f.id, f"samples/{name}".encode())
+            ds = h5py.h5d.open(samples, name.encode())
         except KeyError:
             raise DatasetFormatError(f"{path.name} lacks /samples/{name}") from None
         shape = ds.shape
@@ -272,27 +316,43 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
         if len(shape) != want or (want == 2 and shape[1] != n_rx):
             raise DatasetFormatError(f"/samples/{name} in {path.name} has shape {shape}, "
                                      f"expected {'(n, %d)' % n_rx if want == 2 else '(n,)'}")
-        if ds.dtype != dtype:
+        if not ds.get_type().equal(_SAMPLE_TYPES[name]) and ds.dtype != dtype:
             raise DatasetFormatError(f"/samples/{name} in {path.name} has dtype {ds.dtype}, "
                                      f"expected {dtype}")
         if shape[0] < num_samples:
             raise DatasetFormatError(
                 f"{path.name} claims {num_samples} samples but /samples/{name} "
                 f"holds {shape[0]}")
-    history_ds = f.get("history")
-    if not isinstance(history_ds, h5py.Dataset) or history_ds.dtype.names is None or \
-            history_ds.ndim != 1 or set(HISTORY_DTYPE.names) - set(history_ds.dtype.names):
-        raise DatasetFormatError(f"{path.name} has no readable /history")
-    if history_ds.shape[0] > MAX_HISTORY_ROWS:
-        raise DatasetFormatError(f"{path.name} has an implausible history of "
-                                 f"{history_ds.shape[0]:,} runs")
-    records = np.empty(history_ds.shape, history_ds.dtype)
-    history_ds.read_direct(records)
-    history = tuple(HistoryRow.from_record(r) for r in records)
     return DatasetHeader(
         path=path, config=config, num_samples=num_samples,
         created_utc=_attr_text(f, "created_utc"), app_version=_attr_text(f, "app_version"),
-        history=history, size_bytes=size)
+        history=_read_history(f, path), size_bytes=size)
+
+
+def _open_object(f: h5py.File, name: str) -> Any:
+    """The low-level group or dataset at `name`, or None if there is none."""
+    try:
+        return h5py.h5o.open(f.id, name.encode())
+    except KeyError:
+        return None
+
+
+def _read_history(f: h5py.File, path: Path) -> tuple[HistoryRow, ...]:
+    ds = _open_object(f, "history")
+    if not isinstance(ds, h5py.h5d.DatasetID) or ds.rank != 1:
+        raise DatasetFormatError(f"{path.name} has no readable /history")
+    if ds.get_type().equal(_HISTORY_TYPE):  # as written by this version: no conversion
+        dtype, memory_type = HISTORY_DTYPE, _HISTORY_TYPE
+    else:
+        dtype, memory_type = ds.dtype, None
+        if dtype.names is None or set(HISTORY_DTYPE.names) - set(dtype.names):
+            raise DatasetFormatError(f"{path.name} has no readable /history")
+    if ds.shape[0] > MAX_HISTORY_ROWS:
+        raise DatasetFormatError(f"{path.name} has an implausible history of "
+                                 f"{ds.shape[0]:,} runs")
+    records = np.empty(ds.shape, dtype)
+    ds.read(h5py.h5s.ALL, h5py.h5s.ALL, records, memory_type)
+    return tuple(HistoryRow.from_record(r) for r in records)
 
 
 def read_header(path: str | Path) -> DatasetHeader:

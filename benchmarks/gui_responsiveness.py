@@ -10,6 +10,7 @@ stall), and how often the live SNR/GDOP plots were redrawn with new data.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -100,14 +101,19 @@ def run_in_window(samples: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=3_000_000)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     result = run_in_window(args.samples)
+    result["startup_s"] = startup_seconds()
+    if args.json:
+        print(json.dumps(result))
+        return
     print(f"  GUI run                {result['samples']:,} samples in "
           f"{result['seconds']:.1f} s ({result['samples'] / result['seconds']:,.0f}/s)")
     print(f"  GUI max stall          {result['max_stall_ms']:.0f} ms "
           f"(99th percentile timer gap {result['p99_gap_ms']:.0f} ms)")
     print(f"  live plot refreshes    {result['redraws_per_s']:.1f} per second")
-    print(f"  start-up to window     {startup_seconds():.2f} s (numba cache warm)")
+    print(f"  start-up to window     {result['startup_s']:.2f} s (numba cache warm)")
 
 
 if __name__ == "__main__":

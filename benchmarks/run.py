@@ -3,6 +3,9 @@
     .venv/bin/python benchmarks/run.py            # full table (about 3 minutes, 4 GB disk)
     .venv/bin/python benchmarks/run.py --quick    # smaller sizes, for a first look
 
+The GUI figures (event-loop stall, live plot rate, start-up) come from
+gui_responsiveness.py, run offscreen in its own process; `--no-gui` skips them.
+
 Rates are marginal between two run sizes, so start-up costs cancel out. Everything runs
 at the default config and network, writing real files with the default compression.
 """
@@ -10,10 +13,12 @@ at the default config and network, writing real files with the default compressi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,12 +118,38 @@ def browsing(ws: Path, big: Path, count: int) -> None:
         f"+ {t_map:.3f} s for 20,000 map points")
 
 
+def gui(samples: int) -> None:
+    """The GUI figures, from gui_responsiveness.py in its own process (offscreen)."""
+    script = Path(__file__).with_name("gui_responsiveness.py")
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    done = subprocess.run([sys.executable, str(script), "--samples", str(samples), "--json"],
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        row("GUI figures", "failed", done.stderr.strip().splitlines()[-1][:60])
+        return
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    row("GUI max stall", f"{result['max_stall_ms']:.0f} ms",
+        f"during a {result['samples']:,}-sample run in the window "
+        f"({result['samples'] / result['seconds']:,.0f}/s); "
+        f"99th percentile gap {result['p99_gap_ms']:.0f} ms")
+    row("live plot refreshes", f"{result['redraws_per_s']:.1f} /s")
+    row("start-up to visible window", f"{result['startup_s']:.2f} s", "numba cache warm")
+
+
+def print_table() -> None:
+    """All rows again, as one Markdown table."""
+    print("\n| figure | value | note |\n|---|---|---|")
+    for name, value, note in ROWS:
+        print(f"| {name} | {value} | {note} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Heimdall Studio benchmark")
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--largest", type=float, default=1e7,
                         help="largest scaling size (1e8 needs ~14 GB of disk)")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--no-gui", action="store_true", help="skip the GUI figures")
     args = parser.parse_args()
     quick = args.quick
     generate_block(api.make_config("warm", seed=0), 0, 10)  # load compiled kernels
@@ -139,6 +170,9 @@ def main() -> None:
         browsing(ws, big, 100 if quick else 1000)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row("peak RSS", f"{peak:,.0f} MiB", "whole benchmark process")
+    if not args.no_gui:
+        gui(1_000_000 if quick else 5_000_000)
+    print_table()
 
 
 if __name__ == "__main__":

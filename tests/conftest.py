@@ -22,3 +22,9 @@ def small_config():
 def _logs_in_tmp(tmp_path_factory, monkeypatch):
     """The log file goes to a temporary folder, never the user's log folder."""
     monkeypatch.setenv("HEIMDALL_STUDIO_LOG_DIR", str(tmp_path_factory.getbasetemp() / "logs"))
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path_factory, monkeypatch):
+    """Listing indexes go to a temporary folder, never the user's cache folder."""
+    monkeypatch.setenv("HEIMDALL_STUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -88,7 +88,8 @@ def test_wheel_installs_and_runs_alone(tmp_path):
            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
     env.update(QT_QPA_PLATFORM="offscreen", PYTHONNOUSERSITE="1",
                XDG_CONFIG_HOME=str(tmp_path / "config"),  # QSettings: not the user's
-               HEIMDALL_STUDIO_LOG_DIR=str(tmp_path / "logs"))
+               HEIMDALL_STUDIO_LOG_DIR=str(tmp_path / "logs"),
+               HEIMDALL_STUDIO_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("HEIMDALL_STUDIO_WORKSPACE", None)
 
     # Build from a clean copy: setuptools reuses a checkout's build/ folder, whose stale

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +23,15 @@ import platformdirs
 
 from . import stats
 from .config import DatasetConfig, validate_name
-from .errors import ConfigError, DatasetNotFoundError, HeimdallError
+from .errors import ConfigError, DatasetNotFoundError
 from .generator import generate_blocks
+from .listing import DatasetEntry, list_workspace
 from .locking import DatasetLock
 from .store import (
     SUFFIX,
     DatasetHeader,
     DatasetStats,
     compression_filters,
-    iter_dataset_files,
     read_header,
     read_samples,
     read_stats,
@@ -277,54 +276,13 @@ def dataset_header(dataset: str | Path, workspace: str | Path | None = None) -> 
     return read_header(resolve_dataset(dataset, workspace))
 
 
-@dataclass(frozen=True)
-class DatasetEntry:
-    """One file of a workspace listing: a readable dataset, or why it is not."""
-
-    path: Path
-    header: DatasetHeader | None
-    error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-    @property
-    def status(self) -> str:
-        return "ok" if self.header is not None else "unreadable"
-
-
-_listing_cache: dict[Path, tuple[tuple[int, int, int], DatasetEntry]] = {}
-_listing_lock = threading.Lock()
-
-
 def list_datasets(workspace: str | Path | None = None) -> list[DatasetEntry]:
     """Every `*.h5` file of the workspace; unreadable ones say why and never raise.
 
-    Files unchanged since the last listing (same inode, size and modification time)
-    are not read again, so refreshing a large workspace is nearly free.
+    Files unchanged since they were last read (by this process or, through an index in
+    the user cache folder, an earlier one) are not read again: see `listing`.
     """
-    entries = []
-    for path in iter_dataset_files(Path(workspace or default_workspace())):
-        try:
-            st = path.stat()
-            signature = (st.st_ino, st.st_size, st.st_mtime_ns)
-        except OSError as exc:
-            entries.append(DatasetEntry(path, None, f"{path.name} cannot be read: {exc}"))
-            continue
-        with _listing_lock:
-            cached = _listing_cache.get(path)
-        if cached is not None and cached[0] == signature:
-            entries.append(cached[1])
-            continue
-        try:
-            entry = DatasetEntry(path, read_header(path))
-        except HeimdallError as exc:
-            entry = DatasetEntry(path, None, str(exc))
-        with _listing_lock:
-            _listing_cache[path] = (signature, entry)
-        entries.append(entry)
-    return entries
+    return list_workspace(Path(workspace or default_workspace()))
 
 
 def delete_dataset(dataset: str | Path, workspace: str | Path | None = None) -> Path:

@@ -158,6 +158,8 @@ class DatasetHeader:
     app_version: str
     history: tuple[HistoryRow, ...]
     size_bytes: int
+    # The config as the file stores it, so it can be kept again without serialising it.
+    config_json: str = dataclasses.field(default="", repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -267,7 +269,7 @@ _HISTORY_TYPE = h5py.h5t.py_create(HISTORY_DTYPE)
 
 
 @functools.lru_cache(maxsize=256)
-def _config_from_json(text: str) -> DatasetConfig:
+def config_from_json(text: str) -> DatasetConfig:
     """Parsed once per distinct text (configs are immutable): a file keeps its config
     while it grows, so listings during a run do not parse it again at every commit."""
     return DatasetConfig.from_json(text)
@@ -291,8 +293,9 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
             f"({__version__}) reads up to {FORMAT_VERSION}: update the app")
     if version < 1:
         raise DatasetFormatError(f"{path.name} has an invalid format_version {version}")
+    config_json = _attr_text(f, "config_json")
     try:
-        config = _config_from_json(_attr_text(f, "config_json"))
+        config = config_from_json(config_json)
     except ConfigError as exc:
         raise DatasetFormatError(f"{path.name} holds an invalid config: {exc}") from None
     num_samples = _attr_int(f, "num_samples")
@@ -326,7 +329,7 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
     return DatasetHeader(
         path=path, config=config, num_samples=num_samples,
         created_utc=_attr_text(f, "created_utc"), app_version=_attr_text(f, "app_version"),
-        history=_read_history(f, path), size_bytes=size)
+        history=_read_history(f, path), size_bytes=size, config_json=config_json)
 
 
 def _open_object(f: h5py.File, name: str) -> Any:

@@ -1,0 +1,246 @@
+"""Listing a workspace: every dataset file with its header, or why it cannot be read.
+
+Reading a header checks the layout of the whole file, about a millisecond per file. So a
+listing reuses what it read before while the file keeps its identity (`signature`: device,
+inode, size, modification and change times). Every write sets the change time, which no
+program can set back, so a changed file is always read again. A file changed less than
+SETTLE_NS before it was read is not remembered at all: file system clocks are coarse (FAT
+keeps even seconds), and a second write within the same tick would leave every time as it
+was.
+
+The headers of readable files also persist between runs, one JSON file per workspace in the
+user cache folder, so the app starts without reading unchanged files again. That index is
+only a cache: missing, damaged or written by another version, it is ignored and rebuilt; it
+never vouches for a file whose signature changed, and its configs are validated again as
+they are loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .. import __version__
+from .errors import HeimdallError
+from .store import DatasetHeader, HistoryRow, config_from_json, iter_dataset_files, read_header
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR_ENV = "HEIMDALL_STUDIO_CACHE_DIR"
+INDEX_FORMAT = "heimdall-studio-listing"
+SETTLE_NS = 2_000_000_000
+STALE_INDEX_S = 90 * 24 * 3600
+
+Signature = tuple[int, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One file of a workspace listing: a readable dataset, or why it is not."""
+
+    path: Path
+    header: DatasetHeader | None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.header is not None else "unreadable"
+
+
+def signature(st: os.stat_result) -> Signature:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def cache_dir() -> Path:
+    """$HEIMDALL_STUDIO_CACHE_DIR, else the platform's user cache folder."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env:
+        return Path(env).expanduser()
+    return platformdirs.user_cache_path("heimdall-studio", appauthor=False)
+
+
+def list_workspace(workspace: Path) -> list[DatasetEntry]:
+    """Every `*.h5` file of the workspace; unreadable ones say why and never raise."""
+    index = _index_of(workspace)
+    entries = []
+    for path in iter_dataset_files(workspace):
+        before = time.time_ns()
+        try:
+            st = path.lstat()  # a link has its own identity (and is refused)
+        except OSError as exc:
+            entries.append(DatasetEntry(path, None, f"{path.name} cannot be read: {exc}"))
+            continue
+        entry = index.lookup(path.name, st)
+        if entry is None:
+            try:
+                entry = DatasetEntry(path, read_header(path))
+            except HeimdallError as exc:
+                entry = DatasetEntry(path, None, str(exc))
+            if max(st.st_mtime_ns, st.st_ctime_ns) < before - SETTLE_NS:
+                index.remember(path.name, st, entry)
+        entries.append(entry)
+    index.keep_only({e.path.name for e in entries})
+    index.save()
+    return entries
+
+
+_indexes: dict[Path, _WorkspaceIndex] = {}
+_indexes_lock = threading.Lock()
+
+
+def _index_of(workspace: Path) -> _WorkspaceIndex:
+    with _indexes_lock:
+        index = _indexes.get(workspace)
+        if index is None:
+            index = _indexes[workspace] = _WorkspaceIndex(workspace)
+        return index
+
+
+class _WorkspaceIndex:
+    """The remembered entries of one workspace, by file name, and their index file.
+
+    Unreadable entries are remembered in memory only: the reason a file cannot be read
+    now (too many open files, say) may not hold at the next start.
+    """
+
+    def __init__(self, workspace: Path):
+        self.workspace = workspace
+        key = hashlib.sha256(os.fsencode(workspace.absolute())).hexdigest()[:32]
+        self.file = cache_dir() / "listings" / f"{key}.json"
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[Signature, DatasetEntry]] = {}
+        self._saved: dict[str, Signature] = {}  # what the index file holds
+        self._load()
+
+    def lookup(self, name: str, st: os.stat_result) -> DatasetEntry | None:
+        with self._lock:
+            known = self._entries.get(name)
+        return known[1] if known is not None and known[0] == signature(st) else None
+
+    def remember(self, name: str, st: os.stat_result, entry: DatasetEntry) -> None:
+        with self._lock:
+            self._entries[name] = (signature(st), entry)
+
+    def keep_only(self, names: set[str]) -> None:
+        with self._lock:
+            for name in set(self._entries) - names:
+                del self._entries[name]
+
+    # -- the index file --------------------------------------------------------
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            log.debug("listing index %s ignored: %s", self.file, exc)
+            return
+        if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT or \
+                data.get("app_version") != __version__ or \
+                data.get("workspace") != str(self.workspace.absolute()) or \
+                not isinstance(data.get("files"), dict):
+            return
+        with contextlib.suppress(OSError):
+            os.utime(self.file)  # in use: not stale
+        for name, item in data["files"].items():
+            try:
+                sig = _signature_from_json(item["signature"])
+                header = _header_from_json(self.workspace / name, item)
+            except (HeimdallError, KeyError, TypeError, ValueError):
+                continue  # read again from the file
+            self._entries[name] = (sig, DatasetEntry(header.path, header))
+            self._saved[name] = sig
+
+    def save(self) -> None:
+        """Write the index file if the readable entries changed since it was written."""
+        with self._lock:
+            readable = {name: (sig, entry.header) for name, (sig, entry) in
+                        self._entries.items() if entry.header is not None}
+            current = {name: sig for name, (sig, _) in readable.items()}
+            if current == self._saved:
+                return
+            if not current:
+                with contextlib.suppress(OSError):
+                    self.file.unlink()
+                self._saved = current
+                return
+            data = {"format": INDEX_FORMAT, "app_version": __version__,
+                    "workspace": str(self.workspace.absolute()),
+                    "files": {name: {"signature": list(sig), **_header_to_json(header)}
+                              for name, (sig, header) in readable.items()}}
+            tmp = self.file.with_name(f"{self.file.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+                os.replace(tmp, self.file)
+            except OSError as exc:  # a cache: the listing itself is complete without it
+                log.debug("listing index %s not written: %s", self.file, exc)
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                return
+            self._saved = current
+        _remove_stale_indexes(self.file.parent)
+
+
+def _header_to_json(header: DatasetHeader) -> dict[str, Any]:
+    return {"config_json": header.config_json or header.config.to_json(),
+            "num_samples": header.num_samples,
+            "created_utc": header.created_utc, "app_version": header.app_version,
+            "size_bytes": header.size_bytes,
+            "history": [[r.kind, r.started_utc, r.first_index, r.count, r.candidates,
+                         r.rejected_too_few_receivers, r.rejected_gdop, r.duration_s,
+                         r.app_version, r.checksum] for r in header.history]}
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """`value` if JSON gave it as `kind` (a whole number will do for a float)."""
+    if type(value) is not kind and not (kind is float and type(value) is int):
+        raise TypeError(f"{value!r} is not {kind.__name__}")
+    return float(value) if kind is float else value
+
+
+def _signature_from_json(values: Any) -> Signature:
+    dev, ino, size, mtime_ns, ctime_ns = (_typed(v, int) for v in values)
+    return (dev, ino, size, mtime_ns, ctime_ns)
+
+
+def _header_from_json(path: Path, item: dict[str, Any]) -> DatasetHeader:
+    """The header an index entry describes; TypeError if any value has the wrong type."""
+    history = []
+    for row in item["history"]:
+        kinds = (str, str, int, int, int, int, int, float, str, int)
+        if len(row) != len(kinds):
+            raise TypeError("history row of another layout")
+        history.append(HistoryRow(*(_typed(v, k) for v, k in zip(row, kinds))))
+    config_json = _typed(item["config_json"], str)
+    return DatasetHeader(path=path, config=config_from_json(config_json),
+                         num_samples=_typed(item["num_samples"], int),
+                         created_utc=_typed(item["created_utc"], str),
+                         app_version=_typed(item["app_version"], str), history=tuple(history),
+                         size_bytes=_typed(item["size_bytes"], int), config_json=config_json)
+
+
+def _remove_stale_indexes(folder: Path) -> None:
+    """Index files not written for months: workspaces deleted or long unchanged."""
+    cutoff = time.time() - STALE_INDEX_S
+    try:
+        for entry in os.scandir(folder):
+            if entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+    except OSError as exc:
+        log.debug("stale listing indexes in %s not removed: %s", folder, exc)

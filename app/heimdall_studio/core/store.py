@@ -246,22 +246,23 @@ def _root_attr(f: h5py.File, key: str) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _attr_text(f: h5py.File, key: str) -> str:
-    value = _root_attr(f, key)
+def _attr_text(attrs: dict[str, Any], key: str, path: Path) -> str:
+    value = attrs[key]
     if not isinstance(value, str):
-        raise DatasetFormatError(f"{Path(f.filename).name}: attribute '{key}' is missing or "
-                                 "not text")
+        raise DatasetFormatError(f"{path.name}: attribute '{key}' is missing or not text")
     return value
 
 
-def _attr_int(f: h5py.File, key: str) -> int:
-    value = _root_attr(f, key)
+def _attr_int(attrs: dict[str, Any], key: str, path: Path) -> int:
+    value = attrs[key]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise DatasetFormatError(f"{Path(f.filename).name}: attribute '{key}' is missing or "
-                                 "not an integer")
+        raise DatasetFormatError(f"{path.name}: attribute '{key}' is missing or not an "
+                                 "integer")
     return int(value)
 
 
+HEADER_ATTRS = ("format", "format_version", "config_json", "num_samples", "created_utc",
+                "app_version")
 # Sample datasets as HDF5 types: comparing types in HDF5 (H5Tequal) gives the same answer
 # as comparing numpy dtypes, without building a numpy dtype for every dataset of every file.
 _SAMPLE_TYPES = {name: h5py.h5t.py_create(dtype) for name, dtype in SAMPLE_FIELDS.items()}
@@ -281,24 +282,26 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
     Low-level h5py calls throughout: listing a workspace runs this for every file, and the
     high-level objects cost more than the checks themselves.
     """
-    fmt = _root_attr(f, "format")
+    # Every root attribute first: looked up after the datasets, each costs ~1.6 times more.
+    attrs = {key: _root_attr(f, key) for key in HEADER_ATTRS}
+    fmt = attrs["format"]
     if fmt != FORMAT:
         raise DatasetFormatError(
             f"{path.name} is not a Heimdall Studio dataset (format attribute "
             f"{'missing' if fmt is None else repr(str(fmt)[:40])})")
-    version = _attr_int(f, "format_version")
+    version = _attr_int(attrs, "format_version", path)
     if version > FORMAT_VERSION:
         raise DatasetFormatError(
             f"{path.name} has format_version {version}; this Heimdall Studio "
             f"({__version__}) reads up to {FORMAT_VERSION}: update the app")
     if version < 1:
         raise DatasetFormatError(f"{path.name} has an invalid format_version {version}")
-    config_json = _attr_text(f, "config_json")
+    config_json = _attr_text(attrs, "config_json", path)
     try:
         config = config_from_json(config_json)
     except ConfigError as exc:
         raise DatasetFormatError(f"{path.name} holds an invalid config: {exc}") from None
-    num_samples = _attr_int(f, "num_samples")
+    num_samples = _attr_int(attrs, "num_samples", path)
     if num_samples < 0:
         raise DatasetFormatError(f"{path.name} has a negative num_samples")
     size = path.stat().st_size
@@ -328,7 +331,8 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
                 f"holds {shape[0]}")
     return DatasetHeader(
         path=path, config=config, num_samples=num_samples,
-        created_utc=_attr_text(f, "created_utc"), app_version=_attr_text(f, "app_version"),
+        created_utc=_attr_text(attrs, "created_utc", path),
+        app_version=_attr_text(attrs, "app_version", path),
         history=_read_history(f, path), size_bytes=size, config_json=config_json)
 
 

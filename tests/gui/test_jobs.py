@@ -9,9 +9,11 @@ import pytest
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from heimdall_studio.core import api
+from heimdall_studio.core import api, stats
 from heimdall_studio.core.errors import DatasetBusyError
 from heimdall_studio.gui.dialogs import ExpandDatasetRequest, NewDatasetRequest
+from heimdall_studio.gui.jobs import Job
+from heimdall_studio.gui.plots import HistogramPlot, round_up
 from heimdall_studio.gui.workers import FunctionWorker, GeneratorWorker
 
 BIG = 2_000_000
@@ -194,3 +196,45 @@ def test_closing_during_a_run_asks_then_stops_cleanly(qtbot, open_window, worksp
     assert QThreadPool.globalInstance().activeThreadCount() == 0
     header = api.dataset_header(job.path)
     assert 0 < header.num_samples < BIG
+
+
+def test_timer_ticks_redraw_one_live_plot_at_a_time(qtbot, open_window, workspace):
+    # Drawing the three live plots in one tick stalled the event loop for 30-50 ms; each
+    # tick draws the next out-of-date plot in turn, and an explicit redraw draws all.
+    window = open_window(workspace)
+    panel = window.job_panel
+    drawn = []
+    for plot in (panel.snr_plot, panel.gdop_plot):
+        plot.set_histogram = lambda edges, counts, plot=plot: drawn.append(plot)
+    panel.acceptance_plot.set_points = lambda *a, **k: drawn.append(panel.acceptance_plot)
+    job = Job("create", workspace / "fake.h5", 1000, worker=None)
+    config = api.make_config("fake", seed=1)
+    edges = stats.histogram_edges(config)
+    counts = {k: np.ones(len(e) - 1, np.int64) for k, e in edges.items()}
+    job.add_progress(api.Progress(job.path, "create", 0, 1000, 100, 300, 150, 50, 0.1,
+                                  edges["snr_db"], counts["snr_db"], edges["gdop"],
+                                  counts["gdop"]))
+    panel.focused = job
+    for expected in (panel.snr_plot, panel.gdop_plot, panel.acceptance_plot, None):
+        drawn.clear()
+        panel._tick()
+        assert drawn == ([expected] if expected else [])  # nothing left once all are current
+    job.version += 1
+    panel.redraw()
+    assert drawn == [panel.snr_plot, panel.gdop_plot, panel.acceptance_plot]
+
+
+def test_histogram_y_axis_steps_through_round_values(qtbot):
+    plot = HistogramPlot("t", "x")
+    qtbot.addWidget(plot)
+    assert [round_up(v) for v in (0.3, 1, 1.01, 2.2, 3, 7, 11, 2600)] == [
+        0.5, 1, 2, 2.5, 5, 10, 20, 5000]
+    edges = np.arange(11.0)
+    tops = []
+    for peak in (10, 40, 90, 120, 60):
+        plot.set_histogram(edges, np.full(10, float(peak)))
+        tops.append(plot.viewRange()[1][1])
+    # grows in round steps, stays while the peak fits, shrinks when it falls below a quarter
+    assert tops == [20, 50, 100, 200, 200]
+    plot.set_histogram(edges, np.full(10, 20.0))
+    assert plot.viewRange()[1][1] == 25

@@ -22,6 +22,13 @@ RECEIVER_COLOR = (200, 20, 40)
 FILL_COLOR = (31, 119, 180, 110)
 
 
+def round_up(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is >= value (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1.0, 2.0, 2.5, 5.0, 10.0)
+                if step * power >= value * (1 - 1e-12))
+
+
 def _style(plot: pg.PlotWidget, title: str, x_label: str, y_label: str,
            grid: bool = True) -> None:
     plot.setTitle(title, size="10pt")
@@ -55,19 +62,23 @@ class HistogramPlot(pg.PlotWidget):
     def set_histogram(self, edges: np.ndarray, counts: np.ndarray) -> None:
         edges, counts = np.asarray(edges, float), np.asarray(counts, float)
         self.curve.setData(edges, counts)
-        # The bins are fixed, so x is set once; only the height follows the counts.
+        # The bins are fixed, so x is set once; y steps through round values, so that
+        # during a run the axes (whose labels are most of a repaint) rarely change.
         x_range = (float(edges[0]), float(edges[-1]))
         if x_range != self._x_range:
             self._x_range = x_range
             self.setXRange(*x_range, padding=0.02)
-        if counts.any():
-            self.enableAutoRange(axis="y")
+        top = float(counts.max()) if counts.size else 0.0
+        if top > 0 and not (self._y_top / 4 < top <= self._y_top):
+            self._y_top = round_up(1.05 * top)
+            self.setYRange(0, self._y_top, padding=0)
 
     def clear_data(self) -> None:
         self.curve.setData([0.0, 1.0], [0.0])
         # An empty histogram autoscales around zero, showing negative counts; pin it.
         self.setRange(xRange=(0, 1), yRange=(0, 1))
         self._x_range = None
+        self._y_top = 1.0
 
     def total(self) -> float:
         """Sum of the drawn counts (what tests and screenshots check)."""
@@ -91,13 +102,22 @@ class TrendPlot(pg.PlotWidget):
         # A percentage on its full scale: autoscaling would blow up noise of 0.1 %.
         self.setYRange(0, 100, padding=0.02)
         self.setXRange(0, 1)
+        self._x_max: float | None = None
 
-    def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
+    def set_points(self, x: np.ndarray, y: np.ndarray, x_max: float | None = None) -> None:
+        """The curve; the x axis spans [0, x_max] when given (a run's requested samples),
+        so that it does not rescale with every point."""
         x, y = np.asarray(x, float), np.asarray(y, float)
         self.curve.setData(x, y)
-        if len(x):
+        if x_max:
+            if self._x_max != x_max:
+                self._x_max = x_max
+                self.setXRange(0, x_max, padding=0.02)
+        elif len(x):
+            self._x_max = None
             self.enableAutoRange(axis="x")
         else:
+            self._x_max = None
             self.setXRange(0, 1)
 
 

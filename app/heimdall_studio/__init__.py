@@ -1,3 +1,3 @@
 """Heimdall Studio: synthetic datasets for RF transmitter localization."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

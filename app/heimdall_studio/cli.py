@@ -275,13 +275,15 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
         print(json.dumps({
             "path": str(header.path), "num_samples": header.num_samples,
             "created_utc": header.created_utc, "app_version": header.app_version,
-            "size_bytes": header.size_bytes, "config": header.config.to_dict(),
+            "generator_version": header.generator_version, "size_bytes": header.size_bytes,
+            "config": header.config.to_dict(),
             "history": [row.__dict__ for row in header.history]}, indent=2))
         return EXIT_OK
     c = header.config
     print(f"{c.name}  ({header.path})")
     print(f"  samples       {header.num_samples:,}")
-    print(f"  created       {header.created_utc}  (app {header.app_version})")
+    print(f"  created       {header.created_utc}  (app {header.app_version}, "
+          f"generator {header.generator_version})")
     print(f"  size          {header.size_bytes / 1e6:,.1f} MB")
     for key, value in c.to_dict().items():
         if key not in ("name", "receivers", "propagation"):

@@ -25,6 +25,13 @@ from .rng import stream_key
 
 STRATUM_NAMES = ("inside", "outside")
 
+# The algorithm that turns (config, seed, sample index) into samples, stored in every
+# file. It goes up whenever the same config and seed would give other samples, and a
+# dataset is only expanded by the version that drew it, so that all of its samples come
+# from one set of random streams. 1: Heimdall Studio 0.1 (Box-Muller normals);
+# 2: ziggurat normals, path loss and fading sharing one logarithm.
+GENERATOR_VERSION = 2
+
 # Per-sample arrays of a block, with their dtypes; 2-D ones are (n, receivers).
 SAMPLE_FIELDS: dict[str, np.dtype] = {
     "tx_lat": np.dtype("f8"),

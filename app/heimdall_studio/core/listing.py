@@ -201,7 +201,7 @@ def _header_to_json(header: DatasetHeader) -> dict[str, Any]:
     return {"config_json": header.config_json or header.config.to_json(),
             "num_samples": header.num_samples,
             "created_utc": header.created_utc, "app_version": header.app_version,
-            "size_bytes": header.size_bytes,
+            "size_bytes": header.size_bytes, "generator_version": header.generator_version,
             "history": [[r.kind, r.started_utc, r.first_index, r.count, r.candidates,
                          r.rejected_too_few_receivers, r.rejected_gdop, r.duration_s,
                          r.app_version, r.checksum] for r in header.history]}
@@ -232,7 +232,9 @@ def _header_from_json(path: Path, item: dict[str, Any]) -> DatasetHeader:
                          num_samples=_typed(item["num_samples"], int),
                          created_utc=_typed(item["created_utc"], str),
                          app_version=_typed(item["app_version"], str), history=tuple(history),
-                         size_bytes=_typed(item["size_bytes"], int), config_json=config_json)
+                         size_bytes=_typed(item["size_bytes"], int),
+                         generator_version=_typed(item["generator_version"], int),
+                         config_json=config_json)
 
 
 def _remove_stale_indexes(folder: Path) -> None:

@@ -158,6 +158,8 @@ class DatasetHeader:
     app_version: str
     history: tuple[HistoryRow, ...]
     size_bytes: int
+    # generator.GENERATOR_VERSION that drew the samples (files without it: version 1)
+    generator_version: int = 1
     # The config as the file stores it, so it can be kept again without serialising it.
     config_json: str = dataclasses.field(default="", repr=False, compare=False)
 
@@ -262,7 +264,7 @@ def _attr_int(attrs: dict[str, Any], key: str, path: Path) -> int:
 
 
 HEADER_ATTRS = ("format", "format_version", "config_json", "num_samples", "created_utc",
-                "app_version")
+                "app_version", "generator_version")
 # Sample datasets as HDF5 types: comparing types in HDF5 (H5Tequal) gives the same answer
 # as comparing numpy dtypes, without building a numpy dtype for every dataset of every file.
 _SAMPLE_TYPES = {name: h5py.h5t.py_create(dtype) for name, dtype in SAMPLE_FIELDS.items()}
@@ -329,11 +331,18 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
             raise DatasetFormatError(
                 f"{path.name} claims {num_samples} samples but /samples/{name} "
                 f"holds {shape[0]}")
+    generator_version = 1  # written before files named their generator
+    if attrs["generator_version"] is not None:
+        generator_version = _attr_int(attrs, "generator_version", path)
+        if generator_version < 1:
+            raise DatasetFormatError(f"{path.name} has an invalid generator_version "
+                                     f"{generator_version}")
     return DatasetHeader(
         path=path, config=config, num_samples=num_samples,
         created_utc=_attr_text(attrs, "created_utc", path),
         app_version=_attr_text(attrs, "app_version", path),
-        history=_read_history(f, path), size_bytes=size, config_json=config_json)
+        history=_read_history(f, path), size_bytes=size,
+        generator_version=generator_version, config_json=config_json)
 
 
 def _open_object(f: h5py.File, name: str) -> Any:

@@ -27,7 +27,7 @@ from .. import __version__
 from . import stats
 from .config import DatasetConfig
 from .errors import DatasetExistsError, DatasetFormatError, DatasetNotFoundError, DatasetWriteError
-from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from .generator import GENERATOR_VERSION, PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
 from .locking import DatasetLock
 from .store import (
     COPY_SLAB_ROWS,
@@ -84,6 +84,7 @@ def _create_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
     f.attrs["num_samples"] = np.int64(0)
     f.attrs["created_utc"] = created_utc
     f.attrs["app_version"] = __version__
+    f.attrs["generator_version"] = np.int64(GENERATOR_VERSION)
     rx = np.array([(r.name, r.lat, r.lon, r.alt_m, r.noise_figure_db, r.antenna_gain_dbi)
                    for r in config.receivers], dtype=RECEIVER_DTYPE)
     f.create_dataset("receivers", data=rx)
@@ -156,6 +157,7 @@ def _recover(path: Path) -> None:
                     dst["history"][:] = np.concatenate([r.to_record() for r in rows])
                 dst.attrs.modify("num_samples", np.int64(n))
                 dst.attrs.modify("app_version", header.app_version)
+                dst.attrs.modify("generator_version", np.int64(header.generator_version))
                 _write_stats(dst, stats_from_samples(src, header))
         os.replace(tmp, path)
     finally:
@@ -356,7 +358,15 @@ def open_for_create(path: Path, config: DatasetConfig,
 def open_for_expand(path: Path) -> OpenedWrite:
     if not path.is_file():
         raise DatasetNotFoundError(f"no dataset at {path}")
-    read_header(path)  # refuse foreign or damaged files before touching anything
+    header = read_header(path)  # refuse foreign or damaged files before touching anything
+    if header.generator_version != GENERATOR_VERSION:
+        raise DatasetFormatError(
+            f"dataset '{header.name}' was drawn by generator version "
+            f"{header.generator_version} (Heimdall Studio {header.app_version}); this "
+            f"Heimdall Studio ({__version__}) draws with version {GENERATOR_VERSION}, so new "
+            "samples would not continue the same random streams. Its samples stay "
+            f"readable: expand it with Heimdall Studio {header.app_version}, or create a "
+            "new dataset")
     lock = DatasetLock(path, "expand").acquire()
     try:
         return OpenedWrite(lock, DatasetWriter(path, "expand"))

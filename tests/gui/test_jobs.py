@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import h5py
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QThreadPool, QTimer
@@ -166,6 +167,19 @@ def test_failed_run_shows_an_error_without_blocking(qtbot, open_window, workspac
     box = window.findChild(QMessageBox, "error_dialog")
     assert box is not None and box.isVisible()
     box.close()
+
+
+def test_expanding_another_generators_dataset_is_refused_in_the_app(
+        qtbot, open_window, workspace, make_dataset):
+    path = make_dataset(workspace, "older", 500, seed=2)
+    with h5py.File(path, "r+") as f:
+        del f.attrs["generator_version"]  # as Heimdall Studio 0.1 wrote it
+    window = open_window(workspace)
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000) as ended:
+        window.start_expand(ExpandDatasetRequest(path, 1000))
+    assert ended.args[0].state == "failed"
+    assert "generator version 1" in window.last_error
+    assert api.dataset_header(path).num_samples == 500
 
 
 def test_unfillable_stratum_is_reported(qtbot, open_window, workspace):

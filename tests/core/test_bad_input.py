@@ -5,11 +5,12 @@ import math
 import tempfile
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from heimdall_studio import cli
 from heimdall_studio.core.config import NAME_PATTERN, DatasetConfig
 from heimdall_studio.core.errors import ConfigError
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 KEYS = ["name", "seed", "dataset_type", "frequency_mhz", "tx_power_dbm", "min_snr_db",
         "min_receivers", "max_gdop", "inside_ratio", "margin_deg", "bandwidth_hz",

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from heimdall_studio import cli
 
 

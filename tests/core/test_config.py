@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+
 from heimdall_studio.core.config import (
     DatasetConfig,
     PropagationModel,

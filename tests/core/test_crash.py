@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+
 from heimdall_studio.core import api
 from heimdall_studio.core.errors import DatasetFormatError
 from heimdall_studio.core.generator import generate_block

@@ -9,6 +9,7 @@ import sys
 import h5py
 import numpy as np
 import pytest
+
 from heimdall_studio import cli
 from heimdall_studio.core import api, generator
 from heimdall_studio.core.errors import DatasetFormatError

@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pytest
+
 from heimdall_studio import cli
 from heimdall_studio.core import api
 from heimdall_studio.core import export as export_module

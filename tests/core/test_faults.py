@@ -9,6 +9,7 @@ import time
 from collections import namedtuple
 
 import pytest
+
 from heimdall_studio.core import api
 from heimdall_studio.core.errors import DatasetBusyError, DatasetWriteError
 from heimdall_studio.core.store import read_header

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from heimdall_studio.core import generator, physics
 from heimdall_studio.core.api import make_config
 from heimdall_studio.core.errors import StratumUnfillableError

@@ -7,6 +7,7 @@ import os
 import h5py
 import numpy as np
 import pytest
+
 from heimdall_studio import cli
 from heimdall_studio.core import api
 

@@ -5,6 +5,7 @@ import os
 
 import h5py
 import pytest
+
 from heimdall_studio.core import api, listing
 
 

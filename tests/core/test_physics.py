@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 from numba import njit
+
 from heimdall_studio.core import physics, rng
 from heimdall_studio.core.physics import (
     PATH_LOSS_FREE_SPACE,

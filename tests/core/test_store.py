@@ -5,6 +5,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+
 from heimdall_studio.core import api
 from heimdall_studio.core.errors import (
     DatasetBusyError,

@@ -12,7 +12,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .physics import EARTH_RADIUS_KM, MIN_DISTANCE_KM, PATH_LOSS_TWO_RAY, gdop_from_vectors
+from .physics import (
+    EARTH_RADIUS_KM,
+    MIN_DISTANCE_KM,
+    PATH_LOSS_TWO_RAY,
+    free_space_loss_db,
+    gdop_from_vectors,
+)
 from .rng import candidate_key, normal, uniform
 
 # Draws per candidate: 3 for the position, then DRAWS_PER_LINK for each receiver
@@ -104,8 +110,8 @@ def receiver_constants(rx_lat, rx_lon, rx_height_m, rx_gain_dbi, rx_noise_dbm, t
 
 
 def fspl_constant_db(frequency_mhz):
-    """Free-space loss = 20 log10(d_km) + this."""
-    return 20.0 * math.log10(frequency_mhz) + 32.45
+    """Free-space loss = 20 log10(d_km) + this: the loss at 1 km."""
+    return free_space_loss_db(1.0, frequency_mhz)
 
 
 @njit(cache=True, nogil=True)

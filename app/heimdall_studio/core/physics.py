@@ -1,6 +1,7 @@
 """Propagation and geometry formulas of SPEC sections 3 and 4, as numba scalar functions.
 
-They are compiled once and inlined into the generator kernel; tests call them directly.
+They are the reference: the generator kernel (`kernel`) calls `gdop_from_vectors` and
+evaluates the link formulas rearranged to save libm calls; tests hold it to these.
 """
 
 from __future__ import annotations

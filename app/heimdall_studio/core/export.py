@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import ConfigError, DatasetExistsError
-from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
 from .store import read_header, read_samples
 
 EXPORT_FORMATS = ("csv", "npz")

@@ -20,6 +20,7 @@ import numpy as np
 from . import kernel
 from .config import DatasetConfig
 from .errors import StratumUnfillableError
+from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
 from .physics import PATH_LOSS_CODES, noise_floor_dbm, receiver_height_m
 from .rng import stream_key
 
@@ -31,26 +32,6 @@ STRATUM_NAMES = ("inside", "outside")
 # from one set of random streams. 1: Heimdall Studio 0.1 (Box-Muller normals);
 # 2: ziggurat normals, path loss and fading sharing one logarithm.
 GENERATOR_VERSION = 2
-
-# Per-sample arrays of a block, with their dtypes; 2-D ones are (n, receivers).
-SAMPLE_FIELDS: dict[str, np.dtype] = {
-    "tx_lat": np.dtype("f8"),
-    "tx_lon": np.dtype("f8"),
-    "tx_alt_m": np.dtype("f8"),
-    "frequency_hz": np.dtype("f8"),
-    "tx_power_dbm": np.dtype("f4"),
-    "inside": np.dtype("bool"),
-    "gdop": np.dtype("f4"),
-    "num_receivers_detected": np.dtype("u1"),
-    "mean_snr_db": np.dtype("f4"),
-    "signal_present": np.dtype("bool"),
-    "snr_db": np.dtype("f4"),
-    "rx_power_dbm": np.dtype("f4"),
-    "freq_offset_hz": np.dtype("f4"),
-    "distance_km": np.dtype("f4"),
-}
-PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
-                       "distance_km")
 
 # numba's default threading layer runs one parallel kernel at a time per process;
 # concurrent runs (two GUI jobs, say) take turns block by block.

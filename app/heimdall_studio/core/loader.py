@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .generator import PER_RECEIVER_FIELDS
+from .fields import PER_RECEIVER_FIELDS
 from .store import DatasetHeader, read_header, read_samples
 
 DEFAULT_FEATURES = ("snr_db", "freq_offset_hz", "signal_present")

@@ -22,14 +22,13 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from . import stats
 from .config import DatasetConfig
 from .errors import (
     ConfigError,
     DatasetFormatError,
     DatasetNotFoundError,
 )
-from .generator import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
 
 FORMAT = "heimdall-studio-dataset"
 FORMAT_VERSION = 1
@@ -199,20 +198,23 @@ def _check_regular_file(path: Path) -> None:
         raise DatasetFormatError(f"{path} is not a regular file")
 
 
-def _open_read(path: Path) -> h5py.File:
-    """Open for reading, also while another process appends (SWMR) or after it crashed."""
+def _open_read_id(path: Path) -> h5py.h5f.FileID:
+    """Open for reading, also while another process appends (SWMR) or after it crashed.
+
+    The low-level file: header reads need nothing else (`_open_read` wraps it).
+    """
     _check_regular_file(path)
     name = os.fsencode(path)
     try:
-        return h5py.File(h5py.h5f.open(name, h5py.h5f.ACC_RDONLY, fapl=_READ_ACCESS))
+        return h5py.h5f.open(name, h5py.h5f.ACC_RDONLY, fapl=_READ_ACCESS)
     except OSError as exc:
         reason = str(exc)
     if "open for write" in reason:
         # A writer has it open, or was killed: SWMR readers see every committed sample.
         # (Plain opens come first because SWMR reads also accept a truncated file.)
         try:
-            return h5py.File(h5py.h5f.open(name, h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ,
-                                           fapl=_READ_ACCESS))
+            return h5py.h5f.open(name, h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ,
+                                 fapl=_READ_ACCESS)
         except OSError as exc:
             reason = str(exc)
     if "truncated file" in reason:
@@ -220,6 +222,10 @@ def _open_read(path: Path) -> h5py.File:
                                  "describes") from None
     raise DatasetFormatError(f"{path.name} is not an HDF5 file or is damaged "
                              f"({reason.split('(', 1)[0].strip()})") from None
+
+
+def _open_read(path: Path) -> h5py.File:
+    return h5py.File(_open_read_id(path))
 
 
 def short_reason(exc: BaseException) -> str:
@@ -230,14 +236,30 @@ def short_reason(exc: BaseException) -> str:
     return (inner.group(1) if inner else text.split("(", 1)[0]).strip()[:200]
 
 
-def _root_attr(f: h5py.File, key: str) -> Any:
+# The types this app writes its root attributes in; others take the general path.
+_INT64 = h5py.h5t.NATIVE_INT64
+_UTF8_TEXT = h5py.h5t.py_create(h5py.string_dtype(), logical=True)
+
+
+def _root_attr(fid: h5py.h5f.FileID, key: str) -> Any:
     """A root attribute as a Python value, or None if absent or unreadable.
 
     Low-level reads: listing a workspace reads these from every file, and h5py's
-    high-level attribute access costs several times more.
+    high-level attribute access costs several times more. Scalars of the two types the
+    writer uses are read without building a numpy dtype for them.
     """
     try:
-        attr = h5py.h5a.open(f.id, key.encode())
+        attr = h5py.h5a.open(fid, key.encode())
+        if attr.get_space().get_simple_extent_type() == h5py.h5s.SCALAR:
+            kind = attr.get_type()
+            if kind.equal(_INT64):
+                number = np.empty((), np.int64)
+                attr.read(number, mtype=_INT64)
+                return number[()]
+            if kind.equal(_UTF8_TEXT):
+                text = np.empty((), object)
+                attr.read(text)  # as bytes
+                return text[()].decode("utf-8", "replace")
         value = np.empty(attr.shape, dtype=attr.dtype)
         attr.read(value)
     except (KeyError, OSError, TypeError, ValueError):
@@ -278,8 +300,9 @@ def config_from_json(text: str) -> DatasetConfig:
     return DatasetConfig.from_json(text)
 
 
-def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
-    """Validate an open dataset file and read its header.
+def parse_header(f: h5py.h5f.FileID, path: Path) -> DatasetHeader:
+    """Validate an open dataset file (the low-level one, `h5py.File.id`) and read its
+    header.
 
     Low-level h5py calls throughout: listing a workspace runs this for every file, and the
     high-level objects cost more than the checks themselves.
@@ -345,15 +368,15 @@ def parse_header(f: h5py.File, path: Path) -> DatasetHeader:
         generator_version=generator_version, config_json=config_json)
 
 
-def _open_object(f: h5py.File, name: str) -> Any:
+def _open_object(f: h5py.h5f.FileID, name: str) -> Any:
     """The low-level group or dataset at `name`, or None if there is none."""
     try:
-        return h5py.h5o.open(f.id, name.encode())
+        return h5py.h5o.open(f, name.encode())
     except KeyError:
         return None
 
 
-def _read_history(f: h5py.File, path: Path) -> tuple[HistoryRow, ...]:
+def _read_history(f: h5py.h5f.FileID, path: Path) -> tuple[HistoryRow, ...]:
     ds = _open_object(f, "history")
     if not isinstance(ds, h5py.h5d.DatasetID) or ds.rank != 1:
         raise DatasetFormatError(f"{path.name} has no readable /history")
@@ -375,8 +398,11 @@ def read_header(path: str | Path) -> DatasetHeader:
     """Validate a dataset file and read its config, count and history."""
     path = Path(path)
     with _guard_read(path):
-        with _open_read(path) as f:
-            return parse_header(f, path)
+        fid = _open_read_id(path)
+        try:
+            return parse_header(fid, path)
+        finally:
+            fid.close()
 
 
 def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
@@ -386,7 +412,7 @@ def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
-            header = parse_header(f, path)
+            header = parse_header(f.id, path)
             n = header.num_samples
             stop = n if stop is None else max(0, min(stop, n))
             start = max(0, min(start, stop))
@@ -408,6 +434,7 @@ class DatasetStats:
 
 def _stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
     """The running histograms as stored, whatever sample count they cover."""
+    from . import stats  # with numba: imported here, so header reads go without it
     group = f.get("stats")
     if not isinstance(group, h5py.Group):
         return None
@@ -433,6 +460,7 @@ def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
 
 
 def stats_from_samples(f: h5py.File, header: DatasetHeader) -> DatasetStats:
+    from . import stats  # see _stored_histograms
     edges = stats.histogram_edges(header.config)
     counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
     fields = ("snr_db", "gdop", "num_receivers_detected", "distance_km", "signal_present")
@@ -449,7 +477,7 @@ def stored_stats(path: str | Path) -> DatasetStats | None:
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
-            return current_stats(f, parse_header(f, path))
+            return current_stats(f, parse_header(f.id, path))
 
 
 def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
@@ -462,7 +490,7 @@ def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
     path = Path(path)
     with _guard_read(path):
         with _open_read(path) as f:
-            header = parse_header(f, path)
+            header = parse_header(f.id, path)
             return header, _stored_histograms(f, header) or stats_from_samples(f, header)
 
 

@@ -14,7 +14,8 @@ from numba import njit
 
 from . import stats
 from .errors import HeimdallError
-from .generator import SAMPLE_FIELDS, inside_mask, receiver_box, training_box
+from .fields import SAMPLE_FIELDS
+from .generator import inside_mask, receiver_box, training_box
 from .physics import EARTH_RADIUS_KM, MIN_DISTANCE_KM, gdop_at, noise_floor_dbm
 from .store import (
     DatasetHeader,

@@ -27,7 +27,8 @@ from .. import __version__
 from . import stats
 from .config import DatasetConfig
 from .errors import DatasetExistsError, DatasetFormatError, DatasetNotFoundError, DatasetWriteError
-from .generator import GENERATOR_VERSION, PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from .generator import GENERATOR_VERSION, SampleBlock
 from .locking import DatasetLock
 from .store import (
     COPY_SLAB_ROWS,
@@ -141,7 +142,7 @@ def _recover(path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.recover")
     try:
         with h5py.File(path, "r", swmr=True, locking=False) as src:
-            header = parse_header(src, path)
+            header = parse_header(src.id, path)
             n = header.num_samples
             with h5py.File(tmp, "w", libver="latest", locking=False) as dst:
                 filters = {k: filters_of(src["samples"][k]) for k in SAMPLE_FIELDS}
@@ -205,7 +206,7 @@ class DatasetWriter:
                     "samples are intact; free some space and try again") from None
             self._file = _open_for_append(path)
         try:
-            self.header = parse_header(self._file, path)
+            self.header = parse_header(self._file.id, path)
             self._check_history_agrees()
             self._samples = {k: self._file["samples"][k] for k in SAMPLE_FIELDS}
             self.stats = current_stats(self._file, self.header)

@@ -1,0 +1,30 @@
+"""What a sample is: its fields, their dtypes, and which hold one value per receiver.
+
+The generator fills these arrays and the dataset file stores one HDF5 dataset per field
+under /samples (SPEC section 7). Kept apart from both so that reading a file's header
+does not load the generator's compiled kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# One array per field, of this dtype; the per-receiver ones are (n, receivers).
+SAMPLE_FIELDS: dict[str, np.dtype] = {
+    "tx_lat": np.dtype("f8"),
+    "tx_lon": np.dtype("f8"),
+    "tx_alt_m": np.dtype("f8"),
+    "frequency_hz": np.dtype("f8"),
+    "tx_power_dbm": np.dtype("f4"),
+    "inside": np.dtype("bool"),
+    "gdop": np.dtype("f4"),
+    "num_receivers_detected": np.dtype("u1"),
+    "mean_snr_db": np.dtype("f4"),
+    "signal_present": np.dtype("bool"),
+    "snr_db": np.dtype("f4"),
+    "rx_power_dbm": np.dtype("f4"),
+    "freq_offset_hz": np.dtype("f4"),
+    "distance_km": np.dtype("f4"),
+}
+PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
+                       "distance_km")

@@ -117,3 +117,31 @@ def test_listing_works_without_a_writable_cache(workspace, reads, settled, monke
     make(workspace, "a")
     [entry] = api.list_datasets(workspace)
     assert entry.status == "ok"
+
+
+@pytest.fixture
+def parallel(monkeypatch):
+    """Listings of four files or more share them with one worker process."""
+    monkeypatch.setattr(listing, "PARALLEL_FROM_FILES", 4)
+    monkeypatch.setattr(listing, "BATCH_FILES", 2)
+    monkeypatch.setattr(listing, "_worker_count", lambda files: 1 if files >= 4 else 0)
+
+
+def test_a_listing_shared_with_a_worker_process_is_the_same(workspace, parallel, caplog):
+    make(workspace, *"abcdefg")
+    (workspace / "h.h5").write_bytes(b"not a dataset")
+    entries = api.list_datasets(workspace)
+    assert "listing worker failed" not in caplog.text
+    assert [e.name for e in entries] == list("abcdefgh")
+    assert [e.status for e in entries] == ["ok"] * 7 + ["unreadable"]
+    assert [e.header.num_samples for e in entries[:7]] == [50] * 7
+    assert entries == listing._read_batch([e.path for e in entries])
+
+
+def test_files_a_listing_worker_fails_to_read_are_read_here(workspace, parallel, caplog,
+                                                           monkeypatch):
+    make(workspace, *"abcd")
+    monkeypatch.setattr(listing.sys, "executable", "/bin/false")  # a worker that dies
+    entries = api.list_datasets(workspace)
+    assert "listing worker failed" in caplog.text
+    assert [(e.name, e.status) for e in entries] == [(n, "ok") for n in "abcd"]

@@ -13,6 +13,10 @@ user cache folder, so the app starts without reading unchanged files again. That
 only a cache: missing, damaged or written by another version, it is ignored and rebuilt; it
 never vouches for a file whose signature changed, and its configs are validated again as
 they are loaded.
+
+Many files never read before (a workspace opened for the first time) are shared between
+this process and worker processes, so the first listing of a thousand datasets also takes
+well under a second.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ import hashlib
 import json
 import logging
 import os
+import pickle
+import select
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import platformdirs
 
@@ -40,6 +48,11 @@ CACHE_DIR_ENV = "HEIMDALL_STUDIO_CACHE_DIR"
 INDEX_FORMAT = "heimdall-studio-listing"
 SETTLE_NS = 2_000_000_000
 STALE_INDEX_S = 90 * 24 * 3600
+# Fewer unseen files than this are all read in this process: a worker would not be ready
+# in time to help (see read_entries).
+PARALLEL_FROM_FILES = 200
+BATCH_FILES = 16
+WORKER_START_S = 30  # a worker not ready by then is dropped; this process reads on
 
 Signature = tuple[int, int, int, int, int]
 
@@ -76,26 +89,194 @@ def cache_dir() -> Path:
 def list_workspace(workspace: Path) -> list[DatasetEntry]:
     """Every `*.h5` file of the workspace; unreadable ones say why and never raise."""
     index = _index_of(workspace)
-    entries = []
-    for path in iter_dataset_files(workspace):
-        before = time.time_ns()
+    before = time.time_ns()
+    entries: dict[Path, DatasetEntry] = {}
+    unseen: list[tuple[Path, os.stat_result]] = []
+    paths = list(iter_dataset_files(workspace))
+    for path in paths:
         try:
             st = path.lstat()  # a link has its own identity (and is refused)
         except OSError as exc:
-            entries.append(DatasetEntry(path, None, f"{path.name} cannot be read: {exc}"))
+            entries[path] = DatasetEntry(path, None, f"{path.name} cannot be read: {exc}")
             continue
         entry = index.lookup(path.name, st)
         if entry is None:
-            try:
-                entry = DatasetEntry(path, read_header(path))
-            except HeimdallError as exc:
-                entry = DatasetEntry(path, None, str(exc))
-            if max(st.st_mtime_ns, st.st_ctime_ns) < before - SETTLE_NS:
-                index.remember(path.name, st, entry)
-        entries.append(entry)
-    index.keep_only({e.path.name for e in entries})
+            unseen.append((path, st))
+        else:
+            entries[path] = entry
+    for (path, st), entry in zip(unseen, read_entries([path for path, _ in unseen])):
+        if max(st.st_mtime_ns, st.st_ctime_ns) < before - SETTLE_NS:
+            index.remember(path.name, st, entry)
+        entries[path] = entry
+    index.keep_only({path.name for path in paths})
     index.save()
-    return entries
+    return [entries[path] for path in paths]
+
+
+def read_entries(paths: list[Path]) -> list[DatasetEntry]:
+    """The entries of `paths`, in order; many files are shared with worker processes.
+
+    Reading a header takes about a millisecond, nearly all of it inside h5py, which holds
+    the GIL, so threads would only take turns. A worker process needs 0.1-0.2 s to start
+    (Python, numpy, h5py), during which this process reads already: it takes batches from
+    the end of the list and the workers from the start, until they meet. A worker that
+    fails leaves its batch to this process, so the listing is the same either way.
+    """
+    workers = _worker_count(len(paths))
+    if workers == 0:
+        return _read_batch(paths)
+    batches = [paths[i:i + BATCH_FILES] for i in range(0, len(paths), BATCH_FILES)]
+    return [entry for batch in _read_batches(batches, workers) for entry in batch]
+
+
+def read_entry(path: Path) -> DatasetEntry:
+    try:
+        return DatasetEntry(path, read_header(path))
+    except HeimdallError as exc:
+        return DatasetEntry(path, None, str(exc))
+
+
+def _read_batch(paths: list[Path]) -> list[DatasetEntry]:
+    return [read_entry(path) for path in paths]
+
+
+def _worker_count(files: int) -> int:
+    if files < PARALLEL_FROM_FILES or getattr(sys, "frozen", False):
+        return 0  # a frozen app has no interpreter to run a worker with
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        cpus = os.cpu_count() or 1
+    return max(0, min(cpus - 1, files // PARALLEL_FROM_FILES))
+
+
+class _Batches:
+    """Batch numbers handed out from both ends: workers take the front, we the back."""
+
+    def __init__(self, count: int):
+        self._lock = threading.Lock()
+        self._front, self._back = 0, count
+
+    def close(self) -> None:
+        """Hand out nothing more."""
+        with self._lock:
+            self._back = self._front
+
+    def empty(self) -> bool:
+        with self._lock:
+            return self._front >= self._back
+
+    def take_front(self) -> int | None:
+        with self._lock:
+            if self._front >= self._back:
+                return None
+            self._front += 1
+            return self._front - 1
+
+    def take_back(self) -> int | None:
+        with self._lock:
+            if self._front >= self._back:
+                return None
+            self._back -= 1
+            return self._back
+
+
+def _read_batches(batches: list[list[Path]], workers: int,
+                  read_here: bool = True) -> list[list[DatasetEntry]]:
+    """Each batch's entries, read by `workers` processes and (unless not `read_here`) by
+    this one; whatever a worker failed to return is read here at the end."""
+    done: list[list[DatasetEntry] | None] = [None] * len(batches)
+    queue = _Batches(len(batches))
+
+    def drive_worker() -> None:
+        try:
+            with _Worker() as worker:
+                if worker.started(unless=queue.empty):
+                    while (i := queue.take_front()) is not None:
+                        done[i] = worker.read(batches[i])
+        except (OSError, EOFError, pickle.UnpicklingError, subprocess.TimeoutExpired) as exc:
+            log.warning("a listing worker failed (%s); its files are read here", exc)
+
+    threads = [threading.Thread(target=drive_worker, name=f"heimdall-listing-{n}",
+                                daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        while read_here and (i := queue.take_back()) is not None:
+            done[i] = _read_batch(batches[i])
+    finally:  # interrupted (Ctrl+C): the workers stop after their current batch
+        queue.close()
+    for thread in threads:
+        thread.join()
+    return [entries if entries is not None else _read_batch(batches[i])
+            for i, entries in enumerate(done)]
+
+
+class _Worker:
+    """A Python process reading headers: batches of paths in, lists of entries out, as
+    pickles on its standard input and output. It starts with this process's sys.path,
+    so it imports the same Heimdall Studio, and ends when its input closes."""
+
+    def __init__(self) -> None:
+        code = f"import {__name__} as listing; listing.serve_worker()"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.to_worker, self.from_worker = self.process.stdin, self.process.stdout
+        self.ready = False
+
+    def started(self, unless: Callable[[], bool]) -> bool:
+        """Wait until the worker is ready, or until `unless()` says it is not needed."""
+        began = time.monotonic()
+        while not select.select([self.from_worker], [], [], 0.02)[0]:
+            if unless():
+                return False
+            if time.monotonic() - began > WORKER_START_S:
+                raise EOFError(f"it did not start in {WORKER_START_S} s")
+        if self.from_worker.read(1) != b"+":
+            raise EOFError("it did not start")
+        self.ready = True
+        return True
+
+    def read(self, paths: list[Path]) -> list[DatasetEntry]:
+        pickle.dump(paths, self.to_worker, protocol=pickle.HIGHEST_PROTOCOL)
+        self.to_worker.flush()
+        entries = pickle.load(self.from_worker)
+        if not isinstance(entries, list) or len(entries) != len(paths):
+            raise pickle.UnpicklingError("an answer of the wrong length")
+        return entries
+
+    def __enter__(self) -> _Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.ready:
+            self.process.kill()  # still importing: no need to wait for that
+        with contextlib.suppress(OSError):
+            self.to_worker.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.from_worker.close()
+
+
+def serve_worker() -> None:
+    """The worker's side of `_Worker`: read batches until standard input closes."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray output of any library goes to stderr, not into the answers
+    answers.write(b"+")
+    answers.flush()
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            paths = pickle.load(requests)
+        except EOFError:
+            os._exit(0)  # nothing to clean up: skipping the interpreter's exit saves ~0.1 s
+        pickle.dump(_read_batch(paths), answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
 
 
 _indexes: dict[Path, _WorkspaceIndex] = {}

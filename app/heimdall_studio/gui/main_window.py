@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QUrl
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -46,6 +46,8 @@ DEFAULT_SIZE = (1400, 900)
 
 
 class MainWindow(QMainWindow):
+    WARM_UP_AFTER_MS = 2000
+
     def __init__(self, workspace: str | Path, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("main_window")
@@ -57,10 +59,15 @@ class MainWindow(QMainWindow):
         self.exports: dict[Path, FunctionWorker] = {}  # dataset -> its running export
         self.last_error: str | None = None
         self.kernels_ready = False
+        self._warm_up_started = False
         self._select_when_listed: Path | None = None
         self._restoring_selection = False
         self._closing = False
         self.listings = 0  # completed workspace listings (tests wait for the first)
+        # Listing first: a workspace never seen before takes a while to read, and the
+        # widgets can be built meanwhile (the results arrive through the event loop).
+        self.watcher = WorkspaceWatcher(self.workspace, self)
+        self.watcher.refresh()
 
         self.jobs = JobManager(self)
         self.model = DatasetTableModel(self)
@@ -78,9 +85,12 @@ class MainWindow(QMainWindow):
 
         self._create_actions()
         self._create_menus_and_toolbar()
-        self.watcher = WorkspaceWatcher(self.workspace, self)
         self.watcher.listed.connect(self._listed)
         self.watcher.failed.connect(lambda m: self.statusBar().showMessage(m, 10_000))
+        # The kernels load once the first listing is in, as both want the CPU and the
+        # datasets come first; at the latest after WARM_UP_AFTER_MS.
+        self.watcher.listed.connect(self._warm_up)
+        self.watcher.failed.connect(self._warm_up)
         self.browser.selectionModel().selectionChanged.connect(self._selection_changed)
         self.browser.doubleClicked.connect(lambda _index: self.expand_dataset())
         self.jobs.job_started.connect(self._job_started)
@@ -89,8 +99,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._show_workspace()
         self._update_actions()
-        self.watcher.refresh()
-        self._warm_up()
+        QTimer.singleShot(self.WARM_UP_AFTER_MS, self._warm_up)
 
     # -- construction ------------------------------------------------------------
 
@@ -166,8 +175,11 @@ class MainWindow(QMainWindow):
         except OSError as exc:  # shown as an empty listing; creating a dataset will say why
             log.warning("cannot create workspace %s: %s", self.workspace, exc)
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, *_args: object) -> None:
         """Compile (or load) the numba kernels now, so the first run starts at once."""
+        if self._warm_up_started:
+            return
+        self._warm_up_started = True
         self.statusBar().showMessage("Preparing the generator…")
         worker = FunctionWorker("kernel warm-up", warm_up_kernels)
         worker.signals.succeeded.connect(self._warmed_up)

@@ -1,10 +1,13 @@
 """GUI responsiveness during a full-speed run, and start-up time.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_responsiveness.py [--samples N]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_responsiveness.py \
+        [--samples N] [--listing WORKSPACE]
 
 Runs the real main window (offscreen), starts a create job through it and records:
 the longest gap between ticks of a 5 ms timer in the GUI thread (the event loop's worst
-stall), and how often the live SNR/GDOP plots were redrawn with new data.
+stall), and how often the live SNR/GDOP plots were redrawn with new data. With
+--listing, also how long a new window takes to list that workspace, never seen before
+(no listing index) and with its index.
 """
 
 from __future__ import annotations
@@ -43,6 +46,43 @@ def startup_seconds() -> float:
                        capture_output=True, text=True)
         times.append(time.perf_counter() - began)
     return min(times)
+
+
+LISTING_SNIPPET = """
+import time; began = time.perf_counter()
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv)
+from heimdall_studio.gui import create_main_window
+window = create_main_window(sys.argv[1])
+window.show()
+shown = time.perf_counter()
+def listed():
+    if window.listings:
+        print(shown - began, time.perf_counter() - shown, window.model.rowCount())
+        app.quit()
+timer = QTimer(interval=2)
+timer.timeout.connect(listed)
+timer.start()
+app.exec()
+"""
+
+
+def listing_seconds(workspace: Path, runs: int = 3) -> dict[str, list[list[float]]]:
+    """[seconds from launch to rows shown, from window shown to rows shown] of each run,
+    without the listing index ("cold") and with it ("indexed")."""
+    times: dict[str, list[list[float]]] = {"cold": [], "indexed": []}
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "HEIMDALL_STUDIO_CACHE_DIR": cache}
+            for kind in times:  # the first run writes the index the second one reads
+                done = subprocess.run([sys.executable, "-c", LISTING_SNIPPET, str(workspace)],
+                                      env=env, check=True, capture_output=True, text=True)
+                window, rows_after, rows = done.stdout.split()
+                assert int(rows) == len(list(workspace.glob("*.h5")))
+                times[kind].append([float(window) + float(rows_after), float(rows_after)])
+    return times
 
 
 def run_in_window(samples: int) -> dict[str, float]:
@@ -103,10 +143,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=3_000_000)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--listing", type=Path, help="a workspace to time listing with")
     args = parser.parse_args()
-    result = run_in_window(args.samples)
+    result: dict = run_in_window(args.samples)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["startup_s"] = startup_seconds()
+    if args.listing:
+        result["listing_s"] = listing_seconds(args.listing)
     if args.json:
         print(json.dumps(result))
         return
@@ -116,6 +159,10 @@ def main() -> None:
           f"(99th percentile timer gap {result['p99_gap_ms']:.0f} ms)")
     print(f"  live plot refreshes    {result['redraws_per_s']:.1f} per second")
     print(f"  start-up to window     {result['startup_s']:.2f} s (numba cache warm)")
+    for kind, times in result.get("listing_s", {}).items():
+        launch, shown = zip(*times)
+        print(f"  rows listed ({kind})    {min(launch):.2f}-{max(launch):.2f} s after launch, "
+              f"{min(shown):.2f}-{max(shown):.2f} s after the window showed")
 
 
 if __name__ == "__main__":

@@ -160,11 +160,12 @@ def browsing(ws: Path, big: Path, count: int) -> None:
         f"+ {t_map:.3f} s for 20,000 map points")
 
 
-def gui(samples: int) -> None:
+def gui(samples: int, workspace: Path) -> None:
     """The GUI figures, from gui_responsiveness.py in its own process (offscreen)."""
     script = Path(__file__).with_name("gui_responsiveness.py")
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
-    done = subprocess.run([sys.executable, str(script), "--samples", str(samples), "--json"],
+    done = subprocess.run([sys.executable, str(script), "--samples", str(samples), "--json",
+                           "--listing", str(workspace)],
                           env=env, capture_output=True, text=True)
     if done.returncode != 0:
         row("GUI figures", "failed", done.stderr.strip().splitlines()[-1][:60])
@@ -176,6 +177,12 @@ def gui(samples: int) -> None:
         f"99th percentile gap {result['p99_gap_ms']:.0f} ms")
     row("live plot refreshes", f"{result['redraws_per_s']:.1f} /s")
     row("start-up to visible window", f"{result['startup_s']:.2f} s", "numba cache warm")
+    count = len(list(workspace.glob("*.h5")))
+    for kind, note in (("cold", "never seen"), ("indexed", "with the listing index")):
+        launch, shown = zip(*result["listing_s"][kind])
+        row(f"list {count:,} datasets in the app", f"{max(shown):.2f} s",
+            f"{note}: window shown to rows shown, worst of {len(shown)} (best "
+            f"{min(shown):.2f} s); launch to rows {min(launch):.2f}-{max(launch):.2f} s")
     row("peak RSS of the app", f"{result['peak_rss_mib']:,.0f} MiB", "during that run")
 
 
@@ -211,7 +218,7 @@ def main() -> None:
         browsing(ws, big, 100 if quick else 1000)
         big.unlink()
         if not args.no_gui:
-            gui(1_000_000 if quick else 5_000_000)
+            gui(1_000_000 if quick else 5_000_000, ws / "many")
         # Last: the largest run fills the page cache with gigabytes that the system then
         # writes back for a while, which would slow whatever ran next.
         top = int(args.largest if not quick else 1e6)

@@ -129,6 +129,35 @@ def test_window_stays_responsive_during_a_large_run(qtbot, open_window, workspac
     assert np.median(gaps) < 0.02
 
 
+def test_the_browser_follows_a_run_from_its_progress_not_from_the_file(
+        qtbot, open_window, workspace):
+    window = open_window(workspace)
+    progressed = []
+    window.jobs.job_progressed.connect(lambda job: progressed.append(job.done))
+    with qtbot.waitSignal(window.jobs.job_started, timeout=5000):
+        job = window.start_create(_create(window, "growing", 25 * BIG))  # cancelled early
+    qtbot.waitUntil(lambda: window.model.row_of(job.path) >= 0 and job.done > 0,
+                    timeout=30_000)
+    qtbot.wait(2 * window.watcher.DELAY_MS)  # the listing the new file caused is in
+    listings, seen = window.listings, len(progressed)
+    qtbot.waitUntil(lambda: len(progressed) >= seen + 3, timeout=30_000)
+
+    # The file being written is not watched: no listing at every commit...
+    assert str(job.path) not in window.watcher._watcher.files()
+    assert window.listings == listings
+    # ...yet its row counts the committed samples.
+    row = window.model.row_of(job.path)
+    assert window.model.index(row, 2).data() == f"{job.done:,}"
+
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+        window.jobs.cancel(job)
+    qtbot.waitUntil(lambda: str(job.path) in window.watcher._watcher.files(), timeout=10_000)
+    header = api.dataset_header(job.path)
+    row = window.model.row_of(job.path)
+    assert window.model.index(row, 2).data() == f"{header.num_samples:,}"
+    assert header.num_samples == job.done
+
+
 def test_dataset_being_written_cannot_be_expanded_or_deleted(qtbot, open_window, workspace,
                                                             make_dataset, select):
     other = make_dataset(workspace, "other", 1000, seed=1)

@@ -41,6 +41,7 @@ PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("Name", "Type", "Samples", "Frequency (MHz)", "Power (dBm)", "Min SNR (dB)",
            "Max GDOP", "Inside ratio", "Created (UTC)", "Size", "Status")
 NUMERIC_COLUMNS = {2, 3, 4, 5, 6, 7, 9}
+SAMPLES_COLUMN = 2
 STATUS_COLUMN = len(COLUMNS) - 1
 UNREADABLE_COLOR = QColor(170, 30, 30)
 BUSY_COLOR = QColor(30, 90, 170)
@@ -112,6 +113,15 @@ class DatasetTableModel(QAbstractTableModel):
         if self._entries:
             self.dataChanged.emit(self.index(0, STATUS_COLUMN),
                                   self.index(len(self._entries) - 1, STATUS_COLUMN))
+
+    def set_sample_count(self, path: Path, count: int) -> None:
+        """Show `count` samples for the dataset a run of ours is writing, as its progress
+        says, until the next listing reads the file itself."""
+        row = self.row_of(path)
+        if row >= 0 and self._entries[row].header is not None:
+            self._cells[row][SAMPLES_COLUMN] = (f"{count:,}", count)
+            index = self.index(row, SAMPLES_COLUMN)
+            self.dataChanged.emit(index, index)
 
     # -- data out -----------------------------------------------------------
 
@@ -236,6 +246,7 @@ class WorkspaceWatcher(QObject):
         self._running = False
         self._pending = False
         self._stopped = False
+        self.quiet_paths: frozenset[Path] = frozenset()  # see set_quiet_paths
         self._watch_folder()
 
     def set_workspace(self, workspace: Path) -> None:
@@ -254,6 +265,16 @@ class WorkspaceWatcher(QObject):
     def _watch_folder(self) -> None:
         if self.workspace.is_dir():
             self._watcher.addPath(str(self.workspace))
+
+    def set_quiet_paths(self, paths: set[Path]) -> None:
+        """Stop watching `paths` (until a listing after they leave the set): files our own
+        runs are writing. Their progress says how they grow, while the file system would
+        report every single write, over a thousand a second, each a call into Python in
+        the GUI thread that competes with the run for the GIL."""
+        self.quiet_paths = frozenset(paths)
+        watched = {str(p) for p in paths} & set(self._watcher.files())
+        if watched:
+            self._watcher.removePaths(sorted(watched))
 
     def _changed(self, _path: str) -> None:
         # Not restarted by later changes: a restarting (debounce) timer would never fire
@@ -293,7 +314,7 @@ class WorkspaceWatcher(QObject):
             self.refresh()
 
     def _watch_files(self, entries: list[DatasetEntry]) -> None:
-        wanted = {str(e.path) for e in entries}
+        wanted = {str(e.path) for e in entries if e.path not in self.quiet_paths}
         watched = set(self._watcher.files())
         if watched - wanted:
             self._watcher.removePaths(sorted(watched - wanted))

@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.browser.selectionModel().selectionChanged.connect(self._selection_changed)
         self.browser.doubleClicked.connect(lambda _index: self.expand_dataset())
         self.jobs.job_started.connect(self._job_started)
+        self.jobs.job_progressed.connect(self._job_progressed)
         self.jobs.job_ended.connect(self._job_ended)
 
         self._restore_settings()
@@ -384,11 +385,17 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, job: Job) -> None:
         self.model.set_busy(self.jobs.busy_paths())
+        self.watcher.set_quiet_paths(set(self.jobs.busy_paths()))
         self._update_actions()
         self.statusBar().showMessage(f"Started {job.kind} of '{job.name}'", 5000)
 
+    def _job_progressed(self, job: Job) -> None:
+        if job.last is not None:
+            self.model.set_sample_count(job.path, job.last.first_index + job.done)
+
     def _job_ended(self, job: Job) -> None:
         self.model.set_busy(self.jobs.busy_paths())
+        self.watcher.set_quiet_paths(set(self.jobs.busy_paths()))
         self._update_actions()
         self.statusBar().showMessage(f"{job.kind.capitalize()} of '{job.name}': "
                                      f"{job.summary()}", 10_000)

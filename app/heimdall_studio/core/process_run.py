@@ -1,0 +1,225 @@
+"""Create and expand runs in a Python process of their own, off the caller's GIL.
+
+A run writes with h5py, which holds the GIL for the whole of every call: tens of
+milliseconds when a block is flushed. In the process of a desktop app that is how long its
+GUI thread waits. `RunProcess` is a child process that imports the engine and loads the
+kernels as it starts, then does one `api.create_run` or `api.expand_run`; `RunProcess.run`
+turns it into the same generator of `Progress` records, so callers need not know where the
+run happens. `SpareProcess` keeps one child started ahead of time, so a run starts at once.
+
+The two sides go in lock step: the child sends the Progress of each commit and commits the
+next block only once the caller asks for the next record (its kernels compute meanwhile).
+So closing the generator stops the run exactly as closing `api.create_run`'s does: the
+block in flight is dropped, and every committed sample is one the caller saw.
+
+Messages are pickles on the child's standard input and output; both ends are this program.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+import numpy as np
+
+from . import api, stats
+from .config import DatasetConfig
+from .errors import HeimdallError
+from .generator import generate_block
+
+log = logging.getLogger(__name__)
+
+CHILD_NICE = 10  # the run yields the CPU to the app
+
+
+class RunProcessError(HeimdallError):
+    """The run's process failed or ended; the samples it committed are kept."""
+
+
+def available() -> bool:
+    """Whether runs can have processes of their own: not in a frozen app, which has no
+    Python interpreter to start them with."""
+    return not getattr(sys, "frozen", False)
+
+
+class RunProcess:
+    """One child process, ready for one run."""
+
+    def __init__(self) -> None:
+        code = f"import {__name__} as child; child.serve()"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._to_child: BinaryIO = self.process.stdin
+        self._from_child: BinaryIO = self.process.stdout
+        self._starting = threading.Lock()  # held by the thread that waits for the start
+        self._ready = False
+        self._used = False
+
+    def wait_ready(self) -> None:
+        """Block until the child has loaded the kernels; RunProcessError if it cannot.
+        Any thread may wait (the app's warm-up and its first run, say)."""
+        with self._starting:
+            if self._ready:
+                return
+            if self._from_child.read(1) != b"+":
+                code = self.process.poll()
+                raise RunProcessError(
+                    f"the process for the run did not start (exit code {code}); see the "
+                    "log for why")
+            self._ready = True
+
+    def create(self, config: DatasetConfig, num_samples: int, workspace: str | Path | None,
+               compression: str = "light") -> Iterator[Any]:
+        """As `api.create_run`, in the child."""
+        return self._run(("create", config.to_json(), num_samples,
+                          None if workspace is None else str(workspace), compression))
+
+    def expand(self, dataset: str | Path, num_samples: int,
+               workspace: str | Path | None = None) -> Iterator[Any]:
+        """As `api.expand_run`, in the child."""
+        return self._run(("expand", str(dataset), num_samples,
+                          None if workspace is None else str(workspace)))
+
+    def _run(self, request: tuple) -> Iterator[Any]:
+        if self._used:
+            raise RuntimeError("a RunProcess does one run")
+        self._used = True
+        self.wait_ready()
+        self._send(request)
+        return self._relay()
+
+    def _relay(self) -> Iterator[Any]:
+        finished = False
+        try:
+            while True:
+                kind, value = self._receive()
+                if kind == "progress":
+                    yield value
+                    self._send("next")
+                elif kind == "error":
+                    finished = True
+                    raise RunProcessError(value)
+                else:  # done
+                    finished = True
+                    return
+        finally:
+            if not finished:  # closed early: the child commits nothing more and ends
+                with contextlib.suppress(OSError, EOFError, RunProcessError):
+                    self._send("stop")
+                    while self._receive()[0] == "progress":
+                        pass
+            self.discard()
+
+    def _send(self, message: Any) -> None:
+        pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
+        self._to_child.flush()
+
+    def _receive(self) -> tuple[str, Any]:
+        try:
+            return pickle.load(self._from_child)
+        except (EOFError, pickle.UnpicklingError, OSError):
+            code = self.process.wait()
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            raise RunProcessError(
+                f"the run's process ended unexpectedly ({how}); the samples it committed "
+                "are kept, and expanding the dataset continues from them") from None
+
+    def discard(self) -> None:
+        """End the child and wait for it: at once if it has no run, else once the run
+        has closed its file."""
+        if not self._used:
+            self.process.kill()
+        with contextlib.suppress(OSError):
+            self._to_child.close()
+        self.process.wait()
+        self._from_child.close()
+
+
+class SpareProcess:
+    """One RunProcess started ahead of time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spare: RunProcess | None = None
+
+    def prepare(self) -> RunProcess:
+        """Start the spare if there is none; it loads the kernels meanwhile."""
+        with self._lock:
+            if self._spare is None:
+                self._spare = RunProcess()
+            return self._spare
+
+    def take(self) -> RunProcess:
+        """The spare, or a new process if there is none; `prepare` starts the next."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        return spare if spare is not None else RunProcess()
+
+    def discard(self) -> None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
+
+
+# ---------------------------------------------------------------------------
+# the child's side
+
+
+def serve() -> None:
+    """Load the kernels, say so, then do the one run the parent asks for."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray output of any library goes to stderr, not into the messages
+    requests = sys.stdin.buffer
+    with contextlib.suppress(OSError):
+        os.nice(CHILD_NICE)
+    logging.basicConfig(level=logging.WARNING, format="run process: %(message)s")
+    generate_block(api.make_config("warmup", seed=0), 0, 1)
+    stats.histogram(np.zeros(1), np.array([0.0, 1.0]))
+
+    def send(message: Any) -> None:
+        pickle.dump(message, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+    def receive() -> Any:
+        try:
+            return pickle.load(requests)
+        except EOFError:  # the parent is gone: stop
+            return None
+
+    answers.write(b"+")
+    answers.flush()
+    request = receive()
+    if request is None:
+        return
+    try:
+        if request[0] == "create":
+            _, config_json, num_samples, workspace, compression = request
+            run = api.create_run(DatasetConfig.from_json(config_json), num_samples,
+                                 workspace, compression)
+        else:
+            _, dataset, num_samples, workspace = request
+            run = api.expand_run(dataset, num_samples, workspace)
+        try:
+            for progress in run:
+                send(("progress", progress))
+                if receive() != "next":
+                    break
+        finally:
+            run.close()
+    except HeimdallError as exc:
+        send(("error", str(exc)))
+    except Exception as exc:  # reported to the parent; the traceback goes to stderr
+        log.exception("the run failed")
+        send(("error", f"{type(exc).__name__}: {exc}"))
+    else:
+        send(("done", None))

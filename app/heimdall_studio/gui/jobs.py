@@ -4,6 +4,10 @@ A `Job` is the GUI-side record of one create or expand run: the latest `Progress
 histograms accumulated from the per-block counts. `JobManager` starts runs in pool workers
 and turns worker signals into job signals. It only ever hands the worker plain values: a
 validated config or a dataset path, and a sample count.
+
+Each run happens in a process of its own (`core.process_run`), started ahead of time with
+its kernels loaded: the pool worker only relays its progress. In this process, h5py would
+hold the GIL while it writes, and the GUI thread would wait for it.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..core import api
+from ..core import api, process_run
 from ..core.api import Progress
 from .dialogs import ExpandDatasetRequest, NewDatasetRequest
-from .workers import GeneratorWorker
+from .workers import GeneratorWorker, warm_up_kernels
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +105,43 @@ class JobManager(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.jobs: list[Job] = []
+        self._spare = process_run.SpareProcess() if process_run.available() else None
+
+    def prepare(self) -> None:
+        """Get the next run ready: its process started with the kernels loaded (blocks)."""
+        if self._spare is None:
+            warm_up_kernels()  # runs happen in this process
+            return
+        self._spare.prepare().wait_ready()
+
+    def shutdown(self) -> None:
+        """No more runs: end the spare process (running jobs are cancelled apart)."""
+        if self._spare is not None:
+            self._spare.discard()
+            self._spare = None
 
     def start_create(self, request: NewDatasetRequest, workspace: Path) -> Job:
         config, n = request.config, request.num_samples
         path = api.dataset_path(config.name, workspace)
-        # create_run opens the file eagerly, so it is called in the pool thread.
-        worker = GeneratorWorker(f"create {path.name}",
-                                 lambda: api.create_run(config, n, workspace))
-        return self._start(Job("create", path, n, worker))
+
+        def make_run():  # in the pool thread: the run opens and checks the file first
+            if self._spare is None:
+                return api.create_run(config, n, workspace)
+            return self._spare.take().create(config, n, workspace)
+
+        return self._start(Job("create", path, n, GeneratorWorker(f"create {path.name}",
+                                                                 make_run)))
 
     def start_expand(self, request: ExpandDatasetRequest) -> Job:
         path, n = Path(request.path), request.num_samples
-        worker = GeneratorWorker(f"expand {path.name}", lambda: api.expand_run(path, n))
-        return self._start(Job("expand", path, n, worker))
+
+        def make_run():
+            if self._spare is None:
+                return api.expand_run(path, n)
+            return self._spare.take().expand(path, n)
+
+        return self._start(Job("expand", path, n, GeneratorWorker(f"expand {path.name}",
+                                                                 make_run)))
 
     def _start(self, job: Job) -> Job:
         signals = job.worker.signals
@@ -161,6 +189,8 @@ class JobManager(QObject):
         job.error = message
 
     def _finished(self, job: Job) -> None:
+        if self._spare is not None and not self.active_jobs():
+            self._spare.prepare()  # the next run's process, loading its kernels meanwhile
         if job.active:  # neither succeeded nor failed was delivered: should not happen
             job.state = "failed"
             job.error = job.error or "the run ended without a result"

@@ -38,7 +38,7 @@ from .export import ExportRequest, choose_export, export_worker
 from .identity import AboutDialog, app_icon
 from .job_panel import JobPanel
 from .jobs import Job, JobManager
-from .workers import FunctionWorker, pool, warm_up_kernels
+from .workers import FunctionWorker, pool
 
 log = logging.getLogger(__name__)
 
@@ -177,14 +177,16 @@ class MainWindow(QMainWindow):
             log.warning("cannot create workspace %s: %s", self.workspace, exc)
 
     def _warm_up(self, *_args: object) -> None:
-        """Compile (or load) the numba kernels now, so the first run starts at once."""
+        """Start the first run's process, which compiles (or loads) the numba kernels, so
+        that the run starts at once."""
         if self._warm_up_started:
             return
         self._warm_up_started = True
         self.statusBar().showMessage("Preparing the generator…")
-        worker = FunctionWorker("kernel warm-up", warm_up_kernels)
+        worker = FunctionWorker("run warm-up", self.jobs.prepare)
         worker.signals.succeeded.connect(self._warmed_up)
-        worker.signals.failed.connect(lambda m: log.warning("kernel warm-up failed: %s", m))
+        worker.signals.failed.connect(
+            lambda m: self._closing or log.warning("preparing runs failed: %s", m))
         worker.start()
 
     def _warmed_up(self, _result: object) -> None:
@@ -465,6 +467,7 @@ class MainWindow(QMainWindow):
         for worker in self.exports.values():  # an unfinished export leaves no file
             worker.abort()
         self.watcher.stop()
+        self.jobs.shutdown()
         self._save_settings()
         # Runs stop after their current block; wait so that no thread outlives the window.
         pool().waitForDone()

@@ -183,7 +183,8 @@ def gui(samples: int, workspace: Path) -> None:
         row(f"list {count:,} datasets in the app", f"{max(shown):.2f} s",
             f"{note}: window shown to rows shown, worst of {len(shown)} (best "
             f"{min(shown):.2f} s); launch to rows {min(launch):.2f}-{max(launch):.2f} s")
-    row("peak RSS of the app", f"{result['peak_rss_mib']:,.0f} MiB", "during that run")
+    row("peak RSS of the app", f"{result['peak_rss_mib']:,.0f} MiB",
+        f"during that run; its run process {result['run_peak_rss_mib']:,.0f} MiB")
 
 
 def print_table() -> None:

@@ -39,6 +39,7 @@ from typing import Any, Callable
 import platformdirs
 
 from .. import __version__
+from . import child
 from .errors import HeimdallError
 from .store import DatasetHeader, HistoryRow, config_from_json, iter_dataset_files, read_header
 
@@ -141,8 +142,8 @@ def _read_batch(paths: list[Path]) -> list[DatasetEntry]:
 
 
 def _worker_count(files: int) -> int:
-    if files < PARALLEL_FROM_FILES or getattr(sys, "frozen", False):
-        return 0  # a frozen app has no interpreter to run a worker with
+    if files < PARALLEL_FROM_FILES or not child.available():
+        return 0
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
@@ -218,10 +219,7 @@ class _Worker:
     so it imports the same Heimdall Studio, and ends when its input closes."""
 
     def __init__(self) -> None:
-        code = f"import {__name__} as listing; listing.serve_worker()"
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        self.process = child.start(f"import {__name__} as listing; listing.serve_worker()")
         assert self.process.stdin is not None and self.process.stdout is not None
         self.to_worker, self.from_worker = self.process.stdin, self.process.stdout
         self.ready = False
@@ -265,8 +263,7 @@ class _Worker:
 
 def serve_worker() -> None:
     """The worker's side of `_Worker`: read batches until standard input closes."""
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray output of any library goes to stderr, not into the answers
+    answers = child.message_stream()
     answers.write(b"+")
     answers.flush()
     requests = sys.stdin.buffer

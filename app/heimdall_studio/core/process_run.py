@@ -3,9 +3,10 @@
 A run writes with h5py, which holds the GIL for the whole of every call: tens of
 milliseconds when a block is flushed. In the process of a desktop app that is how long its
 GUI thread waits. `RunProcess` is a child process that imports the engine and loads the
-kernels as it starts, then does one `api.create_run` or `api.expand_run`; `RunProcess.run`
-turns it into the same generator of `Progress` records, so callers need not know where the
-run happens. `SpareProcess` keeps one child started ahead of time, so a run starts at once.
+kernels as it starts, then does one `api.create_run` or `api.expand_run`:
+`RunProcess.create` and `.expand` return the same generator of `Progress` records, so
+callers need not know where the run happens. `SpareProcess` keeps one child started ahead
+of time, so a run starts at once.
 
 The two sides go in lock step: the child sends the Progress of each commit and commits the
 next block only once the caller asks for the next record (its kernels compute meanwhile).
@@ -21,7 +22,6 @@ import contextlib
 import logging
 import os
 import pickle
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
-from . import api, stats
+from . import api, child, stats
 from .config import DatasetConfig
 from .errors import HeimdallError
 from .generator import generate_block
@@ -44,19 +44,15 @@ class RunProcessError(HeimdallError):
 
 
 def available() -> bool:
-    """Whether runs can have processes of their own: not in a frozen app, which has no
-    Python interpreter to start them with."""
-    return not getattr(sys, "frozen", False)
+    """Whether runs can have processes of their own (not in a frozen app)."""
+    return child.available()
 
 
 class RunProcess:
     """One child process, ready for one run."""
 
     def __init__(self) -> None:
-        code = f"import {__name__} as child; child.serve()"
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        self.process = child.start(f"import {__name__} as run; run.serve()")
         assert self.process.stdin is not None and self.process.stdout is not None
         self._to_child: BinaryIO = self.process.stdin
         self._from_child: BinaryIO = self.process.stdout
@@ -177,8 +173,7 @@ class SpareProcess:
 
 def serve() -> None:
     """Load the kernels, say so, then do the one run the parent asks for."""
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray output of any library goes to stderr, not into the messages
+    answers = child.message_stream()
     requests = sys.stdin.buffer
     with contextlib.suppress(OSError):
         os.nice(CHILD_NICE)

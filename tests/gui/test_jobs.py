@@ -158,6 +158,19 @@ def test_the_browser_follows_a_run_from_its_progress_not_from_the_file(
     assert header.num_samples == job.done
 
 
+def test_runs_happen_in_the_apps_process_if_no_other_can_start(qtbot, open_window,
+                                                                workspace, monkeypatch,
+                                                                caplog):
+    monkeypatch.setattr("sys.executable", "/bin/false")  # every child dies at once
+    window = open_window(workspace)
+    qtbot.waitUntil(lambda: window.kernels_ready, timeout=60_000)
+    with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
+        job = window.start_create(_create(window, "here", 5000))
+    assert job.state == "finished", job.summary()
+    assert api.dataset_header(job.path).num_samples == 5000
+    assert "cannot have a process of its own" in caplog.text
+
+
 def test_dataset_being_written_cannot_be_expanded_or_deleted(qtbot, open_window, workspace,
                                                             make_dataset, select):
     other = make_dataset(workspace, "other", 1000, seed=1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -109,10 +110,13 @@ class JobManager(QObject):
 
     def prepare(self) -> None:
         """Get the next run ready: its process started with the kernels loaded (blocks)."""
-        if self._spare is None:
-            warm_up_kernels()  # runs happen in this process
-            return
-        self._spare.prepare().wait_ready()
+        if self._spare is not None:
+            try:
+                self._spare.prepare().wait_ready()
+                return
+            except process_run.RunProcessError as exc:
+                log.warning("runs cannot have a process of their own: %s", exc)
+        warm_up_kernels()  # for runs in this process
 
     def shutdown(self) -> None:
         """No more runs: end the spare process (running jobs are cancelled apart)."""
@@ -123,25 +127,29 @@ class JobManager(QObject):
     def start_create(self, request: NewDatasetRequest, workspace: Path) -> Job:
         config, n = request.config, request.num_samples
         path = api.dataset_path(config.name, workspace)
-
-        def make_run():  # in the pool thread: the run opens and checks the file first
-            if self._spare is None:
-                return api.create_run(config, n, workspace)
-            return self._spare.take().create(config, n, workspace)
-
-        return self._start(Job("create", path, n, GeneratorWorker(f"create {path.name}",
-                                                                 make_run)))
+        worker = GeneratorWorker(f"create {path.name}", lambda: self._make_run(
+            lambda child: child.create(config, n, workspace),
+            lambda: api.create_run(config, n, workspace)))
+        return self._start(Job("create", path, n, worker))
 
     def start_expand(self, request: ExpandDatasetRequest) -> Job:
         path, n = Path(request.path), request.num_samples
+        worker = GeneratorWorker(f"expand {path.name}", lambda: self._make_run(
+            lambda child: child.expand(path, n), lambda: api.expand_run(path, n)))
+        return self._start(Job("expand", path, n, worker))
 
-        def make_run():
-            if self._spare is None:
-                return api.expand_run(path, n)
-            return self._spare.take().expand(path, n)
-
-        return self._start(Job("expand", path, n, GeneratorWorker(f"expand {path.name}",
-                                                                 make_run)))
+    def _make_run(self, in_child: Callable[[process_run.RunProcess], Iterator[Progress]],
+                  here: Callable[[], Iterator[Progress]]) -> Iterator[Progress]:
+        """The run in a process of its own, or in this one if no process can be started.
+        Called in the pool thread: the run opens and checks the file before it starts."""
+        spare = self._spare
+        if spare is not None:
+            try:
+                return in_child(spare.take())
+            except process_run.RunProcessError as exc:
+                log.warning("the run cannot have a process of its own (%s); running it in "
+                            "the app's process", exc)
+        return here()
 
     def _start(self, job: Job) -> Job:
         signals = job.worker.signals

@@ -158,10 +158,12 @@ def test_the_browser_follows_a_run_from_its_progress_not_from_the_file(
     assert header.num_samples == job.done
 
 
+@pytest.mark.parametrize("interpreter", ["/bin/false", "/nonexistent/python"])
 def test_runs_happen_in_the_apps_process_if_no_other_can_start(qtbot, open_window,
                                                                 workspace, monkeypatch,
-                                                                caplog):
-    monkeypatch.setattr("sys.executable", "/bin/false")  # every child dies at once
+                                                                caplog, interpreter):
+    # children that die at once, or cannot be started at all
+    monkeypatch.setattr("sys.executable", interpreter)
     window = open_window(workspace)
     qtbot.waitUntil(lambda: window.kernels_ready, timeout=60_000)
     with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):

@@ -114,7 +114,7 @@ class JobManager(QObject):
             try:
                 self._spare.prepare().wait_ready()
                 return
-            except process_run.RunProcessError as exc:
+            except (OSError, process_run.RunProcessError) as exc:
                 log.warning("runs cannot have a process of their own: %s", exc)
         warm_up_kernels()  # for runs in this process
 
@@ -146,7 +146,7 @@ class JobManager(QObject):
         if spare is not None:
             try:
                 return in_child(spare.take())
-            except process_run.RunProcessError as exc:
+            except (OSError, process_run.RunProcessError) as exc:
                 log.warning("the run cannot have a process of its own (%s); running it in "
                             "the app's process", exc)
         return here()
@@ -198,7 +198,10 @@ class JobManager(QObject):
 
     def _finished(self, job: Job) -> None:
         if self._spare is not None and not self.active_jobs():
-            self._spare.prepare()  # the next run's process, loading its kernels meanwhile
+            try:
+                self._spare.prepare()  # the next run's process, loading its kernels meanwhile
+            except OSError as exc:  # the next run says so again, and runs here
+                log.warning("cannot start a process for the next run: %s", exc)
         if job.active:  # neither succeeded nor failed was delivered: should not happen
             job.state = "failed"
             job.error = job.error or "the run ended without a result"

@@ -141,7 +141,7 @@ def test_a_listing_shared_with_a_worker_process_is_the_same(workspace, parallel,
 def test_files_a_listing_worker_fails_to_read_are_read_here(workspace, parallel, caplog,
                                                            monkeypatch):
     make(workspace, *"abcd")
-    monkeypatch.setattr(listing.sys, "executable", "/bin/false")  # a worker that dies
+    monkeypatch.setattr("sys.executable", "/bin/false")  # a worker that dies
     entries = api.list_datasets(workspace)
     assert "listing worker failed" in caplog.text
     assert [(e.name, e.status) for e in entries] == [(n, "ok") for n in "abcd"]

@@ -27,9 +27,6 @@ import json
 import logging
 import os
 import pickle
-import select
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -195,7 +192,7 @@ def _read_batches(batches: list[list[Path]], workers: int,
                 if worker.started(unless=queue.empty):
                     while (i := queue.take_front()) is not None:
                         done[i] = worker.read(batches[i])
-        except (OSError, EOFError, pickle.UnpicklingError, subprocess.TimeoutExpired) as exc:
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:
             log.warning("a listing worker failed (%s); its files are read here", exc)
 
     threads = [threading.Thread(target=drive_worker, name=f"heimdall-listing-{n}",
@@ -214,33 +211,18 @@ def _read_batches(batches: list[list[Path]], workers: int,
 
 
 class _Worker:
-    """A Python process reading headers: batches of paths in, lists of entries out, as
-    pickles on its standard input and output. It starts with this process's sys.path,
-    so it imports the same Heimdall Studio, and ends when its input closes."""
+    """A child process reading headers: batches of paths in, lists of entries out."""
 
     def __init__(self) -> None:
-        self.process = child.start(f"import {__name__} as listing; listing.serve_worker()")
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.to_worker, self.from_worker = self.process.stdin, self.process.stdout
-        self.ready = False
+        self.child = child.Child(f"import {__name__} as listing; listing.serve_worker()")
 
     def started(self, unless: Callable[[], bool]) -> bool:
         """Wait until the worker is ready, or until `unless()` says it is not needed."""
-        began = time.monotonic()
-        while not select.select([self.from_worker], [], [], 0.02)[0]:
-            if unless():
-                return False
-            if time.monotonic() - began > WORKER_START_S:
-                raise EOFError(f"it did not start in {WORKER_START_S} s")
-        if self.from_worker.read(1) != b"+":
-            raise EOFError("it did not start")
-        self.ready = True
-        return True
+        return self.child.wait_ready(unless=unless, timeout=WORKER_START_S)
 
     def read(self, paths: list[Path]) -> list[DatasetEntry]:
-        pickle.dump(paths, self.to_worker, protocol=pickle.HIGHEST_PROTOCOL)
-        self.to_worker.flush()
-        entries = pickle.load(self.from_worker)
+        self.child.send(paths)
+        entries = self.child.receive()
         if not isinstance(entries, list) or len(entries) != len(paths):
             raise pickle.UnpicklingError("an answer of the wrong length")
         return entries
@@ -249,31 +231,19 @@ class _Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if not self.ready:
-            self.process.kill()  # still importing: no need to wait for that
-        with contextlib.suppress(OSError):
-            self.to_worker.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.from_worker.close()
+        self.child.close(timeout=5)
 
 
 def serve_worker() -> None:
     """The worker's side of `_Worker`: read batches until standard input closes."""
-    answers = child.message_stream()
-    answers.write(b"+")
-    answers.flush()
-    requests = sys.stdin.buffer
+    parent = child.Parent()
+    parent.say_ready()
     while True:
         try:
-            paths = pickle.load(requests)
+            paths = parent.receive()
         except EOFError:
             os._exit(0)  # nothing to clean up: skipping the interpreter's exit saves ~0.1 s
-        pickle.dump(_read_batch(paths), answers, protocol=pickle.HIGHEST_PROTOCOL)
-        answers.flush()
+        parent.send(_read_batch(paths))
 
 
 _indexes: dict[Path, _WorkspaceIndex] = {}

@@ -22,10 +22,9 @@ import contextlib
 import logging
 import os
 import pickle
-import sys
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -52,26 +51,23 @@ class RunProcess:
     """One child process, ready for one run."""
 
     def __init__(self) -> None:
-        self.process = child.start(f"import {__name__} as run; run.serve()")
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self._to_child: BinaryIO = self.process.stdin
-        self._from_child: BinaryIO = self.process.stdout
+        self._child = child.Child(f"import {__name__} as run; run.serve()")
+        self.process = self._child.process
         self._starting = threading.Lock()  # held by the thread that waits for the start
-        self._ready = False
         self._used = False
 
     def wait_ready(self) -> None:
         """Block until the child has loaded the kernels; RunProcessError if it cannot.
         Any thread may wait (the app's warm-up and its first run, say)."""
         with self._starting:
-            if self._ready:
+            if self._child.ready:
                 return
-            if self._from_child.read(1) != b"+":
-                code = self.process.poll()
+            try:
+                self._child.wait_ready()
+            except EOFError:
                 raise RunProcessError(
-                    f"the process for the run did not start (exit code {code}); see the "
-                    "log for why")
-            self._ready = True
+                    f"the process for the run did not start (exit code "
+                    f"{self.process.poll()}); see the log for why") from None
 
     def create(self, config: DatasetConfig, num_samples: int, workspace: str | Path | None,
                compression: str = "light") -> Iterator[Any]:
@@ -116,12 +112,11 @@ class RunProcess:
             self.discard()
 
     def _send(self, message: Any) -> None:
-        pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
-        self._to_child.flush()
+        self._child.send(message)
 
     def _receive(self) -> tuple[str, Any]:
         try:
-            return pickle.load(self._from_child)
+            return self._child.receive()
         except (EOFError, pickle.UnpicklingError, OSError):
             code = self.process.wait()
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
@@ -130,14 +125,11 @@ class RunProcess:
                 "are kept, and expanding the dataset continues from them") from None
 
     def discard(self) -> None:
-        """End the child and wait for it: at once if it has no run, else once the run
-        has closed its file."""
+        """End the child and wait for it: at once if it has no run, else once the run has
+        closed its file."""
         if not self._used:
-            self.process.kill()
-        with contextlib.suppress(OSError):
-            self._to_child.close()
-        self.process.wait()
-        self._from_child.close()
+            self.process.kill()  # a spare: nothing of it to keep
+        self._child.close()
 
 
 class SpareProcess:
@@ -173,26 +165,20 @@ class SpareProcess:
 
 def serve() -> None:
     """Load the kernels, say so, then do the one run the parent asks for."""
-    answers = child.message_stream()
-    requests = sys.stdin.buffer
+    parent = child.Parent()
     with contextlib.suppress(OSError):
         os.nice(CHILD_NICE)
     logging.basicConfig(level=logging.WARNING, format="run process: %(message)s")
     generate_block(api.make_config("warmup", seed=0), 0, 1)
     stats.histogram(np.zeros(1), np.array([0.0, 1.0]))
-
-    def send(message: Any) -> None:
-        pickle.dump(message, answers, protocol=pickle.HIGHEST_PROTOCOL)
-        answers.flush()
+    parent.say_ready()
 
     def receive() -> Any:
         try:
-            return pickle.load(requests)
+            return parent.receive()
         except EOFError:  # the parent is gone: stop
             return None
 
-    answers.write(b"+")
-    answers.flush()
     request = receive()
     if request is None:
         return
@@ -206,15 +192,15 @@ def serve() -> None:
             run = api.expand_run(dataset, num_samples, workspace)
         try:
             for progress in run:
-                send(("progress", progress))
+                parent.send(("progress", progress))
                 if receive() != "next":
                     break
         finally:
             run.close()
     except HeimdallError as exc:
-        send(("error", str(exc)))
+        parent.send(("error", str(exc)))
     except Exception as exc:  # reported to the parent; the traceback goes to stderr
         log.exception("the run failed")
-        send(("error", f"{type(exc).__name__}: {exc}"))
+        parent.send(("error", f"{type(exc).__name__}: {exc}"))
     else:
-        send(("done", None))
+        parent.send(("done", None))

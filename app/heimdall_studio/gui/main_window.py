@@ -87,8 +87,9 @@ class MainWindow(QMainWindow):
         self._create_menus_and_toolbar()
         self.watcher.listed.connect(self._listed)
         self.watcher.failed.connect(lambda m: self.statusBar().showMessage(m, 10_000))
-        # The kernels load once the first listing is in, as both want the CPU and the
-        # datasets come first; at the latest after WARM_UP_AFTER_MS.
+        # The first run's process starts (and loads the kernels) once the first listing is
+        # in, as both want the CPU and the datasets come first; at the latest after
+        # WARM_UP_AFTER_MS.
         self.watcher.listed.connect(self._warm_up)
         self.watcher.failed.connect(self._warm_up)
         self.browser.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -179,7 +180,7 @@ class MainWindow(QMainWindow):
     def _warm_up(self, *_args: object) -> None:
         """Start the first run's process, which compiles (or loads) the numba kernels, so
         that the run starts at once."""
-        if self._warm_up_started:
+        if self._warm_up_started or self._closing:
             return
         self._warm_up_started = True
         self.statusBar().showMessage("Preparing the generator…")

@@ -145,9 +145,13 @@ def test_the_browser_follows_a_run_from_its_progress_not_from_the_file(
     # The file being written is not watched: no listing at every commit...
     assert str(job.path) not in window.watcher._watcher.files()
     assert window.listings == listings
-    # ...yet its row counts the committed samples.
+    # ...yet its row, and its details (it is selected: the app selects a new dataset),
+    # count the committed samples.
     row = window.model.row_of(job.path)
     assert window.model.index(row, 2).data() == f"{job.done:,}"
+    assert window.selected_entry().path == job.path
+    assert f"{job.done:,} samples" in window.details.title.text()
+    assert window.details.config_table.item(0, 1).text() == f"{job.done:,}"
 
     with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
         window.jobs.cancel(job)

@@ -193,8 +193,7 @@ class DetailsPanel(QWidget):
         header = entry.header
         self.title.setStyleSheet("")
         self.title.setToolTip(str(entry.path))
-        self.title.setText(f"<b>{entry.name}</b> · {header.num_samples:,} samples · "
-                           f"{header.config.frequency_mhz:g} MHz · {entry.path}")
+        self._set_title(header.num_samples)
         _fill(self.config_table, config_rows(header))
         _fill(self.receiver_table, [(r.name, r.lat, r.lon, r.alt_m, r.noise_figure_db,
                                      r.antenna_gain_dbi) for r in header.config.receivers])
@@ -216,6 +215,20 @@ class DetailsPanel(QWidget):
                               "live plots below and appear here when it ends.")
             return
         self.load_summary()
+
+    def _set_title(self, num_samples: int) -> None:
+        entry = self.entry
+        assert entry is not None and entry.header is not None
+        self.title.setText(f"<b>{entry.name}</b> · {num_samples:,} samples · "
+                           f"{entry.header.config.frequency_mhz:g} MHz · {entry.path}")
+
+    def set_sample_count(self, path: Path, count: int) -> None:
+        """The dataset a run of ours is writing has `count` samples, as its progress says
+        (the file is not listed again while the run writes it)."""
+        if self.entry is None or self.entry.path != path or self.entry.header is None:
+            return
+        self._set_title(count)
+        self.config_table.item(0, 1).setText(f"{count:,}")  # config_rows puts samples first
 
     def reload(self) -> None:
         """Read the samples again (F5)."""

@@ -394,7 +394,8 @@ class MainWindow(QMainWindow):
 
     def _job_progressed(self, job: Job) -> None:
         if job.last is not None:
-            self.model.set_sample_count(job.path, job.last.first_index + job.done)
+            self.model.set_sample_count(job.path, job.last.total)
+            self.details.set_sample_count(job.path, job.last.total)
 
     def _job_ended(self, job: Job) -> None:
         self.model.set_busy(self.jobs.busy_paths())

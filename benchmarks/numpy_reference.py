@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from heimdall_studio.core.config import DatasetConfig
-from heimdall_studio.core.generator import receiver_box, training_box
-from heimdall_studio.core.physics import EARTH_RADIUS_KM
+from heimdall_studio.core.geo import EARTH_RADIUS_KM, receiver_box, training_box
 
 
 def evaluate_candidates(config: DatasetConfig, n: int, rng: np.random.Generator,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from heimdall_studio import cli
-from heimdall_studio.core import api, generator
+from heimdall_studio.core import api, fields
 from heimdall_studio.core.errors import DatasetFormatError
 from heimdall_studio.core.verify import verify_dataset
 
@@ -126,7 +126,7 @@ def test_expansion_refuses_samples_drawn_by_another_generator(workspace, older):
     # expanding would mix two sets of random streams: refused, the file untouched.
     path = api.create_dataset("older", 2000, workspace, seed=9).path
     with h5py.File(path, "r") as f:
-        assert f.attrs["generator_version"] == generator.GENERATOR_VERSION
+        assert f.attrs["generator_version"] == fields.GENERATOR_VERSION
     with h5py.File(path, "r+") as f:
         if older == "version 1":
             f.attrs["generator_version"] = np.int64(1)

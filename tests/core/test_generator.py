@@ -6,10 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from heimdall_studio.core import generator, physics
+from heimdall_studio.core import geo, physics
 from heimdall_studio.core.api import make_config
 from heimdall_studio.core.errors import StratumUnfillableError
-from heimdall_studio.core.generator import generate_block, generate_blocks, inside_mask
+from heimdall_studio.core.generator import generate_block, generate_blocks
+from heimdall_studio.core.geo import inside_mask
 
 
 def same(a, b):
@@ -56,8 +57,8 @@ def test_stratification_keeps_the_ratio_in_every_prefix(small_config):
     assert (inside == inside_mask(0, 1000, 0.7)).all()
     for n in (1, 7, 10, 99, 1000):
         assert abs(inside[:n].sum() - 0.7 * n) < 1
-    lat0, lat1, lon0, lon1 = generator.receiver_box(small_config)
-    t_lat0, t_lat1, t_lon0, t_lon1 = generator.training_box(small_config)
+    lat0, lat1, lon0, lon1 = geo.receiver_box(small_config)
+    t_lat0, t_lat1, t_lon0, t_lon1 = geo.training_box(small_config)
     lat, lon = a["tx_lat"], a["tx_lon"]
     in_rx = (lat >= lat0) & (lat <= lat1) & (lon >= lon0) & (lon <= lon1)
     in_tr = (lat >= t_lat0) & (lat <= t_lat1) & (lon >= t_lon0) & (lon <= t_lon1)
@@ -69,7 +70,7 @@ def test_outside_samples_cover_all_four_sides_of_the_ring():
     config = make_config("ring", seed=3, inside_ratio=0.0, min_receivers=3, max_gdop=1e6,
                          min_snr_db=-20, tx_power_dbm=70)
     a = generate_block(config, 0, 2000).arrays
-    lat0, lat1, lon0, lon1 = generator.receiver_box(config)
+    lat0, lat1, lon0, lon1 = geo.receiver_box(config)
     lat, lon = a["tx_lat"], a["tx_lon"]
     for side in (lat > lat1, lat < lat0, lon < lon0, lon > lon1):
         assert side.sum() > 50

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from heimdall_studio.core import physics, rng
+from heimdall_studio.core import geo, physics, rng
 from heimdall_studio.core.physics import (
     PATH_LOSS_FREE_SPACE,
     PATH_LOSS_TWO_RAY,
@@ -48,7 +48,13 @@ def test_haversine_known_distances():
     assert haversine_km(45.0, 7.0, 46.0, 7.0) == pytest.approx(6371.0088 * math.pi / 180)
     # Torino to Genova (default network), about 123 km
     assert haversine_km(45.044, 7.672, 44.395, 8.956) == pytest.approx(123.0, abs=1.5)
-    assert haversine_km(45.0, 7.0, 45.0, 7.0) == physics.MIN_DISTANCE_KM
+    assert haversine_km(45.0, 7.0, 45.0, 7.0) == geo.MIN_DISTANCE_KM
+
+
+def test_compiled_haversine_is_geos_formula():
+    # The kernels use the compiled one, the histogram bins and the map the plain one.
+    for args in ((45.0, 7.0, 46.0, 7.0), (45.044, 7.672, 44.395, 8.956), (1.0, 2.0, 1.0, 2.0)):
+        assert physics.haversine_km(*args) == pytest.approx(geo.haversine_km(*args), rel=1e-14)
 
 
 def _ring(bearings_deg):

@@ -24,7 +24,6 @@ import platformdirs
 from . import stats
 from .config import DatasetConfig, validate_name
 from .errors import ConfigError, DatasetNotFoundError
-from .generator import generate_blocks
 from .listing import DatasetEntry, list_workspace
 from .locking import DatasetLock
 from .store import (
@@ -132,6 +131,8 @@ class Progress:
 
 
 def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]:
+    from .generator import generate_blocks  # numba loads with the first run, not the API
+
     writer = opened.writer
     config = writer.config
     edges = stats.histogram_edges(config)

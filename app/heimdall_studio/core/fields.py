@@ -1,13 +1,23 @@
-"""What a sample is: its fields, their dtypes, and which hold one value per receiver.
+"""What a sample is: its fields, their dtypes, which hold one value per receiver, and
+the version of the algorithm that draws them.
 
-The generator fills these arrays and the dataset file stores one HDF5 dataset per field
-under /samples (SPEC section 7). Kept apart from both so that reading a file's header
-does not load the generator's compiled kernels.
+The generator fills these arrays in `SampleBlock`s and the dataset file stores one HDF5
+dataset per field under /samples (SPEC section 7). Kept apart from both so that reading
+or writing a file does not load the generator's compiled kernels.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+# The algorithm that turns (config, seed, sample index) into samples, stored in every
+# file. It goes up whenever the same config and seed would give other samples, and a
+# dataset is only expanded by the version that drew it, so that all of its samples come
+# from one set of random streams. 1: Heimdall Studio 0.1 (Box-Muller normals);
+# 2: ziggurat normals, path loss and fading sharing one logarithm.
+GENERATOR_VERSION = 2
 
 # One array per field, of this dtype; the per-receiver ones are (n, receivers).
 SAMPLE_FIELDS: dict[str, np.dtype] = {
@@ -28,3 +38,19 @@ SAMPLE_FIELDS: dict[str, np.dtype] = {
 }
 PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
                        "distance_km")
+
+
+@dataclass(frozen=True)
+class SampleBlock:
+    """Consecutive samples [first_index, first_index + count) and how they were found."""
+
+    first_index: int
+    arrays: dict[str, np.ndarray]
+    candidates: int
+    rejected_too_few_receivers: int
+    rejected_gdop: int
+    seconds: float
+
+    @property
+    def count(self) -> int:
+        return len(self.arrays["tx_lat"])

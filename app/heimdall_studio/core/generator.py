@@ -11,27 +11,20 @@ import math
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Iterator
 
 import numba
 import numpy as np
 
-from . import kernel
+from . import kernel, stats
 from .config import DatasetConfig
 from .errors import StratumUnfillableError
-from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from .geo import receiver_box, training_box
 from .physics import PATH_LOSS_CODES, noise_floor_dbm, receiver_height_m
 from .rng import stream_key
 
 STRATUM_NAMES = ("inside", "outside")
-
-# The algorithm that turns (config, seed, sample index) into samples, stored in every
-# file. It goes up whenever the same config and seed would give other samples, and a
-# dataset is only expanded by the version that drew it, so that all of its samples come
-# from one set of random streams. 1: Heimdall Studio 0.1 (Box-Muller normals);
-# 2: ziggurat normals, path loss and fading sharing one logarithm.
-GENERATOR_VERSION = 2
 
 # numba's default threading layer runs one parallel kernel at a time per process;
 # concurrent runs (two GUI jobs, say) take turns block by block.
@@ -40,42 +33,6 @@ _KERNEL_LOCK = threading.Lock()
 # Blocks aim at this wall time, so progress and cancellation stay prompt at any speed.
 TARGET_BLOCK_SECONDS = 0.15
 MAX_BLOCK_SAMPLES = 1 << 18
-
-
-@dataclass(frozen=True)
-class SampleBlock:
-    """Consecutive samples [first_index, first_index + count) and how they were found."""
-
-    first_index: int
-    arrays: dict[str, np.ndarray]
-    candidates: int
-    rejected_too_few_receivers: int
-    rejected_gdop: int
-    seconds: float
-
-    @property
-    def count(self) -> int:
-        return len(self.arrays["tx_lat"])
-
-
-def receiver_box(config: DatasetConfig) -> tuple[float, float, float, float]:
-    """(lat_min, lat_max, lon_min, lon_max) of the receivers."""
-    lats = [r.lat for r in config.receivers]
-    lons = [r.lon for r in config.receivers]
-    return min(lats), max(lats), min(lons), max(lons)
-
-
-def training_box(config: DatasetConfig) -> tuple[float, float, float, float]:
-    """The receiver box grown by margin_deg on every side."""
-    lat0, lat1, lon0, lon1 = receiver_box(config)
-    m = config.margin_deg
-    return lat0 - m, lat1 + m, lon0 - m, lon1 + m
-
-
-def inside_mask(start: int, stop: int, inside_ratio: float) -> np.ndarray:
-    """Which sample indices in [start, stop) are drawn inside the receiver box."""
-    index = np.arange(start, stop, dtype=np.float64)
-    return (np.floor((index + 1) * inside_ratio) - np.floor(index * inside_ratio)) == 1
 
 
 class _KernelInputs:
@@ -201,3 +158,10 @@ def generate_blocks(config: DatasetConfig, start: int, stop: int) -> Iterator[Sa
             plan.learn(block)
             pending = submit(block.first_index + block.count)
             yield block
+
+
+def load_kernels() -> None:
+    """Compile the kernels a run uses, or load them from numba's cache, so that the first
+    run does not wait for them."""
+    generate_block(DatasetConfig.from_dict({"name": "warmup", "seed": 0}), 0, 1)
+    stats.histogram(np.zeros(1), np.array([0.0, 1.0]))

@@ -12,9 +12,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM
 from .physics import (
-    EARTH_RADIUS_KM,
-    MIN_DISTANCE_KM,
     PATH_LOSS_TWO_RAY,
     free_space_loss_db,
     gdop_from_vectors,

@@ -11,8 +11,9 @@ import math
 import numpy as np
 from numba import njit
 
-EARTH_RADIUS_KM = 6371.0088
-MIN_DISTANCE_KM = 0.01
+from . import geo
+from .geo import EARTH_RADIUS_KM
+
 MIN_RX_HEIGHT_M = 10.0
 THERMAL_NOISE_DBM_HZ = -174.0
 
@@ -21,16 +22,8 @@ PATH_LOSS_FREE_SPACE = 1
 PATH_LOSS_CODES = {"two_ray": PATH_LOSS_TWO_RAY, "free_space": PATH_LOSS_FREE_SPACE}
 
 
-@njit(cache=True, nogil=True)
-def haversine_km(lat1, lon1, lat2, lon2):
-    """Great-circle distance in km, never below MIN_DISTANCE_KM."""
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    dphi = p2 - p1
-    dlmb = math.radians(lon2 - lon1)
-    a = math.sin(0.5 * dphi) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(0.5 * dlmb) ** 2
-    d = 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-    return max(d, MIN_DISTANCE_KM)
+# Great-circle distance in km, never below MIN_DISTANCE_KM: geo's, compiled.
+haversine_km = njit(cache=True, nogil=True)(geo.haversine_km)
 
 
 @njit(cache=True, nogil=True)

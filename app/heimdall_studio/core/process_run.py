@@ -26,12 +26,9 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-
-from . import api, child, stats
+from . import api, child
 from .config import DatasetConfig
 from .errors import HeimdallError
-from .generator import generate_block
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +166,9 @@ def serve() -> None:
     with contextlib.suppress(OSError):
         os.nice(CHILD_NICE)
     logging.basicConfig(level=logging.WARNING, format="run process: %(message)s")
-    generate_block(api.make_config("warmup", seed=0), 0, 1)
-    stats.histogram(np.zeros(1), np.array([0.0, 1.0]))
+    from .generator import load_kernels  # numba: in this process, never in the app's
+
+    load_kernels()
     parent.say_ready()
 
     def receive() -> Any:

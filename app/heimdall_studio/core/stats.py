@@ -12,14 +12,13 @@ simply add up and a dataset of any size shows its distributions at once.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
-from numba import njit
 
 from .config import DatasetConfig
-from .generator import training_box
-from .physics import haversine_km
+from .geo import haversine_km, training_box
 
 HISTOGRAMS = ("snr_db", "gdop", "num_receivers_detected", "distance_km")
 SNR_SPAN_DB = 80.0
@@ -54,7 +53,6 @@ def histogram_edges(config: DatasetConfig) -> dict[str, np.ndarray]:
             "distance_km": distance_edges(config)}
 
 
-@njit(cache=True, nogil=True)
 def _uniform_histogram(values, mask, low, width, bins):
     counts = np.zeros(bins, dtype=np.int64)
     flat = values.ravel()
@@ -66,6 +64,15 @@ def _uniform_histogram(values, mask, low, width, bins):
         k = int(math.floor((v - low) / width))
         counts[min(max(k, 0), bins - 1)] += 1
     return counts
+
+
+@functools.cache
+def _compiled_histogram():
+    """`_uniform_histogram` compiled, or loaded from numba's cache, on first use: importing
+    this module does not load numba, which the app's window never needs."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_uniform_histogram)
 
 
 def histogram(values: np.ndarray, edges: np.ndarray,
@@ -80,7 +87,7 @@ def histogram(values: np.ndarray, edges: np.ndarray,
     if mask is None:
         mask = np.ones(values.shape, dtype=np.bool_)
     width = (edges[-1] - edges[0]) / (len(edges) - 1)
-    return _uniform_histogram(values, np.asarray(mask, dtype=np.bool_), float(edges[0]),
+    return _compiled_histogram()(values, np.asarray(mask, dtype=np.bool_), float(edges[0]),
                               float(width), len(edges) - 1)
 
 

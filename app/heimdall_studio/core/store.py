@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from . import stats
 from .config import DatasetConfig
 from .errors import (
     ConfigError,
@@ -157,7 +158,7 @@ class DatasetHeader:
     app_version: str
     history: tuple[HistoryRow, ...]
     size_bytes: int
-    # generator.GENERATOR_VERSION that drew the samples (files without it: version 1)
+    # fields.GENERATOR_VERSION that drew the samples (files without it: version 1)
     generator_version: int = 1
     # The config as the file stores it, so it can be kept again without serialising it.
     config_json: str = dataclasses.field(default="", repr=False, compare=False)
@@ -434,7 +435,6 @@ class DatasetStats:
 
 def _stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
     """The running histograms as stored, whatever sample count they cover."""
-    from . import stats  # with numba: imported here, so header reads go without it
     group = f.get("stats")
     if not isinstance(group, h5py.Group):
         return None
@@ -460,7 +460,6 @@ def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
 
 
 def stats_from_samples(f: h5py.File, header: DatasetHeader) -> DatasetStats:
-    from . import stats  # see _stored_histograms
     edges = stats.histogram_edges(header.config)
     counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
     fields = ("snr_db", "gdop", "num_receivers_detected", "distance_km", "signal_present")

@@ -15,8 +15,8 @@ from numba import njit
 from . import stats
 from .errors import HeimdallError
 from .fields import SAMPLE_FIELDS
-from .generator import inside_mask, receiver_box, training_box
-from .physics import EARTH_RADIUS_KM, MIN_DISTANCE_KM, gdop_at, noise_floor_dbm
+from .geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, inside_mask, receiver_box, training_box
+from .physics import gdop_at, noise_floor_dbm
 from .store import (
     DatasetHeader,
     read_header,

@@ -27,8 +27,7 @@ from .. import __version__
 from . import stats
 from .config import DatasetConfig
 from .errors import DatasetExistsError, DatasetFormatError, DatasetNotFoundError, DatasetWriteError
-from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
-from .generator import GENERATOR_VERSION, SampleBlock
+from .fields import GENERATOR_VERSION, PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
 from .locking import DatasetLock
 from .store import (
     COPY_SLAB_ROWS,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import api
-from ..core.generator import receiver_box, training_box
+from ..core.geo import receiver_box, training_box
 from .plots import MapData
 
 MAX_MAP_POINTS = 5_000  # enough to show the boxes and the ring; setData cost grows with it

@@ -159,13 +159,8 @@ class GeneratorWorker(_Worker):
 
 
 def warm_up_kernels() -> None:
-    """Compile or load the numba kernels, so that the first run does not wait for them.
-    (Concurrent kernel launches are serialised by the core itself.)"""
-    import numpy as np
+    """Compile or load the numba kernels for runs in this process, so that the first one
+    does not wait for them. (Concurrent kernel launches are serialised by the core.)"""
+    from ..core.generator import load_kernels  # numba is only loaded here when needed
 
-    from ..core import stats
-    from ..core.api import make_config
-    from ..core.generator import generate_block
-
-    generate_block(make_config("warmup", seed=0), 0, 1)
-    stats.histogram(np.zeros(1), np.array([0.0, 1.0]))
+    load_kernels()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import h5py
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QMessageBox
 from heimdall_studio.core import api, stats
 from heimdall_studio.core.errors import DatasetBusyError
 from heimdall_studio.gui.dialogs import ExpandDatasetRequest, NewDatasetRequest
-from heimdall_studio.gui.jobs import Job
+from heimdall_studio.gui.jobs import Job, JobManager
 from heimdall_studio.gui.plots import HistogramPlot, round_up
 from heimdall_studio.gui.workers import FunctionWorker, GeneratorWorker
 
@@ -300,3 +301,27 @@ def test_histogram_y_axis_steps_through_round_values(qtbot):
     assert tops == [20, 50, 100, 200, 200]
     plot.set_histogram(edges, np.full(10, 20.0))
     assert plot.viewRange()[1][1] == 25
+
+
+def test_shutdown_while_the_run_process_starts_neither_waits_nor_falls_back(
+        qtbot, tmp_path, monkeypatch, caplog):
+    # A run process that never gets ready; closing the app ends it, and must not then
+    # load the kernels in the app's process as if processes could not be started.
+    never_ready = tmp_path / "python"
+    never_ready.write_text("#!/bin/sh\nexec sleep 60\n")
+    never_ready.chmod(0o755)
+    monkeypatch.setattr("sys.executable", str(never_ready))
+    in_app = []
+    monkeypatch.setattr("heimdall_studio.gui.jobs.warm_up_kernels", lambda: in_app.append(1))
+    jobs = JobManager()
+    preparing = threading.Thread(target=jobs.prepare)
+    preparing.start()
+    time.sleep(0.3)
+    began = time.monotonic()
+    jobs.shutdown()
+    preparing.join(timeout=10)
+    assert not preparing.is_alive() and time.monotonic() - began < 5
+    assert in_app == []
+    assert "process of their own" not in caplog.text
+    jobs.prepare()  # after shutdown: nothing
+    assert in_app == []

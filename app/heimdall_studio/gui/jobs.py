@@ -107,22 +107,29 @@ class JobManager(QObject):
         super().__init__(parent)
         self.jobs: list[Job] = []
         self._spare = process_run.SpareProcess() if process_run.available() else None
+        self._shut_down = False
 
     def prepare(self) -> None:
-        """Get the next run ready: its process started with the kernels loaded (blocks)."""
-        if self._spare is not None:
+        """Get the next run ready: its process started with the kernels loaded (blocks).
+        Does nothing once `shutdown` has been called, even while it waits."""
+        spare = self._spare
+        if spare is not None and not self._shut_down:
             try:
-                self._spare.prepare().wait_ready()
+                spare.prepare().wait_ready()
                 return
             except (OSError, process_run.RunProcessError) as exc:
+                if self._shut_down:  # shutdown ended the process it waited for
+                    return
                 log.warning("runs cannot have a process of their own: %s", exc)
-        warm_up_kernels()  # for runs in this process
+        if not self._shut_down:
+            warm_up_kernels()  # for runs in this process
 
     def shutdown(self) -> None:
         """No more runs: end the spare process (running jobs are cancelled apart)."""
-        if self._spare is not None:
-            self._spare.discard()
-            self._spare = None
+        self._shut_down = True
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
 
     def start_create(self, request: NewDatasetRequest, workspace: Path) -> Job:
         config, n = request.config, request.num_samples

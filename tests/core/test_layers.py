@@ -13,27 +13,3 @@ def test_core_and_cli_import_without_qt():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
-
-def test_window_listing_and_details_do_not_load_numba(tmp_path):
-    # numba takes a third of the app's imports; runs load it in their own process.
-    from heimdall_studio.core import api
-
-    api.create_dataset("small", 300, tmp_path, seed=1, chunk_size=128)
-    code = (
-        "import sys\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "app = QApplication(sys.argv[:1])\n"
-        "from heimdall_studio.core import api\n"
-        "from heimdall_studio.gui import create_main_window\n"
-        "from heimdall_studio.gui.summary import summarize_dataset\n"
-        "window = create_main_window(sys.argv[1])\n"
-        "window.show()\n"
-        "[entry] = api.list_datasets(sys.argv[1])\n"
-        "summary = summarize_dataset(entry.path)\n"
-        "print(entry.header.num_samples, summary.histograms['gdop'].counts.sum(), "
-        "sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite')))\n"
-        "window.close()\n")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["300", "300", "[]"], result.stdout + result.stderr

@@ -60,7 +60,8 @@ def _empty_block_arrays(count: int, n_rx: int) -> dict[str, np.ndarray]:
 
 def generate_block(config: DatasetConfig, start: int, stop: int,
                    inputs: _KernelInputs | None = None) -> SampleBlock:
-    """Samples [start, stop), computed in parallel over the chunks they touch."""
+    """Samples [start, stop), computed in parallel over the chunks they touch and their
+    two strata."""
     began = time.perf_counter()
     inputs = inputs or _KernelInputs(config)
     size = config.chunk_size
@@ -73,8 +74,10 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
     count = stop - start
     a = _empty_block_arrays(count, len(config.receivers))
     counters = np.zeros((len(chunks), 2, 3), dtype=np.int64)
-    status = np.zeros(len(chunks), dtype=np.int64)
-    with _KERNEL_LOCK:
+    status = np.zeros((len(chunks), 2), dtype=np.int64)
+    # One piece of work at a time per thread: pieces differ in size (most samples are
+    # inside), and fixed shares of a few pieces would leave a thread idle.
+    with _KERNEL_LOCK, numba.parallel_chunksize(1):
         kernel.generate_block(
             keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
             inputs.rx_box, inputs.tr_box, inputs.rx, inputs.params,
@@ -82,10 +85,10 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
             a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
             a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
             a["freq_offset_hz"], a["distance_km"], counters, status)
-    failed = np.flatnonzero(status)
+    failed = np.argwhere(status != kernel.STATUS_OK)
     if failed.size:
-        j = int(failed[0])
-        _raise_unfillable(config, int(chunks[j]), int(status[j]) - 1)
+        j, stratum = failed[0]
+        _raise_unfillable(config, int(chunks[j]), int(stratum))
     a["tx_alt_m"][:] = config.propagation.tx_height_m  # flat ground at 0 m
     a["frequency_hz"][:] = config.frequency_mhz * 1e6
     a["tx_power_dbm"][:] = config.tx_power_dbm

@@ -1,8 +1,8 @@
 """The fused generator kernel: rejection sampling of whole chunks, in parallel.
 
-One call fills a block of consecutive chunks. Chunks run in parallel (one thread each);
-inside a chunk, candidates of each stratum are drawn strictly in order from that chunk's
-own stream, so the output never depends on the number of threads.
+One call fills a block of consecutive chunks. Each stratum of each chunk is a piece of
+work for one thread; inside it, candidates are drawn strictly in order from that chunk's
+stream for the stratum, so the output never depends on the number of threads.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ COUNT_GDOP = 2
 UNFILLABLE_AFTER = 1_000_000
 UNFILLABLE_RATIO = 10_000
 
-STATUS_OK = 0  # otherwise 1 + the stratum that could not be filled
+STATUS_OK = 0  # status[chunk, stratum]; STATUS_UNFILLABLE if it could not be filled
+STATUS_UNFILLABLE = 1
 
 
 @njit(cache=True, nogil=True)
@@ -210,23 +211,29 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
     chunk_start[j] are drawn (to advance the streams) but not stored or counted.
     Sample index i goes to output row i - out_offset. keys[j, stratum] is that chunk's
     stream key. counters[j, stratum] = candidates, too-few rejections, GDOP rejections.
+
+    Each stratum of each chunk has a stream of its own, so the two are filled in parallel
+    too: a block of three chunks is six pieces of work for two threads, not three.
     """
     n_rx = rx.shape[0]
-    for j in prange(keys.shape[0]):
+    for item in prange(2 * keys.shape[0]):
+        j = item // 2
+        s = item % 2
         snr = np.empty(n_rx)
         dist = np.empty(n_rx)
         east = np.empty(n_rx)
         north = np.empty(n_rx)
         present = np.zeros(n_rx, dtype=np.bool_)
-        drawn = np.zeros(2, dtype=np.int64)
-        kept = np.zeros(2, dtype=np.int64)
+        drawn = 0
+        kept = 0
+        inside = s == 0
         for index in range(chunk_first[j], chunk_stop[j]):
-            inside = is_inside(index, inside_ratio)
-            s = 0 if inside else 1
+            if is_inside(index, inside_ratio) != inside:
+                continue  # the other stratum's sample
             counted = index >= chunk_start[j]
             while True:
-                key = candidate_key(keys[j, s, 0], keys[j, s, 1], drawn[s])
-                drawn[s] += 1
+                key = candidate_key(keys[j, s, 0], keys[j, s, 1], drawn)
+                drawn += 1
                 lat, lon, detected = evaluate_candidate(
                     key, inside, rx_box, tr_box, rx, params, snr, dist, present, east, north)
                 if counted:
@@ -241,12 +248,12 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
                         counters[j, s, COUNT_TOO_FEW] += 1
                     else:
                         counters[j, s, COUNT_GDOP] += 1
-                if drawn[s] >= UNFILLABLE_AFTER and kept[s] * UNFILLABLE_RATIO < drawn[s]:
-                    status[j] = 1 + s
+                if drawn >= UNFILLABLE_AFTER and kept * UNFILLABLE_RATIO < drawn:
+                    status[j, s] = STATUS_UNFILLABLE
                     break
-            if status[j] != STATUS_OK:
+            if status[j, s] != STATUS_OK:
                 break
-            kept[s] += 1
+            kept += 1
             if not counted:
                 continue
             row = index - out_offset

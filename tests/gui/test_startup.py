@@ -8,7 +8,7 @@ import sys
 from heimdall_studio.core import api
 
 
-def test_window_listing_and_details_do_not_load_numba(tmp_path):
+def test_window_listing_details_and_about_do_not_load_numba(tmp_path):
     # numba took a third of the app's imports; runs load it in their own process.
     api.create_dataset("small", 300, tmp_path, seed=1, chunk_size=128)
     code = (
@@ -22,6 +22,8 @@ def test_window_listing_and_details_do_not_load_numba(tmp_path):
         "window.show()\n"
         "[entry] = api.list_datasets(sys.argv[1])\n"
         "summary = summarize_dataset(entry.path)\n"
+        "from heimdall_studio.gui.identity import component_versions\n"
+        "component_versions()  # the About dialog's\n"
         "print(entry.header.num_samples, summary.histograms['gdop'].counts.sum(), "
         "sorted(m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite')))\n"
         "window.close()\n")

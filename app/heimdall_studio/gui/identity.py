@@ -6,6 +6,8 @@ the source tree's `resources/`, so a wheel or a frozen bundle shows it too.
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import platform
 from importlib import resources
 from pathlib import Path
@@ -65,11 +67,18 @@ def apply_identity(app: QApplication) -> None:
     app.setWindowIcon(app_icon())
 
 
+def _version_of(package: str) -> str:
+    """A package's version without importing it (numba takes a fifth of a second), or from
+    the module where its metadata is not installed (a frozen app)."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return importlib.import_module(package).__version__
+
+
 def component_versions() -> list[tuple[str, str]]:
     """The versions a bug report needs: the app and everything it computes or draws with."""
     import h5py
-    import llvmlite
-    import numba
     import numpy
     import pyqtgraph
     import PySide6
@@ -80,8 +89,8 @@ def component_versions() -> list[tuple[str, str]]:
         ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
         ("Qt", qVersion()),
         ("PySide6", PySide6.__version__),
-        ("numba", numba.__version__),
-        ("llvmlite", llvmlite.__version__),
+        ("numba", _version_of("numba")),
+        ("llvmlite", _version_of("llvmlite")),
         ("numpy", numpy.__version__),
         ("h5py", h5py.__version__),
         ("HDF5", h5py.version.hdf5_version),

@@ -70,4 +70,5 @@ def test_the_spare_process_is_the_next_run_and_can_be_discarded(workspace):
     second = spare.prepare()
     spare.discard()
     assert second.process.wait(timeout=10) is not None
+    assert spare.prepare() is None  # discarded for good
     assert process_run.available()

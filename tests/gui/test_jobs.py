@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -307,8 +308,9 @@ def test_shutdown_while_the_run_process_starts_neither_waits_nor_falls_back(
         qtbot, tmp_path, monkeypatch, caplog):
     # A run process that never gets ready; closing the app ends it, and must not then
     # load the kernels in the app's process as if processes could not be started.
+    pid_file = tmp_path / "pid"
     never_ready = tmp_path / "python"
-    never_ready.write_text("#!/bin/sh\nexec sleep 60\n")
+    never_ready.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
     never_ready.chmod(0o755)
     monkeypatch.setattr("sys.executable", str(never_ready))
     in_app = []
@@ -316,11 +318,15 @@ def test_shutdown_while_the_run_process_starts_neither_waits_nor_falls_back(
     jobs = JobManager()
     preparing = threading.Thread(target=jobs.prepare)
     preparing.start()
-    time.sleep(0.3)
+    qtbot.waitUntil(lambda: pid_file.exists() and pid_file.read_text().endswith("\n"),
+                    timeout=10_000)
+    pid = int(pid_file.read_text())
     began = time.monotonic()
     jobs.shutdown()
     preparing.join(timeout=10)
     assert not preparing.is_alive() and time.monotonic() - began < 5
+    with pytest.raises(ProcessLookupError):  # ended and reaped
+        os.kill(pid, 0)
     assert in_app == []
     assert "process of their own" not in caplog.text
     jobs.prepare()  # after shutdown: nothing

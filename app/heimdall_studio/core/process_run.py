@@ -135,10 +135,14 @@ class SpareProcess:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._spare: RunProcess | None = None
+        self._discarded = False
 
-    def prepare(self) -> RunProcess:
-        """Start the spare if there is none; it loads the kernels meanwhile."""
+    def prepare(self) -> RunProcess | None:
+        """Start the spare if there is none; it loads the kernels meanwhile. None once
+        discarded, also when `discard` comes from another thread while this one waits."""
         with self._lock:
+            if self._discarded:
+                return None
             if self._spare is None:
                 self._spare = RunProcess()
             return self._spare
@@ -150,8 +154,10 @@ class SpareProcess:
         return spare if spare is not None else RunProcess()
 
     def discard(self) -> None:
+        """End the spare, for good: `prepare` starts no other."""
         with self._lock:
             spare, self._spare = self._spare, None
+            self._discarded = True
         if spare is not None:
             spare.discard()
 

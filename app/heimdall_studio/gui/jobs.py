@@ -113,9 +113,11 @@ class JobManager(QObject):
         """Get the next run ready: its process started with the kernels loaded (blocks).
         Does nothing once `shutdown` has been called, even while it waits."""
         spare = self._spare
-        if spare is not None and not self._shut_down:
+        if spare is not None:
             try:
-                spare.prepare().wait_ready()
+                process = spare.prepare()
+                if process is not None:
+                    process.wait_ready()
                 return
             except (OSError, process_run.RunProcessError) as exc:
                 if self._shut_down:  # shutdown ended the process it waited for

@@ -2,7 +2,8 @@
 indices are drawn inside, and great-circle distance.
 
 Plain Python and numpy, so that the app's window and the file readers use them without
-loading numba; `physics` compiles `haversine_km` for the kernels.
+loading numba. `physics.haversine_km` is this one compiled: the reference the kernel's
+rearranged formula is tested against.
 """
 
 from __future__ import annotations

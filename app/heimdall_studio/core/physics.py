@@ -22,7 +22,8 @@ PATH_LOSS_FREE_SPACE = 1
 PATH_LOSS_CODES = {"two_ray": PATH_LOSS_TWO_RAY, "free_space": PATH_LOSS_FREE_SPACE}
 
 
-# Great-circle distance in km, never below MIN_DISTANCE_KM: geo's, compiled.
+# Great-circle distance in km, never below MIN_DISTANCE_KM: geo's, compiled (the kernel
+# writes it out rearranged; tests hold it to this).
 haversine_km = njit(cache=True, nogil=True)(geo.haversine_km)
 
 

@@ -48,7 +48,7 @@ class HistogramPlot(pg.PlotWidget):
 
     def __init__(self, title: str, x_label: str, y_label: str = "count", parent=None,
                  grid: bool = True):
-        super().__init__(parent, enableMenu=False)  # so the menus are not even built
+        super().__init__(parent, enableMenu=False)  # the view's menu is not even built
         _style(self, title, x_label, y_label, grid)
         self.plotItem.vb.setMouseEnabled(x=True, y=False)
         # Axis-aligned steps need no antialiasing, and painting is what live plots pay for.
@@ -90,7 +90,7 @@ class TrendPlot(pg.PlotWidget):
 
     def __init__(self, title: str, x_label: str, y_label: str, parent=None,
                  x_units: str = "", grid: bool = True):
-        super().__init__(parent, enableMenu=False)  # so the menus are not even built
+        super().__init__(parent, enableMenu=False)  # the view's menu is not even built
         _style(self, title, x_label, y_label, grid)
         if x_units:  # "generated (ksamples)" rather than "1e+06" tick labels
             self.setLabel("bottom", x_label, units=x_units)
@@ -144,7 +144,7 @@ class MapPlot(pg.PlotWidget):
     """Receivers, the receiver and training boxes, and transmitter positions (lon/lat)."""
 
     def __init__(self, parent=None):
-        super().__init__(parent, enableMenu=False)  # so the menus are not even built
+        super().__init__(parent, enableMenu=False)  # the view's menu is not even built
         _style(self, "Map", "longitude (deg)", "latitude (deg)")
         self.addLegend(offset=(10, 10), labelTextSize="8pt",
                        brush=pg.mkBrush(255, 255, 255, 210))

@@ -122,6 +122,17 @@ def test_unfillable_stratum_stops_with_advice():
     assert "min_snr_db (now 60 dB)" in message
 
 
+def test_unfillable_outside_stratum_says_so_and_suggests_more_inside():
+    # The outer ring hopeless, the receiver box fine: only the outside stratum fails,
+    # in the second of three chunks.
+    config = make_config("ring", seed=1, chunk_size=64, margin_deg=5.0, inside_ratio=0.9,
+                         tx_power_dbm=30, min_snr_db=20)
+    with pytest.raises(StratumUnfillableError) as info:
+        generate_block(config, 70, 150)
+    message = str(info.value)
+    assert "outside stratum (chunk 1)" in message and "raise inside_ratio" in message
+
+
 @pytest.mark.parametrize("model", ["two_ray", "free_space"])
 def test_kernel_power_matches_the_reference_formulas(model):
     # Freeze the random terms: fixed clutter, no shadowing, near-deterministic fading

@@ -247,6 +247,37 @@ def test_running_statistics_cover_every_sample(workspace, small_config):
     assert verify_dataset(workspace / "small.h5").ok
 
 
+def test_statistics_caught_mid_update_are_read_again_not_recounted(workspace, small_config,
+                                                                   monkeypatch):
+    from heimdall_studio.core import store
+
+    api.create_dataset(small_config, 1000, workspace)
+    path = workspace / "small.h5"
+    with h5py.File(path, "r+") as f:
+        f["stats"].attrs["num_samples"] = store.STATS_UPDATING  # a commit under way
+    waits = []
+
+    def commit_finishes_meanwhile(seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            with h5py.File(path, "r+") as f:
+                f["stats"].attrs["num_samples"] = 1000
+
+    monkeypatch.setattr(store.time, "sleep", commit_finishes_meanwhile)
+    monkeypatch.setattr(store, "stats_from_samples",
+                        lambda *args: pytest.fail("scanned instead of read again"))
+    assert api.dataset_stats("small", workspace)[1].num_samples == 1000
+    assert len(waits) == 2
+
+    # a writer that died mid-update leaves the mark: after a few looks, the file is scanned
+    monkeypatch.undo()
+    with h5py.File(path, "r+") as f:
+        f["stats"].attrs["num_samples"] = store.STATS_UPDATING
+    monkeypatch.setattr(store, "STATS_UPDATE_WAIT_S", 0.001)
+    header, rebuilt = api.dataset_stats("small", workspace)
+    assert rebuilt.num_samples == 1000 and rebuilt.counts["gdop"].sum() == 1000
+
+
 def test_verify_catches_tampered_samples_and_statistics(workspace, small_config):
     api.create_dataset(small_config, 300, workspace)
     path = workspace / "small.h5"

@@ -64,6 +64,10 @@ def filters_of(ds: h5py.Dataset) -> dict[str, Any]:
 COPY_SLAB_ROWS = 1 << 18
 MAX_HISTORY_ROWS = 100_000
 STATS_UPDATING = -1  # /stats num_samples while a commit rewrites the histograms
+# How often, and how long apart, a reader looks again at histograms being updated (a
+# commit updates them within tens of milliseconds, even on a slow disk).
+STATS_UPDATE_RETRIES = 10
+STATS_UPDATE_WAIT_S = 0.02
 # Even fully compressed, a sample's float measurements take far more than this.
 MIN_BYTES_PER_SAMPLE = 16
 
@@ -479,18 +483,35 @@ def stored_stats(path: str | Path) -> DatasetStats | None:
             return current_stats(f, parse_header(f.id, path))
 
 
+def _stats_updating(f: h5py.File) -> bool:
+    try:
+        return int(f["stats"].attrs["num_samples"]) == STATS_UPDATING
+    except (KeyError, OSError, TypeError, ValueError):
+        return False
+
+
 def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
     """Distributions of the dataset, instantly from its running histograms.
 
     While a run writes, the histograms may lead the committed count by one block:
-    `DatasetStats.num_samples` says what they cover. Only a file without usable
-    histograms (missing, or caught mid-update) is scanned.
+    `DatasetStats.num_samples` says what they cover. A commit marks them as being updated
+    for a few milliseconds; a reader that finds the mark looks again a little later
+    before it gives up on them. Only a file without usable histograms (missing, or left
+    marked by a writer that died) is scanned.
     """
     path = Path(path)
     with _guard_read(path):
-        with _open_read(path) as f:
-            header = parse_header(f.id, path)
-            return header, _stored_histograms(f, header) or stats_from_samples(f, header)
+        attempt = 0
+        while True:
+            with _open_read(path) as f:
+                header = parse_header(f.id, path)
+                stored = _stored_histograms(f, header)
+                if stored is not None:
+                    return header, stored
+                if attempt == STATS_UPDATE_RETRIES or not _stats_updating(f):
+                    return header, stats_from_samples(f, header)
+            attempt += 1
+            time.sleep(STATS_UPDATE_WAIT_S)
 
 
 class _guard_read:

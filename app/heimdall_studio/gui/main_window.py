@@ -386,10 +386,15 @@ class MainWindow(QMainWindow):
 
     # -- jobs ----------------------------------------------------------------------
 
-    def _job_started(self, job: Job) -> None:
-        self.model.set_busy(self.jobs.busy_paths())
-        self.watcher.set_quiet_paths(set(self.jobs.busy_paths()))
+    def _busy_changed(self) -> None:
+        """A run started or ended: mark the datasets being written, watch only the others."""
+        busy = self.jobs.busy_paths()
+        self.model.set_busy(busy)
+        self.watcher.set_quiet_paths(set(busy))
         self._update_actions()
+
+    def _job_started(self, job: Job) -> None:
+        self._busy_changed()
         self.statusBar().showMessage(f"Started {job.kind} of '{job.name}'", 5000)
 
     def _job_progressed(self, job: Job) -> None:
@@ -398,9 +403,7 @@ class MainWindow(QMainWindow):
             self.details.set_sample_count(job.path, job.last.total)
 
     def _job_ended(self, job: Job) -> None:
-        self.model.set_busy(self.jobs.busy_paths())
-        self.watcher.set_quiet_paths(set(self.jobs.busy_paths()))
-        self._update_actions()
+        self._busy_changed()
         self.statusBar().showMessage(f"{job.kind.capitalize()} of '{job.name}': "
                                      f"{job.summary()}", 10_000)
         if not self._closing:

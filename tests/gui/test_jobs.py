@@ -314,7 +314,7 @@ def test_shutdown_while_the_run_process_starts_neither_waits_nor_falls_back(
     never_ready.chmod(0o755)
     monkeypatch.setattr("sys.executable", str(never_ready))
     in_app = []
-    monkeypatch.setattr("heimdall_studio.gui.jobs.warm_up_kernels", lambda: in_app.append(1))
+    monkeypatch.setattr("heimdall_studio.core.generator.load_kernels", lambda: in_app.append(1))
     jobs = JobManager()
     preparing = threading.Thread(target=jobs.prepare)
     preparing.start()

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from ..core import api, process_run
 from ..core.api import Progress
 from .dialogs import ExpandDatasetRequest, NewDatasetRequest
-from .workers import GeneratorWorker, warm_up_kernels
+from .workers import GeneratorWorker
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,10 @@ class JobManager(QObject):
                 if self._shut_down:  # shutdown ended the process it waited for
                     return
                 log.warning("runs cannot have a process of their own: %s", exc)
-        if not self._shut_down:
-            warm_up_kernels()  # for runs in this process
+        if not self._shut_down:  # runs happen in this process: load their kernels here
+            from ..core.generator import load_kernels  # numba only where it is needed
+
+            load_kernels()
 
     def shutdown(self) -> None:
         """No more runs: end the spare process (running jobs are cancelled apart)."""

@@ -157,10 +157,3 @@ class GeneratorWorker(_Worker):
                 close()
         return last
 
-
-def warm_up_kernels() -> None:
-    """Compile or load the numba kernels for runs in this process, so that the first one
-    does not wait for them. (Concurrent kernel launches are serialised by the core.)"""
-    from ..core.generator import load_kernels  # numba is only loaded here when needed
-
-    load_kernels()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -38,6 +39,38 @@ def test_browser_lists_datasets_with_their_parameters(qtbot, open_window, worksp
     # Sorting by samples sorts numbers as numbers.
     view.sortByColumn(2, Qt.SortOrder.DescendingOrder)
     assert view.model().index(0, 0).data() == "vhf"
+
+
+def test_browser_sorts_unreadable_files_last_and_selection_follows_its_file(
+        open_window, workspace, make_dataset, select):
+    for name, count, seed in (("a", 1000, 1), ("b", 3000, 2), ("c", 2000, 3)):
+        make_dataset(workspace, name, count, seed=seed)
+    (workspace / "junk.h5").write_bytes(b"not hdf5")
+    window = open_window(workspace)
+    model, view = window.model, window.browser
+
+    def names() -> list[str]:
+        return [model.index(row, 0).data() for row in range(model.rowCount())]
+
+    assert names() == ["a", "b", "c", "junk"]  # by name: the unreadable file among them
+    view.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    assert names() == ["b", "c", "a", "junk"]
+    view.sortByColumn(2, Qt.SortOrder.AscendingOrder)
+    assert names() == ["a", "c", "b", "junk"]  # no sample count: last either way
+
+    select(window, workspace / "c.h5")
+    view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert names() == ["junk", "c", "b", "a"]
+    assert window.selected_entry().path == workspace / "c.h5"
+
+    # A refresh that reorders the same files (a grows past b) keeps the selection too.
+    view.sortByColumn(2, Qt.SortOrder.DescendingOrder)
+    grown = [dataclasses.replace(e, header=dataclasses.replace(e.header, num_samples=9000))
+             if e.name == "a" else e for e in model.entries()]
+    model.set_entries(grown)
+    assert names() == ["a", "b", "c", "junk"]
+    assert model.index(0, 2).data() == "9,000"
+    assert window.selected_entry().path == workspace / "c.h5"
 
 
 def test_actions_are_in_toolbar_and_menu_with_shortcuts(open_window, workspace):

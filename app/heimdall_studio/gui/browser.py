@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QFileSystemWatcher,
     QModelIndex,
     QObject,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
@@ -35,8 +34,6 @@ from .workers import FunctionWorker
 
 log = logging.getLogger(__name__)
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-PATH_ROLE = Qt.ItemDataRole.UserRole + 2
 
 COLUMNS = ("Name", "Type", "Samples", "Frequency (MHz)", "Power (dBm)", "Min SNR (dB)",
            "Max GDOP", "Inside ratio", "Created (UTC)", "Size", "Status")
@@ -56,14 +53,15 @@ def format_size(size_bytes: int) -> str:
 
 
 def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
-    """(display text, sort key) per column."""
+    """(display text, sort key) per column; an unreadable file has keys only for its name,
+    size and status."""
     header = entry.header
     if header is None:
         try:
             size = entry.path.stat().st_size
         except OSError:  # vanished since the listing
             size = 0
-        blank = ("", -math.inf)
+        blank = ("", None)
         return [(entry.name, entry.name.lower()), blank, blank, blank, blank, blank, blank,
                 blank, blank, (format_size(size), size), ("unreadable", "unreadable")]
     c = header.config
@@ -83,29 +81,38 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
 
 
 class DatasetTableModel(QAbstractTableModel):
-    """One row per dataset file of the workspace."""
+    """One row per dataset file of the workspace, in the order the view sorts by.
+
+    The model sorts itself (`sort`), in Python: a sort proxy would call `data` from C++
+    for every comparison, some twenty thousand calls into Python for a thousand rows,
+    which held the GUI thread for 60-100 ms at every listing.
+    """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._entries: list[DatasetEntry] = []
         self._cells: list[list[tuple[str, Any]]] = []
         self._busy: dict[Path, str] = {}  # path -> what our own job is doing to it
+        self._sort_column = 0
+        self._sort_order = Qt.SortOrder.AscendingOrder
 
     # -- data in ------------------------------------------------------------
 
     def set_entries(self, entries: list[DatasetEntry]) -> None:
-        """Replace the listing; rows keep their identity when the set of files is unchanged,
-        so selections and scroll positions survive the frequent refreshes during a run."""
-        if [e.path for e in entries] == [e.path for e in self._entries]:
-            self._entries = list(entries)
-            self._cells = [_cells(e) for e in entries]
-            if entries:
+        """Replace the listing. Rows keep their identity while the set of files is
+        unchanged, so selections and scroll positions survive the frequent refreshes
+        during a run, also when a refresh reorders them."""
+        rows = self._sorted([(e, _cells(e)) for e in entries])
+        if {e.path for e in entries} == {e.path for e in self._entries} and \
+                len(entries) == len(self._entries):
+            self._relayout(rows)
+            if rows:
                 self.dataChanged.emit(self.index(0, 0),
-                                      self.index(len(entries) - 1, len(COLUMNS) - 1))
+                                      self.index(len(rows) - 1, len(COLUMNS) - 1))
             return
         self.beginResetModel()
-        self._entries = list(entries)
-        self._cells = [_cells(e) for e in entries]
+        self._entries = [entry for entry, _ in rows]
+        self._cells = [cells for _, cells in rows]
         self.endResetModel()
 
     def set_busy(self, busy: dict[Path, str]) -> None:
@@ -116,12 +123,43 @@ class DatasetTableModel(QAbstractTableModel):
 
     def set_sample_count(self, path: Path, count: int) -> None:
         """Show `count` samples for the dataset a run of ours is writing, as its progress
-        says, until the next listing reads the file itself."""
+        says, until the next listing reads the file itself. (Its row stays where it is
+        until then.)"""
         row = self.row_of(path)
         if row >= 0 and self._entries[row].header is not None:
             self._cells[row][SAMPLES_COLUMN] = (f"{count:,}", count)
             index = self.index(row, SAMPLES_COLUMN)
             self.dataChanged.emit(index, index)
+
+    # -- sorting --------------------------------------------------------------
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Called by the view when a header is clicked."""
+        self._sort_column, self._sort_order = column, order
+        self._relayout(self._sorted(list(zip(self._entries, self._cells))))
+
+    def _sorted(self, rows: list[tuple[DatasetEntry, list[tuple[str, Any]]]]
+                ) -> list[tuple[DatasetEntry, list[tuple[str, Any]]]]:
+        """By the sort column's values (numbers as numbers), ties by name; files without
+        a value in that column (unreadable ones) last, by name, in either order."""
+        col = self._sort_column
+        by_name = sorted(rows, key=lambda row: row[1][0][1])  # stable: ties stay by name
+        valued = [row for row in by_name if row[1][col][1] is not None]
+        blank = [row for row in by_name if row[1][col][1] is None]
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        return sorted(valued, key=lambda row: row[1][col][1], reverse=descending) + blank
+
+    def _relayout(self, rows: list[tuple[DatasetEntry, list[tuple[str, Any]]]]) -> None:
+        """Show `rows` (the same files in any order); selections follow their files."""
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        paths = [self._entries[index.row()].path for index in old]
+        self._entries = [entry for entry, _ in rows]
+        self._cells = [cells for _, cells in rows]
+        row_of = {entry.path: row for row, entry in enumerate(self._entries)}
+        self.changePersistentIndexList(
+            old, [self.index(row_of[path], index.column()) for path, index in zip(paths, old)])
+        self.layoutChanged.emit()
 
     # -- data out -----------------------------------------------------------
 
@@ -165,10 +203,6 @@ class DatasetTableModel(QAbstractTableModel):
         entry = self._entries[row]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.status_text(row) if col == STATUS_COLUMN else self._cells[row][col][0]
-        if role == SORT_ROLE:
-            return self._cells[row][col][1]
-        if role == PATH_ROLE:
-            return str(entry.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             if entry.header is None:
                 return f"Cannot read {entry.path.name}: {entry.error}"
@@ -185,27 +219,10 @@ class DatasetTableModel(QAbstractTableModel):
         return None
 
 
-class DatasetSortModel(QSortFilterProxyModel):
-    """Sorts on raw values (numbers as numbers), unreadable files last."""
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
-
-    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
-        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        try:
-            return a < b
-        except TypeError:  # text against number: put numbers first
-            return isinstance(a, (int, float))
-
-
-def make_browser_view(model: DatasetTableModel) -> tuple[QTableView, DatasetSortModel]:
-    proxy = DatasetSortModel(model)
-    proxy.setSourceModel(model)
+def make_browser_view(model: DatasetTableModel) -> QTableView:
     view = QTableView()
     view.setObjectName("dataset_browser")
-    view.setModel(proxy)
+    view.setModel(model)
     view.setSortingEnabled(True)
     view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -220,7 +237,7 @@ def make_browser_view(model: DatasetTableModel) -> tuple[QTableView, DatasetSort
     widths = (200, 105, 95, 115, 90, 95, 80, 90, 150, 85)
     for column, width in enumerate(widths):
         view.setColumnWidth(column, width)
-    return view, proxy
+    return view
 
 
 class WorkspaceWatcher(QObject):

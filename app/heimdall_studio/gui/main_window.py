@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
 
         self.jobs = JobManager(self)
         self.model = DatasetTableModel(self)
-        self.browser, self.proxy = make_browser_view(self.model)
+        self.browser = make_browser_view(self.model)
         self.details = DetailsPanel()
         self.job_panel = JobPanel(self.jobs)
         self.splitter = QSplitter(Qt.Orientation.Vertical, objectName="main_splitter")
@@ -200,13 +200,13 @@ class MainWindow(QMainWindow):
         rows = self.browser.selectionModel().selectedRows()
         if not rows:
             return None
-        return self.model.entry(self.proxy.mapToSource(rows[0]).row())
+        return self.model.entry(rows[0].row())
 
     def select_dataset(self, path: str | Path) -> bool:
         row = self.model.row_of(Path(path))
         if row < 0:
             return False
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        index = self.model.index(row, 0)
         self.browser.selectionModel().select(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows)

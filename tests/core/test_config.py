@@ -139,6 +139,24 @@ def test_propagation_constants_are_checked():
         "free_space"
 
 
+def test_networks_validated_once_still_refuse_a_value_that_only_compares_equal():
+    """Receivers and propagation from JSON are validated once per distinct network; a
+    value equal to an accepted one in Python (true == 1) is checked on its own."""
+    receivers = [{**r.to_dict(), "lat": 45.0 + i} for i, r in enumerate(default_receivers())]
+    propagation = {"tx_height_m": 1}
+    for _ in range(2):  # the second parse comes from what the first validated
+        config = cfg(receivers=receivers, propagation=propagation)
+        assert [r.lat for r in config.receivers] == [45.0 + i for i in range(7)]
+        assert config.propagation.tx_height_m == 1.0
+    with pytest.raises(ConfigError, match=r"receivers\['Aquila di Giaveno'\]\.lat"):
+        cfg(receivers=[{**receivers[0], "lat": True}, *receivers[1:]])
+    with pytest.raises(ConfigError, match="propagation.tx_height_m"):
+        cfg(propagation={"tx_height_m": True})
+    # The same network as objects, or mixed, is taken as given.
+    objects = cfg(receivers=receivers).receivers
+    assert cfg(receivers=[objects[0], *receivers[1:]]).receivers == objects
+
+
 def test_stored_json_with_nan_or_without_seed_is_refused():
     data = cfg().to_dict()
     with pytest.raises(ConfigError, match="seed"):

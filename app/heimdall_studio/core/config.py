@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
@@ -130,8 +130,7 @@ class Receiver:
     @classmethod
     def from_dict(cls, data: Any, index: int = 0) -> Receiver:
         data = _mapping(f"receivers[{index}]", data)
-        known = {f.name for f in dataclasses.fields(cls)}
-        _reject_unknown(f"receivers[{index}]", data, known)
+        _reject_unknown(f"receivers[{index}]", data, _field_names(cls))
         missing = [k for k in ("name", "lat", "lon", "alt_m") if k not in data]
         if missing:
             raise ConfigError(f"receivers[{index}].{missing[0]}", None, "a value",
@@ -177,7 +176,7 @@ class PropagationModel:
     @classmethod
     def from_dict(cls, data: Any) -> PropagationModel:
         data = _mapping("propagation", data)
-        _reject_unknown("propagation", data, {f.name for f in dataclasses.fields(cls)})
+        _reject_unknown("propagation", data, _field_names(cls))
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,7 +263,7 @@ class DatasetConfig:
     def from_dict(cls, data: Any) -> DatasetConfig:
         """Strict parse: unknown keys are errors; a missing seed gets a fresh random one."""
         data = dict(_mapping("config", data))
-        _reject_unknown("config", data, {f.name for f in dataclasses.fields(cls)})
+        _reject_unknown("config", data, _field_names(cls))
         if "name" not in data:
             raise ConfigError("name", None, NAME_RULE, problem="is missing")
         if data.get("seed") is None:
@@ -273,11 +272,9 @@ class DatasetConfig:
             raw = data["receivers"]
             if not isinstance(raw, (list, tuple)):
                 raise ConfigError("receivers", raw, "a list of receivers")
-            data["receivers"] = tuple(
-                r if isinstance(r, Receiver) else Receiver.from_dict(r, i)
-                for i, r in enumerate(raw))
+            data["receivers"] = _shared_part("receivers", raw)
         if "propagation" in data and not isinstance(data["propagation"], PropagationModel):
-            data["propagation"] = PropagationModel.from_dict(data["propagation"])
+            data["propagation"] = _shared_part("propagation", data["propagation"])
         return cls(**data)
 
     @classmethod
@@ -293,6 +290,40 @@ class DatasetConfig:
 
     def replace(self, **changes: Any) -> DatasetConfig:
         return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+def _receivers(raw: list[Any] | tuple[Any, ...]) -> tuple[Receiver, ...]:
+    return tuple(r if isinstance(r, Receiver) else Receiver.from_dict(r, i)
+                 for i, r in enumerate(raw))
+
+
+_SHARED_PARTS: dict[str, Callable[[Any], Any]] = {
+    "receivers": _receivers, "propagation": lambda raw: PropagationModel.from_dict(raw)}
+
+
+def _shared_part(part: str, raw: Any) -> Any:
+    """The receivers or the propagation model of a config, from objects or plain values.
+
+    The datasets of a workspace mostly share these, so plain values (parsed JSON) are
+    validated once per distinct value: listing a workspace parses every file's config,
+    and checking seven receivers was most of that. The key is the canonical JSON, which
+    tells 1 from 1.0 and from true.
+    """
+    try:
+        key = json.dumps(raw, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):  # objects, or values no config file can hold
+        return _SHARED_PARTS[part](raw)
+    return _shared_part_from_json(part, key)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_part_from_json(part: str, text: str) -> Any:
+    return _SHARED_PARTS[part](json.loads(text))
 
 
 def _set(obj: object, name: str, value: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from heimdall_studio import cli
 from heimdall_studio.core import api, listing
+from heimdall_studio.core.errors import DatasetFormatError
 
 
 def sha(path):
@@ -110,6 +111,13 @@ HOSTILE = {
 }
 
 
+# Defects inside the sample datasets. A listing reads each file's header and looks the
+# datasets up without opening them (`store.parse_header`), so it lists these files as
+# datasets; everything that reads samples opens them and refuses the file.
+SAMPLE_DEFECTS = {"num_samples beyond rows", "wrong dtype", "wrong receiver count",
+                  "wrong rank"}
+
+
 @pytest.mark.parametrize("kind", HOSTILE)
 def test_hostile_file_is_reported_refused_and_left_untouched(kind, workspace, capsys):
     HOSTILE[kind](workspace)
@@ -119,13 +127,21 @@ def test_hostile_file_is_reported_refused_and_left_untouched(kind, workspace, ca
     before = sha(target)
     ws = str(workspace)
 
+    listed_as = "ok" if kind in SAMPLE_DEFECTS else "unreadable"
     entries = {e.name: e for e in api.list_datasets(workspace)}
-    assert entries["hostile"].status == "unreadable" and entries["hostile"].error
+    assert entries["hostile"].status == listed_as
+    assert (entries["hostile"].error is None) == (listed_as == "ok")
     assert entries["valid"].status == "ok"
 
     assert cli.main(["list", "--json", "--workspace", ws]) == 0
     listed = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
-    assert listed["hostile"]["status"] == "unreadable" and listed["hostile"]["error"]
+    assert listed["hostile"]["status"] == listed_as
+    if kind in SAMPLE_DEFECTS:  # what the details pane and the loader read
+        for read in (api.dataset_stats, lambda p: api.load_dataset(p, fields=("gdop",))):
+            with pytest.raises(DatasetFormatError, match="hostile.h5"):
+                read(path)
+    else:
+        assert listed["hostile"]["error"]
     assert cli.main(["info", "hostile", "--workspace", ws]) == 2
     assert cli.main(["verify", "hostile", "--workspace", ws]) == 1
     assert cli.main(["expand", "hostile", "--samples", "10", "--workspace", ws]) == 2
@@ -153,4 +169,5 @@ def test_a_listing_worker_process_gives_every_verdict_this_process_gives(
     there = listing._read_batches([paths[:9], paths[9:]], workers=1, read_here=False)
     assert "listing worker failed" not in caplog.text  # the worker read them all
     assert [entry for batch in there for entry in batch] == here
-    assert [e.status for e in here].count("ok") == 1 and len(here) == len(HOSTILE) + 1
+    assert [e.status for e in here].count("ok") == 1 + len(SAMPLE_DEFECTS)
+    assert len(here) == len(HOSTILE) + 1

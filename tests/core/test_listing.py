@@ -15,9 +15,9 @@ def reads(monkeypatch):
     read = []
     real = listing.read_header
 
-    def counting(path):
+    def counting(path, **options):
         read.append(path.name)
-        return real(path)
+        return real(path, **options)
 
     monkeypatch.setattr(listing, "read_header", counting)
     return read

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
@@ -71,6 +72,21 @@ def test_browser_sorts_unreadable_files_last_and_selection_follows_its_file(
     assert names() == ["a", "b", "c", "junk"]
     assert model.index(0, 2).data() == "9,000"
     assert window.selected_entry().path == workspace / "c.h5"
+
+
+def test_a_dataset_with_damaged_samples_is_listed_and_refused_when_its_samples_are_read(
+        qtbot, open_window, workspace, make_dataset, select):
+    path = make_dataset(workspace, "damaged", 500, seed=3)
+    with h5py.File(path, "r+") as f:  # the header still says float32 GDOP values
+        del f["samples/gdop"]
+        f["samples/gdop"] = np.zeros(500, "i4")
+    window = open_window(workspace)
+    assert _status(window, path) == "ok"  # a listing reads headers only
+    select(window, path)
+    qtbot.waitUntil(lambda: not window.details.loading, timeout=10_000)
+    note = window.details.note.text()
+    assert note.startswith("Cannot read the samples") and "/samples/gdop" in note
+    assert window.details.summary is None
 
 
 def test_actions_are_in_toolbar_and_menu_with_shortcuts(open_window, workspace):

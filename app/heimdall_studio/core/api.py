@@ -280,8 +280,10 @@ def dataset_header(dataset: str | Path, workspace: str | Path | None = None) -> 
 def list_datasets(workspace: str | Path | None = None) -> list[DatasetEntry]:
     """Every `*.h5` file of the workspace; unreadable ones say why and never raise.
 
-    Files unchanged since they were last read (by this process or, through an index in
-    the user cache folder, an earlier one) are not read again: see `listing`.
+    Each file's header is read and checked; its sample datasets are checked when samples
+    are read (`dataset_stats`, `load_dataset`, `expand_dataset`, ...). Files unchanged
+    since they were last read (by this process or, through an index in the user cache
+    folder, an earlier one) are not read again: see `listing`.
     """
     return list_workspace(Path(workspace or default_workspace()))
 

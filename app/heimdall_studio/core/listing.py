@@ -1,12 +1,17 @@
 """Listing a workspace: every dataset file with its header, or why it cannot be read.
 
-Reading a header checks the layout of the whole file, about a millisecond per file. So a
-listing reuses what it read before while the file keeps its identity (`signature`: device,
-inode, size, modification and change times). Every write sets the change time, which no
-program can set back, so a changed file is always read again. A file changed less than
-SETTLE_NS before it was read is not remembered at all: file system clocks are coarse (FAT
-keeps even seconds), and a second write within the same tick would leave every time as it
-was.
+A listing reads each file's header: format, config, sample count, history, and that every
+sample dataset is there. The datasets themselves (shapes, types, length) are checked by
+whatever reads samples: details, export, expansion, `info`, `verify`. Opening them here too
+would double the time per file, for files that are only being shown. A file whose header
+is fine but whose samples are not is listed as a dataset and refused when it is opened.
+
+Reading a header takes about half a millisecond per file. So a listing reuses what it read
+before while the file keeps its identity (`signature`: device, inode, size, modification
+and change times). Every write sets the change time, which no program can set back, so a
+changed file is always read again. A file changed less than SETTLE_NS before it was read
+is not remembered at all: file system clocks are coarse (FAT keeps even seconds), and a
+second write within the same tick would leave every time as it was.
 
 The headers of readable files also persist between runs, one JSON file per workspace in the
 user cache folder, so the app starts without reading unchanged files again. That index is
@@ -114,8 +119,8 @@ def list_workspace(workspace: Path) -> list[DatasetEntry]:
 def read_entries(paths: list[Path]) -> list[DatasetEntry]:
     """The entries of `paths`, in order; many files are shared with worker processes.
 
-    Reading a header takes about a millisecond, nearly all of it inside h5py, which holds
-    the GIL, so threads would only take turns. A worker process needs 0.1-0.2 s to start
+    Reading a header takes about half a millisecond, nearly all of it inside h5py, which
+    holds the GIL, so threads would only take turns. A worker process needs 0.1-0.2 s to start
     (Python, numpy, h5py), during which this process reads already: it takes batches from
     the end of the list and the workers from the start, until they meet. A worker that
     fails leaves its batch to this process, so the listing is the same either way.
@@ -129,7 +134,7 @@ def read_entries(paths: list[Path]) -> list[DatasetEntry]:
 
 def read_entry(path: Path) -> DatasetEntry:
     try:
-        return DatasetEntry(path, read_header(path))
+        return DatasetEntry(path, read_header(path, check_samples=False))
     except HeimdallError as exc:
         return DatasetEntry(path, None, str(exc))
 

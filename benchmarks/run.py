@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,9 +138,11 @@ def browsing(ws: Path, big: Path, count: int) -> None:
     # Listing indexes of this run stay in its folder: the first listing below has never
     # seen these files, and the user's cache is left alone.
     os.environ[listing.CACHE_DIR_ENV] = str(ws / "cache")
-    api.create_dataset("one", 1000, many, seed=4)
-    for i in range(count - 1):
-        shutil.copyfile(many / "one.h5", many / f"copy-{i:04d}.h5")
+    # Datasets of their own, not copies of one: each file's config is parsed on its own.
+    for i in range(count):
+        api.create_dataset(f"ds-{i:04d}", 1000, many, seed=i,
+                           frequency_mhz=(145.0, 433.0, 868.0, 1296.0)[i % 4],
+                           tx_power_dbm=30.0 + i % 10)
     time.sleep(listing.SETTLE_NS / 1e9)  # files at rest, not written this very moment
     t_list, entries = timed(api.list_datasets, many)
     assert len(entries) == count and all(e.status == "ok" for e in entries)
@@ -153,7 +154,7 @@ def browsing(ws: Path, big: Path, count: int) -> None:
     t_start, ok = started.stdout.split()
     assert int(ok) == count
     row(f"list {count:,} datasets at start-up", f"{float(t_start) * 1000:.0f} ms",
-        "new process, with the listing index (copies share one config)")
+        "new process, with the listing index")
     t_stats, (header, _) = timed(api.dataset_stats, big)
     t_map, _ = timed(api.load_dataset, big, fields=("tx_lat", "tx_lon", "inside"), stop=20_000)
     row(f"distributions of {header.num_samples:.1e} samples", f"{t_stats:.3f} s",

@@ -207,10 +207,12 @@ def _read_batches(batches: list[list[Path]], workers: int,
     try:
         while read_here and (i := queue.take_back()) is not None:
             done[i] = _read_batch(batches[i])
+        for thread in threads:  # the workers empty the queue
+            thread.join()
     finally:  # interrupted (Ctrl+C): the workers stop after their current batch
         queue.close()
-    for thread in threads:
-        thread.join()
+        for thread in threads:
+            thread.join()
     return [entries if entries is not None else _read_batch(batches[i])
             for i, entries in enumerate(done)]
 

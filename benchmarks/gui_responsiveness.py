@@ -25,12 +25,19 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Both snippets start as `heimdall-studio` does (gui.app.run_app): the command line's
+# imports, Qt, a spare listing worker if the workspace looks large and unlisted, the window.
 STARTUP_SNIPPET = """
 import sys, tempfile, time
+from pathlib import Path
+from heimdall_studio import cli
+from heimdall_studio.core import listing
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
 from heimdall_studio.gui import create_main_window
-window = create_main_window(tempfile.mkdtemp())
+workspace = Path(tempfile.mkdtemp())
+listing.start_spare_worker(workspace)
+window = create_main_window(workspace)
 window.show()
 app.processEvents()
 print(time.time(), flush=True)
@@ -56,9 +63,13 @@ def startup_seconds(runs: int = 3) -> list[float]:
 LISTING_SNIPPET = """
 import time; began = time.perf_counter()
 import sys
+from pathlib import Path
+from heimdall_studio import cli
+from heimdall_studio.core import listing
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
 from heimdall_studio.gui import create_main_window
+listing.start_spare_worker(Path(sys.argv[1]))
 window = create_main_window(sys.argv[1])
 window.show()
 shown = time.perf_counter()

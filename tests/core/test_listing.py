@@ -145,3 +145,60 @@ def test_files_a_listing_worker_fails_to_read_are_read_here(workspace, parallel,
     entries = api.list_datasets(workspace)
     assert "listing worker failed" in caplog.text
     assert [(e.name, e.status) for e in entries] == [(n, "ok") for n in "abcd"]
+
+
+@pytest.fixture
+def workers_started(monkeypatch):
+    """Every listing worker started, spare or not."""
+    started = []
+    real = listing._Worker.__init__
+
+    def counting(self):
+        started.append(self)
+        real(self)
+
+    monkeypatch.setattr(listing._Worker, "__init__", counting)
+    yield started
+    listing._discard_spare()
+
+
+def test_a_spare_worker_serves_the_first_listing_that_wants_a_worker(
+        workspace, parallel, settled, workers_started, caplog, monkeypatch):
+    make(workspace, *"abcdef")
+    listing.start_spare_worker(workspace)
+    [spare] = workers_started
+    batches = [[workspace / f"{name}.h5" for name in pair] for pair in ("ab", "cd", "ef")]
+    expected = [listing._read_batch(batch) for batch in batches]
+    read_here = []
+    monkeypatch.setattr(listing, "_read_batch", read_here.append)
+    done = listing._read_batches(batches, workers=1, read_here=False)
+    assert "listing worker failed" not in caplog.text and read_here == []
+    assert workers_started == [spare]  # it read them all; no other worker was started
+    assert done == expected
+    assert spare.child.process.wait(timeout=10) == 0  # one listing, then it ended
+    assert listing._take_spare() is None
+
+
+def test_a_spare_worker_starts_only_for_many_files_no_index_has_seen(
+        workspace, parallel, settled, workers_started):
+    make(workspace, *"abc")
+    listing.start_spare_worker(workspace)
+    assert workers_started == []  # fewer files than a listing shares with workers
+    make(workspace, "d")
+    listing.start_spare_worker(workspace)
+    [spare] = workers_started  # enough files, and no index yet
+    api.list_datasets(workspace)  # takes it, and writes the index
+    assert listing._take_spare() is None
+    listing.start_spare_worker(workspace)
+    assert workers_started == [spare]  # the index is newer than the folder's last change
+
+
+def test_a_listing_that_wants_no_worker_ends_the_spare(workspace, parallel, settled,
+                                                       workers_started):
+    make(workspace, *"abcd")
+    listing.start_spare_worker(workspace)
+    [spare] = workers_started
+    [entry] = listing.read_entries([workspace / "a.h5"])
+    assert entry.status == "ok"
+    assert spare.child.process.wait(timeout=10) is not None
+    assert listing._take_spare() is None

@@ -1,7 +1,8 @@
 """Starting the desktop app: the QApplication, logging, the exception hook, the window.
 
 The command line parses its arguments without Qt and calls `run_app`; nothing here runs
-at import time, so importing the package never starts Qt.
+at import time, so importing the package never starts Qt. The window's module (and
+pyqtgraph) is imported when the first window is made.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import sys
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
-from ..core import api
+from ..core import api, listing
 from ..logs import configure_logging
 from . import settings
 from .identity import apply_identity
-from .main_window import MainWindow
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,8 @@ def create_main_window(workspace: str | Path) -> MainWindow:
     """The main window for a workspace folder (a QApplication must already exist)."""
     if QApplication.instance() is None:
         raise RuntimeError("create a QApplication before the main window")
+    from .main_window import MainWindow  # pyqtgraph and the window: see run_app
+
     return MainWindow(workspace)
 
 
@@ -87,6 +93,9 @@ def run_app(workspace: str | Path | None = None, debug: bool = False) -> int:
     try:
         folder = choose_workspace(workspace)
         log.info("Heimdall Studio %s, workspace %s, log %s", __version__, folder, log_file)
+        # Before the window's imports: a worker for a large workspace never listed gets
+        # ready meanwhile, on the other core.
+        listing.start_spare_worker(folder)
         window = create_main_window(folder)
         window.show()
         # Let Ctrl+C in the terminal reach Python now and then while Qt runs.

@@ -21,7 +21,7 @@ they are loaded.
 
 Many files never read before (a workspace opened for the first time) are shared between
 this process and worker processes, so the first listing of a thousand datasets also takes
-well under a second.
+under a second (about 0.5-0.9 s on two cores).
 """
 
 from __future__ import annotations
@@ -129,10 +129,11 @@ def read_entries(paths: list[Path]) -> list[DatasetEntry]:
     """The entries of `paths`, in order; many files are shared with worker processes.
 
     Reading a header takes about half a millisecond, nearly all of it inside h5py, which
-    holds the GIL, so threads would only take turns. A worker process needs 0.1-0.2 s to start
-    (Python, numpy, h5py), during which this process reads already: it takes batches from
-    the end of the list and the workers from the start, until they meet. A worker that
-    fails leaves its batch to this process, so the listing is the same either way.
+    holds the GIL, so threads would only take turns. A worker process needs 0.2-0.4 s to
+    start (Python, numpy, h5py), during which this process reads already (unless a spare
+    worker is ready: `start_spare_worker`): it takes batches from the end of the list and
+    the workers from the start, until they meet. A worker that fails leaves its batch to
+    this process, so the listing is the same either way.
     """
     workers = _worker_count(len(paths))
     if workers == 0:
@@ -262,9 +263,9 @@ def start_spare_worker(workspace: Path) -> None:
     the window is being built, on a core the window does not use, so a workspace never seen
     before is shared with it from the first file. Whether the listing will want a worker is
     guessed without reading any file: enough dataset files for workers, and no listing
-    index written since the folder last changed (files added, removed or renamed). A
-    worker started in vain slows the window's start a little (two cores share the
-    imports) and ends at the first listing, which ends an unwanted one.
+    index written since the folder last changed (files added, removed or renamed). A wrong
+    guess costs little: an unwanted worker slows the window's start slightly (two cores
+    share the imports), and the first listing ends it.
     """
     global _spare
     if not child.available() or not _many_unseen_files(workspace):

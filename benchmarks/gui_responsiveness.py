@@ -162,6 +162,7 @@ def main() -> None:
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # the run's own process (the largest child so far)
     result["run_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    os.sync()  # what the run wrote is on disk before the start-up and listing figures
     result["startup_s"] = startup_seconds()
     if args.listing:
         result["listing_s"] = listing_seconds(args.listing)

@@ -143,7 +143,10 @@ def browsing(ws: Path, big: Path, count: int) -> None:
         api.create_dataset(f"ds-{i:04d}", 1000, many, seed=i,
                            frequency_mhz=(145.0, 433.0, 868.0, 1296.0)[i % 4],
                            tx_power_dbm=30.0 + i % 10)
-    time.sleep(listing.SETTLE_NS / 1e9)  # files at rest, not written this very moment
+    # At rest: the files not written this very moment, and the system not writing back the
+    # 1.4 GB just created meanwhile (which slowed this listing by up to 0.7 s).
+    os.sync()
+    time.sleep(listing.SETTLE_NS / 1e9)
     t_list, entries = timed(api.list_datasets, many)
     assert len(entries) == count and all(e.status == "ok" for e in entries)
     t_again, _ = timed(api.list_datasets, many)

@@ -74,19 +74,38 @@ def test_browser_sorts_unreadable_files_last_and_selection_follows_its_file(
     assert window.selected_entry().path == workspace / "c.h5"
 
 
-def test_a_dataset_with_damaged_samples_is_listed_and_refused_when_its_samples_are_read(
+def test_a_dataset_with_damaged_samples_turns_unreadable_once_its_samples_are_read(
         qtbot, open_window, workspace, make_dataset, select):
     path = make_dataset(workspace, "damaged", 500, seed=3)
+    make_dataset(workspace, "fine", 500, seed=4)
     with h5py.File(path, "r+") as f:  # the header still says float32 GDOP values
         del f["samples/gdop"]
         f["samples/gdop"] = np.zeros(500, "i4")
     window = open_window(workspace)
     assert _status(window, path) == "ok"  # a listing reads headers only
     select(window, path)
-    qtbot.waitUntil(lambda: not window.details.loading, timeout=10_000)
-    note = window.details.note.text()
-    assert note.startswith("Cannot read the samples") and "/samples/gdop" in note
-    assert window.details.summary is None
+    qtbot.waitUntil(lambda: _status(window, path) == "unreadable", timeout=10_000)
+    assert window.selected_entry().path == path  # still selected
+    assert "cannot be read" in window.details.title.text()
+    assert "/samples/gdop" in window.details.title.text()
+    assert not window.action_expand_dataset.isEnabled()
+    tooltip = window.model.index(window.model.row_of(path), 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "dtype int32" in tooltip
+    assert window.workspace_label.text().startswith("1 dataset, 1 unreadable")
+
+    listings = window.listings
+    window.refresh()  # listed again, unchanged: still refused
+    qtbot.waitUntil(lambda: window.listings > listings, timeout=10_000)
+    assert _status(window, path) == "unreadable"
+    assert _status(window, workspace / "fine.h5") == "ok"
+
+    with h5py.File(path, "r+") as f:  # repaired: a changed file is listed afresh
+        del f["samples/gdop"]
+        f["samples/gdop"] = np.zeros(500, "f4")
+    listings = window.listings
+    window.refresh()
+    qtbot.waitUntil(lambda: window.listings > listings, timeout=10_000)
+    assert _status(window, path) == "ok"
 
 
 def test_actions_are_in_toolbar_and_menu_with_shortcuts(open_window, workspace):

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core import api
 from ..core.api import DatasetEntry
+from ..core.listing import Signature, signature
 from .workers import FunctionWorker
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,13 @@ def format_size(size_bytes: int) -> str:
     units = ("KiB", "MiB", "GiB", "TiB")
     exponent = min(len(units), int(math.log(size_bytes, 1024)))
     return f"{size_bytes / 1024 ** exponent:.1f} {units[exponent - 1]}"
+
+
+def _identity(path: Path) -> Signature | None:
+    try:
+        return signature(path.lstat())
+    except OSError:
+        return None
 
 
 def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
@@ -93,6 +101,8 @@ class DatasetTableModel(QAbstractTableModel):
         self._entries: list[DatasetEntry] = []
         self._cells: list[list[tuple[str, Any]]] = []
         self._busy: dict[Path, str] = {}  # path -> what our own job is doing to it
+        # path -> (the file's identity when refused, its entry since): see `refuse`
+        self._refused: dict[Path, tuple[Signature, DatasetEntry]] = {}
         self._sort_column = 0
         self._sort_order = Qt.SortOrder.AscendingOrder
 
@@ -102,6 +112,7 @@ class DatasetTableModel(QAbstractTableModel):
         """Replace the listing. Rows keep their identity while the set of files is
         unchanged, so selections and scroll positions survive the frequent refreshes
         during a run, also when a refresh reorders them."""
+        entries = self._with_refusals(entries)
         rows = self._sorted([(e, _cells(e)) for e in entries])
         if {e.path for e in entries} == {e.path for e in self._entries} and \
                 len(entries) == len(self._entries):
@@ -114,6 +125,27 @@ class DatasetTableModel(QAbstractTableModel):
         self._entries = [entry for entry, _ in rows]
         self._cells = [cells for _, cells in rows]
         self.endResetModel()
+
+    def refuse(self, path: Path, why: str) -> None:
+        """Show `path` as unreadable for `why`: its samples turned out damaged when they
+        were read (a listing reads headers only). It stays so while the file keeps its
+        identity (`listing.signature`); a file changed since is listed afresh."""
+        identity = _identity(path)
+        if self.row_of(path) < 0 or identity is None:
+            return
+        self._refused[path] = (identity, DatasetEntry(path, None, why))
+        self.set_entries(list(self._entries))
+
+    def _with_refusals(self, entries: list[DatasetEntry]) -> list[DatasetEntry]:
+        refused, self._refused = self._refused, {}
+        shown = []
+        for entry in entries:
+            known = refused.get(entry.path)
+            if known is not None and _identity(entry.path) == known[0]:
+                self._refused[entry.path] = known
+                entry = known[1]
+            shown.append(entry)
+        return shown
 
     def set_busy(self, busy: dict[Path, str]) -> None:
         self._busy = dict(busy)

@@ -2,8 +2,9 @@
 
 Config, receivers and history come from the header the listing already read, so they show
 at once. The distributions and the map need samples: a pool worker reads and reduces them
-(`summary.summarize_dataset`) while the window stays responsive; a result that arrives after
-the selection moved on is dropped.
+(`summary.summarize_or_refuse`) while the window stays responsive; a result that arrives
+after the selection moved on is dropped. Samples found damaged are reported
+(`samples_refused`): the listing read only the header.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.api import DatasetEntry
+from ..core.errors import DatasetFormatError
 from ..core.store import DatasetHeader
 from .browser import format_size
 from .plots import HistogramPlot, MapPlot
-from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_dataset
+from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_or_refuse
 from .workers import FunctionWorker
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,7 @@ class DetailsPanel(QWidget):
 
     summary_loaded = Signal(object)  # DatasetSummary now shown
     summary_failed = Signal(str)
+    samples_refused = Signal(object, str)  # path, why: its samples are damaged
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -264,14 +267,19 @@ class DetailsPanel(QWidget):
         self.note.setText("Reading samples…")
         points = self.max_map_points
         worker = FunctionWorker(f"summary of {path.name}",
-                                lambda: summarize_dataset(path, points))
-        worker.signals.succeeded.connect(lambda s: self._loaded(serial, s))
+                                lambda: summarize_or_refuse(path, points))
+        worker.signals.succeeded.connect(lambda s: self._loaded(serial, path, s))
         worker.signals.failed.connect(lambda message: self._load_failed(serial, message))
         worker.start()
 
-    def _loaded(self, serial: int, summary: DatasetSummary) -> None:
+    def _loaded(self, serial: int, path: Path,
+                summary: DatasetSummary | DatasetFormatError) -> None:
         if serial != self._load_serial:
             return  # the selection moved on meanwhile
+        if isinstance(summary, DatasetFormatError):
+            self._load_failed(serial, str(summary))
+            self.samples_refused.emit(path, str(summary))
+            return
         self.loading = False
         self.summary = summary
         self._loaded_key = (summary.path, summary.num_samples)

@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.watcher.listed.connect(self._warm_up)
         self.watcher.failed.connect(self._warm_up)
         self.browser.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.details.samples_refused.connect(self._samples_refused)
         self.browser.doubleClicked.connect(lambda _index: self.expand_dataset())
         self.jobs.job_started.connect(self._job_started)
         self.jobs.job_progressed.connect(self._job_progressed)
@@ -226,6 +227,10 @@ class MainWindow(QMainWindow):
         finally:
             self._restoring_selection = False
         self._selection_changed()
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        entries = self.model.entries()
         count = sum(1 for e in entries if e.header is not None)
         bad = len(entries) - count
         self.workspace_label.setText(
@@ -239,6 +244,12 @@ class MainWindow(QMainWindow):
         busy = entry is not None and entry.path in self.jobs.busy_paths()
         self.details.show_entry(entry, busy=busy)
         self._update_actions()
+
+    def _samples_refused(self, path: Path, why: str) -> None:
+        """The selected dataset's samples are damaged: it is unreadable after all."""
+        self.model.refuse(path, why)
+        self._selection_changed()
+        self._show_counts()
 
     def _in_use(self, path: Path) -> bool:
         """A run writes it, or an export reads it: expanding, exporting again or deleting

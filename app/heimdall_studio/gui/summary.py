@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import api
+from ..core.errors import DatasetFormatError
 from ..core.geo import receiver_box, training_box
 from .plots import MapData
 
@@ -57,3 +58,13 @@ def summarize_dataset(path: Path, max_points: int = MAX_MAP_POINTS) -> DatasetSu
     )
     return DatasetSummary(path=Path(path), num_samples=stats.num_samples,
                           histograms=histograms, map=map_data, map_points=len(lat))
+
+
+def summarize_or_refuse(path: Path, max_points: int = MAX_MAP_POINTS
+                        ) -> DatasetSummary | DatasetFormatError:
+    """The summary, or why the file's samples cannot be read. A listing reads only headers,
+    so this is where damaged sample datasets come to light."""
+    try:
+        return summarize_dataset(path, max_points)
+    except DatasetFormatError as exc:
+        return exc

@@ -1,6 +1,6 @@
 """Heimdall Studio benchmark: every speed figure of the project comes from here.
 
-    .venv/bin/python benchmarks/run.py            # full table (about 4 minutes, 4 GB disk)
+    .venv/bin/python benchmarks/run.py            # full table (about 6 minutes, 6 GB disk)
     .venv/bin/python benchmarks/run.py --quick    # smaller sizes, for a first look
 
 The GUI figures (event-loop stall, live plot rate, start-up) come from

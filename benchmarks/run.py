@@ -144,7 +144,7 @@ def browsing(ws: Path, big: Path, count: int) -> None:
                            frequency_mhz=(145.0, 433.0, 868.0, 1296.0)[i % 4],
                            tx_power_dbm=30.0 + i % 10)
     # At rest: the files not written this very moment, and the system not writing back the
-    # 1.4 GB just created meanwhile (which slowed this listing by up to 0.7 s).
+    # 1.4 GB just created meanwhile (one run without the sync listed in 1.55 s, not ~0.65).
     os.sync()
     time.sleep(listing.SETTLE_NS / 1e9)
     t_list, entries = timed(api.list_datasets, many)

@@ -45,10 +45,10 @@ from .. import __version__
 from . import child
 from .errors import HeimdallError
 from .store import (
-    SUFFIX,
     DatasetHeader,
     HistoryRow,
     config_from_json,
+    is_dataset_file_name,
     iter_dataset_files,
     read_header,
 )
@@ -248,8 +248,11 @@ class _Worker:
     def __enter__(self) -> _Worker:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self.child.close(timeout=5)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 _spare: _Worker | None = None
@@ -279,8 +282,7 @@ def start_spare_worker(workspace: Path) -> None:
 def _many_unseen_files(workspace: Path) -> bool:
     try:
         with os.scandir(workspace) as entries:
-            count = sum(1 for e in entries if e.name.endswith(SUFFIX)
-                        and not e.name.startswith("."))
+            count = sum(1 for e in entries if is_dataset_file_name(e.name))
         if count < PARALLEL_FROM_FILES:
             return False
         return index_file(workspace).stat().st_mtime_ns < workspace.stat().st_mtime_ns
@@ -300,7 +302,7 @@ def _take_spare() -> _Worker | None:
 def _discard_spare() -> None:
     worker = _take_spare()
     if worker is not None:
-        worker.child.close(timeout=5)
+        worker.close()
 
 
 def serve_worker() -> None:

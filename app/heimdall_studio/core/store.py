@@ -549,9 +549,14 @@ class _guard_read:
         return False
 
 
+def is_dataset_file_name(name: str) -> bool:
+    """A dataset's file name: `*.h5`, not hidden (the writer's temporary files are)."""
+    return name.endswith(SUFFIX) and not name.startswith(".")
+
+
 def iter_dataset_files(workspace: Path) -> Iterator[Path]:
     if not workspace.is_dir():
         return
     for entry in sorted(workspace.iterdir()):
-        if entry.suffix == SUFFIX and not entry.name.startswith("."):
+        if is_dataset_file_name(entry.name):
             yield entry

@@ -25,20 +25,16 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-# Both snippets start as `heimdall-studio` does (gui.app.run_app): the command line's
-# imports, Qt, a spare listing worker if the workspace looks large and unlisted, the window.
+# Both snippets start as `heimdall-studio` does: the command line's imports, Qt, then the
+# window as the app opens it (gui.app.open_main_window).
 STARTUP_SNIPPET = """
 import sys, tempfile, time
 from pathlib import Path
 from heimdall_studio import cli
-from heimdall_studio.core import listing
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
-from heimdall_studio.gui import create_main_window
-workspace = Path(tempfile.mkdtemp())
-listing.start_spare_worker(workspace)
-window = create_main_window(workspace)
-window.show()
+from heimdall_studio.gui.app import open_main_window
+window = open_main_window(Path(tempfile.mkdtemp()))
 app.processEvents()
 print(time.time(), flush=True)
 window.close()
@@ -65,13 +61,10 @@ import time; began = time.perf_counter()
 import sys
 from pathlib import Path
 from heimdall_studio import cli
-from heimdall_studio.core import listing
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
-from heimdall_studio.gui import create_main_window
-listing.start_spare_worker(Path(sys.argv[1]))
-window = create_main_window(sys.argv[1])
-window.show()
+from heimdall_studio.gui.app import open_main_window
+window = open_main_window(Path(sys.argv[1]))
 shown = time.perf_counter()
 def listed(_entries):
     print(shown - began, time.perf_counter() - shown, window.model.rowCount())

@@ -35,9 +35,19 @@ def create_main_window(workspace: str | Path) -> MainWindow:
     """The main window for a workspace folder (a QApplication must already exist)."""
     if QApplication.instance() is None:
         raise RuntimeError("create a QApplication before the main window")
-    from .main_window import MainWindow  # pyqtgraph and the window: see run_app
+    from .main_window import MainWindow  # pyqtgraph and the window: see open_main_window
 
     return MainWindow(workspace)
+
+
+def open_main_window(workspace: Path) -> MainWindow:
+    """The main window shown, as the app opens it. Before the window's imports, a worker
+    for a large workspace never listed starts, and gets ready meanwhile on the other core
+    (`listing.start_spare_worker`)."""
+    listing.start_spare_worker(workspace)
+    window = create_main_window(workspace)
+    window.show()
+    return window
 
 
 def choose_workspace(workspace: str | Path | None) -> Path:
@@ -93,11 +103,7 @@ def run_app(workspace: str | Path | None = None, debug: bool = False) -> int:
     try:
         folder = choose_workspace(workspace)
         log.info("Heimdall Studio %s, workspace %s, log %s", __version__, folder, log_file)
-        # Before the window's imports: a worker for a large workspace never listed gets
-        # ready meanwhile, on the other core.
-        listing.start_spare_worker(folder)
-        window = create_main_window(folder)
-        window.show()
+        window = open_main_window(folder)  # noqa: F841 - kept alive while the app runs
         # Let Ctrl+C in the terminal reach Python now and then while Qt runs.
         heartbeat = QTimer(interval=500)
         heartbeat.timeout.connect(lambda: None)

@@ -219,16 +219,17 @@ def test_failed_run_shows_an_error_without_blocking(qtbot, open_window, workspac
     box.close()
 
 
-def test_expanding_another_generators_dataset_is_refused_in_the_app(
+def test_expanding_a_later_generators_dataset_is_refused_in_the_app(
         qtbot, open_window, workspace, make_dataset):
-    path = make_dataset(workspace, "older", 500, seed=2)
-    with h5py.File(path, "r+") as f:
-        del f.attrs["generator_version"]  # as Heimdall Studio 0.1 wrote it
+    path = make_dataset(workspace, "newer", 500, seed=2)
+    with h5py.File(path, "r+") as f:  # as a later release, drawing with a newer version
+        future = int(f.attrs["generator_version"]) + 1
+        f.attrs.modify("generator_version", np.int64(future))
     window = open_window(workspace)
     with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000) as ended:
         window.start_expand(ExpandDatasetRequest(path, 1000))
     assert ended.args[0].state == "failed"
-    assert "generator version 1" in window.last_error
+    assert f"generator version {future}" in window.last_error
     assert api.dataset_header(path).num_samples == 500
 
 

@@ -143,7 +143,10 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]
     try:
         yield Progress(writer.path, kind, start, num_samples, 0, 0, 0, 0, 0.0,
                        edges["snr_db"], empty["snr_db"], edges["gdop"], empty["gdop"])
-        for block in generate_blocks(config, start, start + num_samples):
+        # The file's own generator version: the current one for a new dataset, the one
+        # that drew the samples for an expansion (open_for_expand refused unknown ones).
+        for block in generate_blocks(config, start, start + num_samples,
+                                     writer.header.generator_version):
             histograms = stats.block_histograms(edges, block.arrays)
             writer.append(block, histograms)
             done += block.count

@@ -1,5 +1,4 @@
-"""What a sample is: its fields, their dtypes, which hold one value per receiver, and
-the version of the algorithm that draws them.
+"""What a sample is: its fields, their dtypes and which hold one value per receiver.
 
 The generator fills these arrays in `SampleBlock`s and the dataset file stores one HDF5
 dataset per field under /samples (SPEC section 7). Kept apart from both so that reading
@@ -12,12 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The algorithm that turns (config, seed, sample index) into samples, stored in every
-# file. It goes up whenever the same config and seed would give other samples, and a
-# dataset is only expanded by the version that drew it, so that all of its samples come
-# from one set of random streams. 1: Heimdall Studio 0.1 (Box-Muller normals);
-# 2: ziggurat normals, path loss and fading sharing one logarithm.
-GENERATOR_VERSION = 2
+# The version new datasets are drawn with, which every file records; every version and
+# its kernel are in `versions`.
+from .versions import GENERATOR_VERSION  # noqa: F401
 
 # One array per field, of this dtype; the per-receiver ones are (n, receivers).
 SAMPLE_FIELDS: dict[str, np.dtype] = {

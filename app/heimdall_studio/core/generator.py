@@ -1,8 +1,9 @@
 """Sample generation: turns a config and an index range into blocks of sample arrays.
 
-`generate_blocks(config, start, stop)` yields `SampleBlock`s covering [start, stop) in
-order. Sample `i` is the same whatever the range it is generated in, so a dataset grown
-in several runs equals one generated at once (SPEC section 5).
+`generate_blocks(config, start, stop, version)` yields `SampleBlock`s covering
+[start, stop) in order, drawn by that generator version's kernel (see `versions`; by
+default the current one). Sample `i` is the same whatever the range it is generated in,
+so a dataset grown in several runs equals one generated at once (SPEC section 5).
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import math
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from types import ModuleType
 from typing import Iterator
 
 import numba
 import numpy as np
 
-from . import kernel, stats
+from . import stats
 from .config import DatasetConfig
 from .errors import StratumUnfillableError
 from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
-from .geo import receiver_box, training_box
-from .physics import PATH_LOSS_CODES, noise_floor_dbm, receiver_height_m
 from .rng import stream_key
+from .versions import GENERATOR_VERSION, generator_version
 
 STRATUM_NAMES = ("inside", "outside")
 
@@ -36,21 +37,12 @@ MAX_BLOCK_SAMPLES = 1 << 18
 
 
 class _KernelInputs:
-    """Config values converted once into the arrays the kernel takes."""
+    """A generator version's kernel, and the config values converted once into the arrays
+    it takes."""
 
-    def __init__(self, config: DatasetConfig):
-        prop = config.propagation
-        rx = config.receivers
-        self.rx_box = np.array(receiver_box(config))
-        self.tr_box = np.array(training_box(config))
-        self.rx = kernel.receiver_constants(
-            np.array([r.lat for r in rx]), np.array([r.lon for r in rx]),
-            # flat terrain: ground is 0 m under every transmitter
-            np.array([receiver_height_m(r.alt_m, 0.0) for r in rx]),
-            np.array([r.antenna_gain_dbi for r in rx]),
-            np.array([noise_floor_dbm(config.bandwidth_hz, r.noise_figure_db) for r in rx]),
-            prop.tx_height_m, config.frequency_mhz, PATH_LOSS_CODES[prop.path_loss_model])
-        self.params = kernel.kernel_params(config)
+    def __init__(self, config: DatasetConfig, version: int = GENERATOR_VERSION):
+        self.kernel = generator_version(version).kernel()
+        self.prepared = self.kernel.prepare(config)
 
 
 def _empty_block_arrays(count: int, n_rx: int) -> dict[str, np.ndarray]:
@@ -59,11 +51,13 @@ def _empty_block_arrays(count: int, n_rx: int) -> dict[str, np.ndarray]:
 
 
 def generate_block(config: DatasetConfig, start: int, stop: int,
-                   inputs: _KernelInputs | None = None) -> SampleBlock:
-    """Samples [start, stop), computed in parallel over the chunks they touch and their
-    two strata."""
+                   inputs: _KernelInputs | None = None,
+                   version: int = GENERATOR_VERSION) -> SampleBlock:
+    """Samples [start, stop) drawn by generator `version` (or by the kernel of `inputs`),
+    computed in parallel over the chunks they touch."""
     began = time.perf_counter()
-    inputs = inputs or _KernelInputs(config)
+    inputs = inputs or _KernelInputs(config, version)
+    kernel = inputs.kernel
     size = config.chunk_size
     chunks = np.arange(start // size, (stop - 1) // size + 1, dtype=np.int64)
     chunk_first = chunks * size
@@ -78,17 +72,12 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
     # One piece of work at a time per thread: pieces differ in size (most samples are
     # inside), and fixed shares of a few pieces would leave a thread idle.
     with _KERNEL_LOCK, numba.parallel_chunksize(1):
-        kernel.generate_block(
-            keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
-            inputs.rx_box, inputs.tr_box, inputs.rx, inputs.params,
-            config.min_receivers, config.max_gdop, config.propagation.max_freq_offset_hz,
-            a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
-            a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
-            a["freq_offset_hz"], a["distance_km"], counters, status)
+        kernel.fill_block(inputs.prepared, config, keys, chunk_first, chunk_start,
+                          chunk_stop, start, a, counters, status)
     failed = np.argwhere(status != kernel.STATUS_OK)
     if failed.size:
         j, stratum = failed[0]
-        _raise_unfillable(config, int(chunks[j]), int(stratum))
+        _raise_unfillable(config, int(chunks[j]), int(stratum), kernel)
     a["tx_alt_m"][:] = config.propagation.tx_height_m  # flat ground at 0 m
     a["frequency_hz"][:] = config.frequency_mhz * 1e6
     a["tx_power_dbm"][:] = config.tx_power_dbm
@@ -101,7 +90,8 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
         seconds=time.perf_counter() - began)
 
 
-def _raise_unfillable(config: DatasetConfig, chunk: int, stratum: int) -> None:
+def _raise_unfillable(config: DatasetConfig, chunk: int, stratum: int,
+                      kernel: ModuleType) -> None:
     name = STRATUM_NAMES[stratum]
     where = ("inside the receiver box" if stratum == 0
              else f"in the {config.margin_deg:g} degree ring around the receiver box")
@@ -138,15 +128,16 @@ class _BlockPlanner:
         self.chunks = chunks - chunks % self.threads
 
 
-def generate_blocks(config: DatasetConfig, start: int, stop: int) -> Iterator[SampleBlock]:
-    """Yield blocks covering [start, stop) in order.
+def generate_blocks(config: DatasetConfig, start: int, stop: int,
+                    version: int = GENERATOR_VERSION) -> Iterator[SampleBlock]:
+    """Yield blocks covering [start, stop) in order, drawn by generator `version`.
 
     While the caller handles one block (writes it, typically), the next is computed on
     a helper thread: the kernel releases the GIL, so the two overlap. Block boundaries
     never change the samples, only how often the caller hears of them. Closing the
     generator waits for the block in flight (a fraction of a second) and drops it.
     """
-    inputs = _KernelInputs(config)
+    inputs = _KernelInputs(config, version)
     plan = _BlockPlanner(config.chunk_size)
     with ThreadPoolExecutor(1, thread_name_prefix="heimdall-generator") as pool:
         def submit(index: int) -> Future[SampleBlock] | None:
@@ -165,6 +156,7 @@ def generate_blocks(config: DatasetConfig, start: int, stop: int) -> Iterator[Sa
 
 def load_kernels() -> None:
     """Compile the kernels a run uses, or load them from numba's cache, so that the first
-    run does not wait for them."""
+    run does not wait for them. Those of older generator versions load when a run first
+    expands a dataset they drew."""
     generate_block(DatasetConfig.from_dict({"name": "warmup", "seed": 0}), 0, 1)
     stats.histogram(np.zeros(1), np.array([0.0, 1.0]))

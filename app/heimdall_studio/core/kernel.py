@@ -3,6 +3,9 @@
 One call fills a block of consecutive chunks. Each stratum of each chunk is a piece of
 work for one thread; inside it, candidates are drawn strictly in order from that chunk's
 stream for the stratum, so the output never depends on the number of threads.
+
+This is generator version 2 (see `versions`); `generator` calls it through `prepare` and
+`fill_block`, as it calls every version's kernel.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM
+from .geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, receiver_box, training_box
 from .physics import (
+    PATH_LOSS_CODES,
     PATH_LOSS_TWO_RAY,
     free_space_loss_db,
     gdop_from_vectors,
+    noise_floor_dbm,
+    receiver_height_m,
 )
 from .rng import candidate_key, normal, uniform
 
@@ -277,3 +283,35 @@ def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, insid
                     prx_out[row, r] = np.nan
                     foff_out[row, r] = np.nan
             mean_snr_out[row] = total / detected
+
+
+# ---------------------------------------------------------------------------
+# what `generator` calls
+
+
+def prepare(config) -> tuple:
+    """Config values converted once per run into the arrays the kernel takes."""
+    prop = config.propagation
+    rx = config.receivers
+    constants = receiver_constants(
+        np.array([r.lat for r in rx]), np.array([r.lon for r in rx]),
+        # flat terrain: ground is 0 m under every transmitter
+        np.array([receiver_height_m(r.alt_m, 0.0) for r in rx]),
+        np.array([r.antenna_gain_dbi for r in rx]),
+        np.array([noise_floor_dbm(config.bandwidth_hz, r.noise_figure_db) for r in rx]),
+        prop.tx_height_m, config.frequency_mhz, PATH_LOSS_CODES[prop.path_loss_model])
+    return (np.array(receiver_box(config)), np.array(training_box(config)), constants,
+            kernel_params(config))
+
+
+def fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, start, a,
+               counters, status) -> None:
+    """Fill the block arrays `a` (one per sample field) for the chunks described."""
+    rx_box, tr_box, rx, params = prepared
+    generate_block(
+        keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
+        rx_box, tr_box, rx, params,
+        config.min_receivers, config.max_gdop, config.propagation.max_freq_offset_hz,
+        a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
+        a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
+        a["freq_offset_hz"], a["distance_km"], counters, status)

@@ -52,6 +52,7 @@ from .store import (
     update_checksums,
     utc_now,
 )
+from .versions import check_expandable
 
 log = logging.getLogger(__name__)
 
@@ -359,14 +360,9 @@ def open_for_expand(path: Path) -> OpenedWrite:
     if not path.is_file():
         raise DatasetNotFoundError(f"no dataset at {path}")
     header = read_header(path)  # refuse foreign or damaged files before touching anything
-    if header.generator_version != GENERATOR_VERSION:
-        raise DatasetFormatError(
-            f"dataset '{header.name}' was drawn by generator version "
-            f"{header.generator_version} (Heimdall Studio {header.app_version}); this "
-            f"Heimdall Studio ({__version__}) draws with version {GENERATOR_VERSION}, so new "
-            "samples would not continue the same random streams. Its samples stay "
-            f"readable: expand it with Heimdall Studio {header.app_version}, or create a "
-            "new dataset")
+    # The run draws with the file's own generator version; one this release does not
+    # have (a later release drew the file) is refused before the lock is taken.
+    check_expandable(header)
     lock = DatasetLock(path, "expand").acquire()
     try:
         return OpenedWrite(lock, DatasetWriter(path, "expand"))

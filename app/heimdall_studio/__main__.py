@@ -1,3 +1,34 @@
-from heimdall_studio.cli import main
+"""`python -m heimdall_studio`, and the `heimdall-studio` command (see pyproject.toml)."""
 
-raise SystemExit(main())
+import signal
+import sys
+
+
+def run() -> int:
+    # A Ctrl-C while numpy and h5py load can break their import half way, which then
+    # reports a long ImportError instead; so it waits until they are loaded.
+    blocking = hasattr(signal, "pthread_sigmask")
+    if blocking:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        from heimdall_studio.cli import main
+    except KeyboardInterrupt:
+        return _interrupted()
+    if blocking:
+        if signal.SIGINT in signal.sigpending():
+            return _interrupted()  # nothing was done yet
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    code = main()
+    # The command is done; a late Ctrl-C (the second of a double one, say) would
+    # otherwise kill the process while Python shuts down and change its exit code.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
+def _interrupted() -> int:
+    print("\nheimdall-studio: interrupted", file=sys.stderr)
+    return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())

@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 from . import __version__
 from .core import api
@@ -25,13 +25,15 @@ from .core.errors import (
     DatasetFormatError,
     DatasetNotFoundError,
     HeimdallError,
+    PathError,
 )
 from .core.export import EXPORT_FORMATS
 from .core.store import COMPRESSION_POLICIES
 from .logs import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError)
+BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError,
+                    PathError)
 log = logging.getLogger("heimdall_studio")
 
 # create flag -> config key; `expand` deliberately has none of them.
@@ -91,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", parents=[common], help="check a dataset's invariants")
     verify.add_argument("dataset", metavar="NAME_OR_PATH")
 
+    repair = sub.add_parser("repair", parents=[common],
+                            help="make a file left by a killed run openable by any HDF5 reader")
+    repair.add_argument("dataset", metavar="NAME_OR_PATH")
+
     export = sub.add_parser("export", parents=[common], help="write a dataset as CSV or NPZ")
     export.add_argument("dataset", metavar="NAME_OR_PATH")
     export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
@@ -100,6 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before a command took charge: nothing was done
+        print("\nheimdall-studio: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    _exit_now_if_a_write_failed(code)
+    return code
+
+
+def _exit_now_if_a_write_failed(code: int) -> None:
+    """End at once after a write that failed inside HDF5: closing that file at exit can
+    crash the process (see `writer.DatasetWriter._abandon`); the error was reported."""
+    writer = sys.modules.get("heimdall_studio.core.writer")
+    if writer is not None and writer.abandoned_writes():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
@@ -116,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(workspace, debug=debug)
     command = {"create": _create, "expand": _expand, "info": _info, "list": _list,
-               "verify": _verify, "export": _export}[args.command]
+               "verify": _verify, "export": _export, "repair": _repair}[args.command]
     try:
         return command(args, workspace)
     except BAD_INPUT_ERRORS as exc:
@@ -131,8 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `heimdall-studio list | head`: the reader has gone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
-    except Exception:  # a bug: say so plainly, keep the details for --debug
-        log.exception("unexpected error")
+    except Exception:  # a bug: one line here; the traceback goes to the log file, and to
+        # stderr only with --debug (the console shows warnings and up otherwise)
+        log.log(logging.ERROR if debug else logging.INFO, "unexpected error", exc_info=True)
         print("heimdall-studio: unexpected error; run again with --debug for details",
               file=sys.stderr)
         return EXIT_FAILURE
@@ -152,50 +180,86 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
     if args.receivers is not None:
         params["receivers"] = load_receivers(args.receivers)
     config = api.make_config(args.name, **params)
-    return _drive(api.create_run(config, args.samples, workspace, args.compression))
+    return _drive(lambda: api.create_run(config, args.samples, workspace, args.compression))
 
 
 def _expand(args: argparse.Namespace, workspace: str | None) -> int:
-    return _drive(api.expand_run(args.dataset, args.samples, workspace))
+    return _drive(lambda: api.expand_run(args.dataset, args.samples, workspace))
 
 
 class _StopRequest:
-    """First Ctrl-C (or SIGTERM) asks the run to stop after its current commit."""
+    """First Ctrl-C (or SIGTERM) asks the run to stop after its current commit; a second
+    one aborts it at once, but only while it generates. Opening the dataset and closing
+    it are short, and cut short they would leave an empty file or a half-done import
+    behind, so signals then only ask for the stop; after the abort, further ones are
+    ignored so that the run's cleanup (closing the file, releasing the lock) is never cut
+    short either."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
+        self.abortable = False
+        self.aborted = False
 
     def __call__(self, signum: int, frame: object) -> None:
-        if self.signal is not None:
+        if self.signal is None:
+            self.signal = signum
+            print("\nstopping after the current block (Ctrl-C again to abort)...",
+                  file=sys.stderr)
+        elif self.abortable and not self.aborted:
+            self.aborted = True
             raise KeyboardInterrupt
-        self.signal = signum
-        print("\nstopping after the current block (Ctrl-C again to abort)...",
-              file=sys.stderr)
+
+    def _unraisable(self, unraisable: Any) -> None:
+        # The abort can land in code that cannot pass an exception on (a weakref callback
+        # during garbage collection, say), where Python would print a traceback and drop
+        # it. Dropped quietly, it still ends the run: the stop the first signal asked for
+        # takes effect at the next record. Another Ctrl-C may abort again.
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and self.aborted:
+            self.aborted = False
+            return
+        self._old_hook(unraisable)
 
     def __enter__(self) -> _StopRequest:
         self._old = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._old_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         return self
 
     def __exit__(self, *exc: object) -> None:
+        sys.unraisablehook = self._old_hook
         for s, handler in self._old.items():
             signal.signal(s, handler)
 
 
-def _drive(run: Iterator[api.Progress]) -> int:
+def _drive(start: Callable[[], Iterator[api.Progress]]) -> int:
+    """Open the run (a stop asked meanwhile ends it at its first record), then follow it."""
     bar = ProgressBar(sys.stderr)
     last = None
     with _StopRequest() as stop:
+        run = start()
         try:
             for last in run:
+                # From the first record on, the run generates; before it, it was opening
+                # the file and loading the kernels (an abort there would break an import).
+                stop.abortable = True
                 bar.update(last)
                 if stop.signal is not None:
                     break
+        except BaseException:
+            bar.abandon()  # the error message gets a line of its own
+            raise
         finally:
+            stop.abortable = False
             run.close()  # type: ignore[attr-defined]
     assert last is not None
     bar.finish(last)
     if stop.signal is not None:
-        print(f"interrupted: {last.total:,} samples committed in {last.path}", file=sys.stderr)
+        if last.kind == "create" and last.done == 0:  # the run removed its empty file
+            print(f"interrupted before the first block was committed: dataset "
+                  f"{last.dataset!r} was not created", file=sys.stderr)
+        else:
+            print(f"interrupted: {last.total:,} samples committed in {last.path}",
+                  file=sys.stderr)
         return EXIT_INTERRUPTED if stop.signal == signal.SIGINT else 128 + stop.signal
     print(f"{last.path}: {last.total:,} samples ({last.done:,} new)")
     return EXIT_OK
@@ -228,6 +292,8 @@ class ProgressBar:
                 f"ETA {_duration(p.eta_s)}  accepted {p.acceptance:.1%}")
 
     def update(self, p: api.Progress) -> None:
+        if p.done == 0 and not self.tty:
+            return  # a log gets lines of progress made; a run that fails at once, one line
         now = time.monotonic()
         if now - self._last < (0.1 if self.tty else 5.0):
             return
@@ -240,6 +306,12 @@ class ProgressBar:
         if self.tty:
             self.stream.write("\n")
         self.stream.flush()
+
+    def abandon(self) -> None:
+        """The run failed: take the bar off a terminal's line."""
+        if self.tty and self._shown is not None:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
 
     def _write(self, p: api.Progress) -> None:
         self._shown = p.done
@@ -306,7 +378,9 @@ def _list(args: argparse.Namespace, workspace: str | None) -> int:
         print(json.dumps([_summary(e) for e in entries], indent=2))
         return EXIT_OK
     if not entries:
-        print(f"no datasets in {workspace or api.default_workspace()}")
+        folder = api.workspace_path(workspace)
+        print(f"no datasets in {folder}" + ("" if folder.exists() else
+                                            " (the folder does not exist yet)"))
     for e in entries:
         if e.header is None:
             print(f"{e.name:<30} unreadable: {e.error}")
@@ -352,3 +426,17 @@ def _verify(args: argparse.Namespace, workspace: str | None) -> int:
         print(f"  reading failed: {report.error}")
     print("verify: " + ("passed" if report.ok else "FAILED"))
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _repair(args: argparse.Namespace, workspace: str | None) -> int:
+    report = api.repair_dataset(args.dataset, workspace)
+    header = api.dataset_header(report.path)
+    if not report.interrupted:
+        print(f"{report.path.name}: nothing to repair, no interrupted write is marked "
+              f"({header.num_samples:,} samples)")
+        return EXIT_OK
+    for action in report.actions:
+        print(f"  {action}")
+    print(f"{report.path.name}: repaired in place in {report.seconds * 1e3:.1f} ms, nothing "
+          f"copied; {header.num_samples:,} committed samples, openable by any HDF5 reader")
+    return EXIT_OK

@@ -1,6 +1,7 @@
 """Export to CSV/NPZ and the training-batch loader."""
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -98,3 +99,17 @@ def test_runs_split_holds_out_the_expansion(dataset):
     assert len(loader) == 4
     x, y = next(iter(loader))
     assert x.shape == (64, 2) and y.shape == (64, 3)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "npz"])
+def test_export_never_writes_through_a_link_planted_at_its_target(workspace, small_config,
+                                                                 fmt):
+    path = api.create_dataset(small_config, 300, workspace).path
+    outside = workspace.parent / f"victim.{fmt}"  # does not exist: a dangling link
+    target = workspace / f"planted.{fmt}"
+    os.symlink(outside, target)
+    with pytest.raises(DatasetExistsError):
+        export_dataset(path, fmt, target)
+    assert not outside.exists() and target.is_symlink()
+    assert sorted(p.name for p in workspace.iterdir()) == sorted(
+        [".small.h5.lock", "small.h5", f"planted.{fmt}"])

@@ -1,17 +1,16 @@
-"""Faults injected for real: file-size limit, full disk, concurrent writers, stale locks."""
+"""Faults injected for real: file-size limit, concurrent writers, stale locks (a full
+disk: test_full_disk)."""
 
 import resource
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections import namedtuple
 
 import pytest
 
 from heimdall_studio.core import api
-from heimdall_studio.core.errors import DatasetBusyError, DatasetWriteError
+from heimdall_studio.core.errors import DatasetBusyError
 from heimdall_studio.core.store import read_header
 from heimdall_studio.core.verify import verify_dataset
 
@@ -27,7 +26,7 @@ def limit_file_size(max_bytes):
 def test_file_size_limit_stops_cleanly_and_the_dataset_grows_later(workspace):
     result = subprocess.run(
         [*CLI, "create", "capped", "--samples", "1000000", "--workspace", str(workspace)],
-        capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size(8 << 20))
+        capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size(16 << 20))
     assert result.returncode == 1
     assert "dataset 'capped'" in result.stderr and "file size limit" in result.stderr
     assert "Traceback" not in result.stderr
@@ -39,23 +38,6 @@ def test_file_size_limit_stops_cleanly_and_the_dataset_grows_later(workspace):
     api.expand_dataset("capped", 5000, workspace)
     assert read_header(path).num_samples == kept + 5000
     assert verify_dataset(path).ok
-
-
-def test_full_disk_is_refused_before_writing(workspace, small_config, monkeypatch):
-    api.create_dataset(small_config, 200, workspace)
-    usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
-    with pytest.raises(DatasetWriteError, match=r"not enough disk space .* 'small'.*200 "
-                                                 r"samples committed before are kept"):
-        api.expand_dataset("small", 1000, workspace)
-    monkeypatch.undo()
-    header = read_header(workspace / "small.h5")
-    assert header.num_samples == 200
-    # the refused run leaves an empty history row; the data itself is untouched
-    assert header.history[-1].count == 0
-    assert verify_dataset(workspace / "small.h5").ok
-    api.expand_dataset("small", 100, workspace)
-    assert read_header(workspace / "small.h5").num_samples == 300
 
 
 def wait_for_samples(path, proc, deadline=120):

@@ -81,6 +81,73 @@ def symlink_to_system_file(ws):
     os.symlink("/etc/hostname", ws / "hostile.h5")
 
 
+def outside_dataset(ws):
+    """A valid dataset outside the workspace, for links to point at."""
+    outside = ws.parent / "outside"
+    outside.mkdir(exist_ok=True)
+    path = outside / "elsewhere.h5"
+    if not path.exists():
+        valid(outside, "elsewhere")
+    return path
+
+
+def linked(make_link):
+    """A valid dataset in which `make_link(f, outside_path)` plants a link or a member
+    whose data lies in another file."""
+    def make(ws):
+        elsewhere = outside_dataset(ws)
+        path = valid(ws, "hostile")
+        with h5py.File(path, "r+") as f:
+            make_link(f, elsewhere)
+    return make
+
+
+def sample_as_external_link(name):
+    def change(f, elsewhere):
+        del f["samples"][name]
+        f["samples"][name] = h5py.ExternalLink(str(elsewhere), f"/samples/{name}")
+    return change
+
+
+def sample_as_soft_link(f, elsewhere):
+    del f["samples/rx_power_dbm"]
+    f["samples/rx_power_dbm"] = h5py.SoftLink("/samples/snr_db")  # an alias
+
+
+def samples_group_as_external_link(f, elsewhere):
+    del f["samples"]
+    f["samples"] = h5py.ExternalLink(str(elsewhere), "/samples")
+
+
+def history_as_soft_link(f, elsewhere):
+    f.move("history", "old_history")
+    f["history"] = h5py.SoftLink("/old_history")
+
+
+def virtual_sample_dataset(f, elsewhere):
+    layout = h5py.VirtualLayout(shape=(300,), dtype="f8", maxshape=(None,))
+    layout[:] = h5py.VirtualSource(str(elsewhere), "/samples/tx_lat", shape=(300,))
+    del f["samples/tx_lat"]
+    f["samples"].create_virtual_dataset("tx_lat", layout)
+
+
+def external_raw_storage(f, elsewhere):
+    data = f["samples/gdop"][()]
+    raw = elsewhere.with_name("gdop.raw")
+    raw.write_bytes(data.tobytes())
+    del f["samples/gdop"]
+    f["samples"].create_dataset("gdop", data=data, external=[(str(raw), 0, data.nbytes)])
+
+
+def stats_member_as_external_link(f, elsewhere):
+    del f["stats/gdop"]
+    f["stats/gdop"] = h5py.ExternalLink(str(elsewhere), "/stats/gdop")
+
+
+def extra_external_link_in_samples(f, elsewhere):
+    f["samples/extra"] = h5py.ExternalLink(str(elsewhere), "/samples/tx_lat")
+
+
 HOSTILE = {
     "truncated": truncated,
     "random bytes": random_bytes,
@@ -108,6 +175,14 @@ HOSTILE = {
     "absurd length": tampered(absurd_length),
     "symlink outside the workspace": symlink_outside,
     "symlink to a system file": symlink_to_system_file,
+    "sample dataset an external link": linked(sample_as_external_link("snr_db")),
+    "sample dataset a soft link alias": linked(sample_as_soft_link),
+    "samples group an external link": linked(samples_group_as_external_link),
+    "history a soft link": linked(history_as_soft_link),
+    "virtual sample dataset": linked(virtual_sample_dataset),
+    "sample data in an external file": linked(external_raw_storage),
+    "histogram an external link": linked(stats_member_as_external_link),
+    "extra external link among samples": linked(extra_external_link_in_samples),
 }
 
 
@@ -115,7 +190,13 @@ HOSTILE = {
 # datasets up without opening them (`store.parse_header`), so it lists these files as
 # datasets; everything that reads samples opens them and refuses the file.
 SAMPLE_DEFECTS = {"num_samples beyond rows", "wrong dtype", "wrong receiver count",
-                  "wrong rank"}
+                  "wrong rank", "virtual sample dataset", "sample data in an external file",
+                  "histogram an external link", "extra external link among samples"}
+
+
+def outside_files(ws):
+    outside = ws.parent / "outside"
+    return {p.name: sha(p) for p in outside.iterdir()} if outside.is_dir() else {}
 
 
 @pytest.mark.parametrize("kind", HOSTILE)
@@ -125,6 +206,7 @@ def test_hostile_file_is_reported_refused_and_left_untouched(kind, workspace, ca
     path = workspace / "hostile.h5"
     target = path.resolve() if path.is_symlink() else path
     before = sha(target)
+    before_outside = outside_files(workspace)
     ws = str(workspace)
 
     listed_as = "ok" if kind in SAMPLE_DEFECTS else "unreadable"
@@ -148,7 +230,9 @@ def test_hostile_file_is_reported_refused_and_left_untouched(kind, workspace, ca
     err = capsys.readouterr().err
     assert "Traceback" not in err and "hostile.h5" in err
 
+    assert cli.main(["export", "hostile", "--format", "npz", "--workspace", ws]) != 0
     assert sha(target) == before
+    assert outside_files(workspace) == before_outside  # no link was followed to write
     assert not os.path.exists("/tmp/pwned")
     assert sorted(p.name for p in workspace.iterdir() if not p.name.startswith(".")) == [
         "hostile.h5", "valid.h5"]

@@ -11,8 +11,11 @@ comes from the dataset file, so an expansion can never mix distributions.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +25,21 @@ import numpy as np
 import platformdirs
 
 from . import stats
-from .config import DatasetConfig, validate_name
-from .errors import ConfigError, DatasetNotFoundError
+from .config import DatasetConfig, validate_name, validate_new_name
+from .errors import (
+    ConfigError,
+    DatasetBusyError,
+    DatasetExistsError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    DatasetWriteError,
+    HeimdallError,
+    PathError,
+    StratumUnfillableError,
+)
 from .listing import DatasetEntry, list_workspace
 from .locking import DatasetLock
+from .recovery import RepairReport, clear_interrupted_write
 from .store import (
     SUFFIX,
     DatasetHeader,
@@ -35,7 +49,7 @@ from .store import (
     read_samples,
     read_stats,
 )
-from .writer import OpenedWrite, open_for_create, open_for_expand
+from .writer import OpenedWrite, open_for_create, open_for_expand, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +61,113 @@ def default_workspace() -> Path:
     """$HEIMDALL_STUDIO_WORKSPACE, else the platform's user data folder."""
     env = os.environ.get(WORKSPACE_ENV)
     if env:
-        return Path(env).expanduser()
+        return _expand_user(Path(env), WORKSPACE_ENV)
     return platformdirs.user_data_path("heimdall-studio", appauthor=False) / "datasets"
+
+
+def workspace_path(workspace: str | Path | None = None) -> Path:
+    """The workspace folder: the one given (`~` expanded), else `default_workspace()`."""
+    if not workspace:
+        return default_workspace()
+    return _expand_user(Path(workspace), "workspace")
+
+
+def _expand_user(path: Path, what: str) -> Path:
+    if not str(path).startswith("~"):
+        return path
+    try:
+        return path.expanduser()
+    except RuntimeError:  # pathlib's answer for an unknown user or an unknown home
+        user = path.parts[0][1:]
+        known = f"there is no user {user!r}" if user else "the home folder is not known"
+        raise PathError(f"{what} {str(path)!r} cannot be expanded: {known}") from None
 
 
 def dataset_path(name: str, workspace: str | Path | None = None) -> Path:
     """`<workspace>/<name>.h5`; the name is checked so it cannot leave the workspace."""
-    return Path(workspace or default_workspace()) / f"{validate_name(name)}{SUFFIX}"
+    return workspace_path(workspace) / f"{validate_name(name)}{SUFFIX}"
+
+
+def _is_path(text: str) -> bool:
+    return "/" in text or os.sep in text or bool(os.altsep and os.altsep in text)
 
 
 def resolve_dataset(name_or_path: str | Path, workspace: str | Path | None = None) -> Path:
-    """A dataset named in the workspace, or a path to a dataset file."""
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or os.sep in text or text.endswith(SUFFIX):
-        path = Path(name_or_path).expanduser()
-        if path.exists() or text.endswith(SUFFIX):
-            return path
-    return dataset_path(text, workspace)
+    """The file of a dataset, found one way only.
+
+    A bare name (text without a slash) is always the workspace's dataset of that name,
+    even where a file of that name lies in the current folder; text with a slash, or a
+    Path, is the path of a dataset file (`./a.h5` for a file here).
+    """
+    if isinstance(name_or_path, Path) or _is_path(str(name_or_path)):
+        return _expand_user(Path(name_or_path), "dataset path")
+    name = str(name_or_path)
+    path = dataset_path(name, workspace)
+    if not os.path.lexists(path):
+        raise DatasetNotFoundError(_not_found(name, path))
+    return path
+
+
+def _not_found(name: str, path: Path) -> str:
+    folder = path.parent
+    message = f"no dataset {name!r} in {folder}"
+    if not folder.is_dir():
+        message += (" (that folder does not exist)" if not os.path.lexists(folder)
+                    else " (that is not a folder)")
+    hints = []
+    if name.lower().endswith(SUFFIX):
+        hints.append(f"a dataset is named without {SUFFIX}: type {name[:-len(SUFFIX)]!r}")
+    if os.path.isfile(name):
+        hints.append(f"for the file {name} in the current folder, type ./{name}")
+    return message + "".join(f"; {hint}" for hint in hints)
+
+
+def _prepare_workspace(folder: Path) -> None:
+    """The workspace folder exists after this; what stands in its way is said plainly."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # something else than a folder has the name
+        raise PathError(f"the workspace {folder} is {_kind_of(folder)}, not a folder; "
+                        "choose another workspace") from None
+    except NotADirectoryError:  # a file where a parent folder should be
+        blocker = next((p for p in folder.parents if os.path.lexists(p) and not p.is_dir()),
+                       folder.parent)
+        raise PathError(f"the workspace {folder} cannot be made: {blocker} is "
+                        f"{_kind_of(blocker)}, not a folder") from None
+    except OSError as exc:  # read-only file system, permission denied, disk full
+        raise DatasetWriteError(f"cannot create the workspace folder {folder}: "
+                                f"{exc.strerror or exc}") from None
+
+
+def _kind_of(path: Path) -> str:
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "not reachable"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link to " + ("a non-folder" if path.exists() else "nothing")
+    kinds = [(stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")]
+    return next((text for test, text in kinds if test(mode)), "not a folder")
+
+
+def _opening(action: str, path: Path, call: Callable[[], OpenedWrite]) -> OpenedWrite:
+    """`call()`, with what the operating system refuses said as one message.
+
+    The core's own errors pass as they are; an OSError that escapes the writer or the
+    lock (a read-only file system, permission denied, a full disk) becomes a
+    DatasetWriteError naming the dataset, its folder and the cause.
+    """
+    try:
+        return call()
+    except HeimdallError:
+        raise
+    except (OSError, RuntimeError) as exc:  # h5py reports some failed writes as RuntimeError
+        log.debug("cannot %s %s", action, path, exc_info=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            write_failure(exc)
+        raise DatasetWriteError(f"cannot {action} dataset {path.stem!r} in {path.parent}: "
+                                f"{reason}") from None
 
 
 def check_sample_count(num_samples: Any) -> int:
@@ -130,9 +234,13 @@ class Progress:
         return self.done / self.candidates if self.candidates else 0.0
 
 
-def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]:
-    from .generator import generate_blocks  # numba loads with the first run, not the API
+def _run(opened: OpenedWrite, num_samples: int, kind: str,
+         created: os.stat_result | None = None) -> Iterator[Progress]:
+    """The run's records; `created` is the file a create made, removed if nothing commits.
 
+    Started by `_started` before it is handed out, so closing it at any point (even
+    before its first record) releases the file and the lock.
+    """
     writer = opened.writer
     config = writer.config
     edges = stats.histogram_edges(config)
@@ -140,7 +248,11 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]
     start = writer.num_samples
     began = time.perf_counter()
     done = candidates = too_few = bad_gdop = 0
+    discarded = False
     try:
+        yield None  # type: ignore[misc]  # where `_started` leaves it
+        from .generator import generate_blocks  # numba loads with the first run, not the API
+
         yield Progress(writer.path, kind, start, num_samples, 0, 0, 0, 0, 0.0,
                        edges["snr_db"], empty["snr_db"], edges["gdop"], empty["gdop"])
         # The file's own generator version: the current one for a new dataset, the one
@@ -157,11 +269,82 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str) -> Iterator[Progress]
                            bad_gdop, time.perf_counter() - began,
                            edges["snr_db"], histograms["snr_db"],
                            edges["gdop"], histograms["gdop"])
+    except (DatasetWriteError, StratumUnfillableError) as exc:
+        if created is None or done:
+            raise
+        discarded = _discard_empty_create(opened, created)
+        if not discarded:
+            raise
+        # The writer's advice to expand the dataset later no longer applies.
+        text = re.sub(r"\s*The 0 samples committed before are kept.*", "", str(exc),
+                      flags=re.S).rstrip(" .")
+        raise type(exc)(f"{text}. No sample was committed, so dataset {config.name!r} "
+                        "was not created") from None
     finally:
-        opened.close()
+        try:
+            if created is not None and done == 0 and not discarded:
+                _discard_empty_create(opened, created)
+        finally:
+            opened.close()
         log.info("%s %s: %d of %d samples in %.1f s (%d candidates), now %d", kind,
                  writer.path, done, num_samples, time.perf_counter() - began, candidates,
                  start + done)
+
+
+def _started(run: Iterator[Progress]) -> Iterator[Progress]:
+    """Run a run's generator to its first `yield`, inside its try.
+
+    A generator closed before it ever started skips its `finally`; this one has started,
+    so closing it before its first record still releases the lock and the file.
+    """
+    next(run)
+    return run
+
+
+def _discard_empty_create(opened: OpenedWrite, created: os.stat_result) -> bool:
+    """Remove the file a create made and committed nothing to; True if it is gone.
+
+    Done under the dataset lock (still held: only the writer is closed here), and only
+    if the file at the path is still the one this run created, not one put in its place.
+    """
+    path = opened.writer.path
+    opened.writer.close()  # closing twice is harmless; opened.close() follows
+    try:
+        now = path.lstat()
+        if (now.st_dev, now.st_ino) != (created.st_dev, created.st_ino):
+            log.warning("%s is not the file this create made; left as it is", path)
+            return False
+        path.unlink()
+    except OSError as exc:
+        log.warning("cannot remove %s, which no sample was committed to: %s", path, exc)
+        return False
+    log.info("removed %s: the create committed no sample", path)
+    return True
+
+
+def _remove_failed_create(path: Path, config: DatasetConfig) -> None:
+    """After a create failed while opening: remove the empty file it may have linked.
+
+    The writer links the new file into place, then opens it; if that open fails, the
+    empty file stays. It is taken for this run's if, under the lock again, it holds no
+    sample and this very config (whose seed is random unless given).
+    """
+    if not os.path.lexists(path):
+        return
+    lock = DatasetLock(path, "create")
+    try:
+        lock.acquire()
+    except (HeimdallError, OSError):
+        return  # someone else writes it now: it is theirs
+    try:
+        header = read_header(path, check_samples=False)
+        if header.num_samples == 0 and header.config == config:
+            path.unlink()
+            log.info("removed %s: the create failed before its first sample", path)
+    except (HeimdallError, OSError) as exc:
+        log.warning("a failed create may have left %s: %s", path, exc)
+    finally:
+        lock.release()
 
 
 def create_run(config: DatasetConfig, num_samples: int,
@@ -175,10 +358,25 @@ def create_run(config: DatasetConfig, num_samples: int,
     num_samples = check_sample_count(num_samples)
     if not isinstance(config, DatasetConfig):
         raise TypeError("create_run takes a DatasetConfig; see make_config()")
+    validate_new_name(config.name)
     path = dataset_path(config.name, workspace)
     compression_filters(compression)  # refuse a bad policy before touching the disk
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return _run(open_for_create(path, config, compression), num_samples, "create")
+    _prepare_workspace(path.parent)
+    existed = os.path.lexists(path)
+    try:
+        opened = _opening("create", path, lambda: open_for_create(path, config, compression))
+    except (DatasetExistsError, DatasetBusyError):
+        raise
+    except BaseException:
+        if not existed:
+            _remove_failed_create(path, config)
+        raise
+    try:
+        created = path.lstat()  # this run's file: the lock is held, nobody replaced it
+        return _started(_run(opened, num_samples, "create", created))
+    except BaseException:
+        opened.close()
+        raise
 
 
 def expand_run(dataset: str | Path, num_samples: int,
@@ -186,7 +384,27 @@ def expand_run(dataset: str | Path, num_samples: int,
     """Add samples to a dataset, with every parameter taken from its file."""
     num_samples = check_sample_count(num_samples)
     path = resolve_dataset(dataset, workspace)
-    return _run(open_for_expand(path), num_samples, "expand")
+    try:
+        opened = _opening("expand", path, lambda: open_for_expand(path))
+    except DatasetFormatError:
+        _check_writable(path)  # a file the OS will not let us write is no format error
+        raise
+    try:
+        return _started(_run(opened, num_samples, "expand"))
+    except BaseException:
+        opened.close()
+        raise
+
+
+def _check_writable(path: Path) -> None:
+    """Raise DatasetWriteError if the operating system refuses to open `path` for writing."""
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        os.close(os.open(path, flags | getattr(os, "O_CLOEXEC", 0)))
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise DatasetWriteError(f"cannot expand dataset {path.stem!r}: {path} cannot be "
+                                    f"written ({exc.strerror})") from None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -288,7 +506,10 @@ def list_datasets(workspace: str | Path | None = None) -> list[DatasetEntry]:
     since they were last read (by this process or, through an index in the user cache
     folder, an earlier one) are not read again: see `listing`.
     """
-    return list_workspace(Path(workspace or default_workspace()))
+    folder = workspace_path(workspace)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise PathError(f"the workspace {folder} is {_kind_of(folder)}, not a folder")
+    return list_workspace(folder)
 
 
 def delete_dataset(dataset: str | Path, workspace: str | Path | None = None) -> Path:
@@ -301,9 +522,27 @@ def delete_dataset(dataset: str | Path, workspace: str | Path | None = None) -> 
     return path
 
 
+def repair_dataset(dataset: str | Path, workspace: str | Path | None = None) -> RepairReport:
+    """Make a file left by a killed writer openable by every HDF5 reader, in place.
+
+    Any reader of this app does the same when it meets such a file; this does it on
+    request and says what it did. Refused while a run writes the dataset, or while
+    another program holds the file. The file is then read in full, so a report that
+    returns means every committed sample is readable.
+    """
+    path = resolve_dataset(dataset, workspace)
+    if not os.path.lexists(path):
+        raise DatasetNotFoundError(f"no dataset at {path}")
+    with DatasetLock(path, "repair"):
+        report = clear_interrupted_write(path)
+    read_header(path)  # every check a reader of samples makes
+    return report
+
+
 __all__ = [
-    "Dataset", "DatasetEntry", "Progress", "create_dataset", "create_run", "dataset_header",
-    "dataset_stats",
+    "Dataset", "DatasetEntry", "Progress", "RepairReport", "create_dataset", "create_run",
+    "dataset_header", "dataset_stats",
     "dataset_path", "default_workspace", "delete_dataset", "expand_dataset", "expand_run",
-    "list_datasets", "load_dataset", "make_config", "resolve_dataset",
+    "list_datasets", "load_dataset", "make_config", "repair_dataset", "resolve_dataset",
+    "workspace_path",
 ]

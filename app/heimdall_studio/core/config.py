@@ -13,8 +13,11 @@ import functools
 import io
 import json
 import math
+import os
 import re
 import secrets
+import stat
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,6 +30,10 @@ PATH_LOSS_MODELS = ("two_ray", "free_space")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9 ._-]{1,100}$")
 NAME_RULE = ("1-100 characters: letters, digits, space, '-', '_', '.'; not '.' or '..', "
              "no space at either end")
+NEW_NAME_RULE = "a name that does not end in .h5 nor start with '.' or '-'"
+# Receiver files are small (at most 255 receivers); a larger file is refused unread, so a
+# device such as /dev/zero or a huge file cannot fill memory.
+MAX_RECEIVERS_FILE_BYTES = 1 << 20
 MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 4096
 
@@ -86,6 +93,39 @@ def validate_name(name: Any) -> str:
             or name != name.strip():
         raise ConfigError("name", name, NAME_RULE)
     return name
+
+
+def validate_new_name(name: Any) -> str:
+    """A name for a new dataset: `validate_name`, and none of the names that would surprise.
+
+    Existing datasets keep any name `validate_name` allows; only new ones are held to this.
+    A name ending in .h5 would make a file `a.h5.h5`, and a bare `a.h5` on the command
+    line always means the dataset named `a.h5`, never the file; a leading '.' hides the
+    file from listings; a leading '-' reads as an option on the command line.
+    """
+    validate_name(name)
+    if name.lower().endswith(".h5"):
+        problem = (f"ends in .h5, but the file is named after the dataset (it would be "
+                   f"{name}.h5){_instead(name[:-3])}")
+    elif name.startswith("."):
+        problem = f"starts with '.', which hides the file from listings{_instead(name)}"
+    elif name.startswith("-"):
+        problem = f"starts with '-', which the command line reads as an option{_instead(name)}"
+    else:
+        return name
+    raise ConfigError("name", name, NEW_NAME_RULE, problem=problem)
+
+
+def _instead(name: str) -> str:
+    """"; type 'x' instead", the name with what would surprise taken off, if any is left."""
+    while True:
+        trimmed = name.lstrip(".-").strip()
+        if trimmed.lower().endswith(".h5"):
+            trimmed = trimmed[:-3]
+        if trimmed == name:
+            break
+        name = trimmed
+    return f"; type {name!r} instead" if name else ""
 
 
 def _mapping(field_name: str, value: Any) -> Mapping[str, Any]:
@@ -236,8 +276,9 @@ class DatasetConfig:
             _set(self, "receivers", receivers)
         if not isinstance(receivers, tuple) or not all(isinstance(r, Receiver) for r in receivers):
             raise ConfigError("receivers", receivers, "a list of receivers")
-        names = [r.name for r in receivers]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        # Counted once: a per-name count over the list took minutes for a large file.
+        duplicates = sorted(n for n, count in Counter(r.name for r in receivers).items()
+                            if count > 1)
         if duplicates:
             raise ConfigError("receivers", duplicates[0], "unique receiver names",
                               problem="is a duplicate receiver name")
@@ -358,6 +399,9 @@ def parse_receivers_json(text: str) -> tuple[Receiver, ...]:
     except ValueError as exc:
         raise ConfigError("receivers", "file", "valid JSON",
                           problem=f"is not valid JSON ({exc})") from None
+    except RecursionError:  # thousands of nested brackets
+        raise ConfigError("receivers", "file", "a JSON list of receivers",
+                          problem="is nested too deeply") from None
     if isinstance(data, Mapping):
         data = data.get("receivers")
     if not isinstance(data, list):
@@ -378,35 +422,85 @@ def parse_receivers_csv(text: str) -> tuple[Receiver, ...]:
                           "a CSV header with name,lat,lon,alt_m"
                           "[,noise_figure_db,antenna_gain_dbi]")
     receivers = []
-    for i, row in enumerate(reader):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-        item: dict[str, Any] = {}
-        for key, value in row.items():
-            if key not in CSV_COLUMNS:
-                raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(CSV_COLUMNS),
-                                  problem="is not a known column")
-            if key == "name":
-                item[key] = value
-            elif value != "":
-                try:
-                    item[key] = float(value)
-                except ValueError:
-                    raise ConfigError(f"receivers[{i}].{key}", value, "a number") from None
-        receivers.append(Receiver.from_dict(item, i))
+    try:
+        for i, row in enumerate(reader):
+            receivers.append(_csv_receiver(i, row))
+    except csv.Error as exc:  # e.g. a field longer than the csv module allows
+        raise ConfigError("receivers", f"line {reader.line_num}", "valid CSV",
+                          problem=f"is not valid CSV ({exc})") from None
     return tuple(receivers)
 
 
+def _csv_receiver(i: int, row: dict[Any, Any]) -> Receiver:
+    row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+    item: dict[str, Any] = {}
+    for key, value in row.items():
+        if key not in CSV_COLUMNS:
+            raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(CSV_COLUMNS),
+                              problem="is not a known column")
+        if key == "name":
+            item[key] = value
+        elif value != "":
+            try:
+                item[key] = float(value)
+            except ValueError:
+                raise ConfigError(f"receivers[{i}].{key}", value, "a number") from None
+    return Receiver.from_dict(item, i)
+
+
 def load_receivers(path: str | Path) -> tuple[Receiver, ...]:
-    """Read a receiver network from a .json or .csv file."""
+    """Read a receiver network from a .json or .csv file.
+
+    Only a regular file of at most MAX_RECEIVERS_FILE_BYTES is read: a FIFO would block,
+    and a device like /dev/zero never ends. The checks are made on the opened file, so
+    the path cannot change in between.
+    """
     path = Path(path)
+    allowed = (f"a readable JSON or CSV file of at most "
+               f"{MAX_RECEIVERS_FILE_BYTES // (1 << 20)} MiB")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("receivers", str(path), "a readable JSON or CSV file",
-                          problem=f"cannot be read ({exc})") from None
+        text = _read_small_file(path, MAX_RECEIVERS_FILE_BYTES).decode("utf-8")
+    except _NotSmallFile as exc:
+        raise ConfigError("receivers", str(path), allowed, problem=str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("receivers", str(path), allowed,
+                          problem=f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
+                          ) from None
+    except OSError as exc:
+        raise ConfigError("receivers", str(path), allowed,
+                          problem=f"cannot be read ({exc.strerror or exc})") from None
     if path.suffix.lower() == ".csv":
         return parse_receivers_csv(text)
     return parse_receivers_json(text)
+
+
+class _NotSmallFile(Exception):
+    """The file is not a regular file, or is over the size limit (the message says which)."""
+
+
+def _read_small_file(path: Path, limit: int) -> bytes:
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotSmallFile(f"is {_file_kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit:
+            raise _NotSmallFile(f"is {st.st_size / (1 << 20):,.1f} MiB, over the limit")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)  # it may have grown since fstat
+        if len(data) > limit:
+            raise _NotSmallFile("is over the size limit")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket")]
+    return next((text for test, text in kinds if test(mode)), "a special file")
 
 
 def receivers_to_json(receivers: tuple[Receiver, ...]) -> str:

@@ -45,3 +45,16 @@ class StratumUnfillableError(HeimdallError):
 
 class DatasetWriteError(HeimdallError):
     """Writing the dataset failed (disk full, permissions...); committed samples are kept."""
+
+
+class DatasetInUseError(HeimdallError):
+    """Another program holds the file open for writing; it is not damaged."""
+
+
+class PathError(HeimdallError):
+    """A path given cannot be used as it is (not a folder, a missing folder, an unknown
+    ~user); nothing was written."""
+
+
+class ExportError(HeimdallError):
+    """Writing an export failed (read-only folder, disk full...); no partial file is left."""

@@ -1,19 +1,24 @@
 """Export a dataset to CSV or NPZ for tools that do not read HDF5.
 
 Both formats are written slab by slab, so memory stays bounded at any dataset size, to a
-temporary file that is renamed into place only when complete.
+file that gets its name only when complete (never replacing one, never through a link).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import os
+import secrets
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 
-from .errors import ConfigError, DatasetExistsError
+from . import fsops
+from .errors import ConfigError, DatasetExistsError, ExportError, HeimdallError, PathError
 from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
 from .store import read_header, read_samples
 
@@ -34,17 +39,46 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
     path = Path(path)
     header = read_header(path)
     target = Path(out) if out is not None else default_export_path(path, fmt)
+    if not target.parent.is_dir():
+        missing = not os.path.lexists(target.parent)
+        raise PathError(f"cannot export to {target}: " + (
+            f"the folder {target.parent} does not exist" if missing
+            else f"{target.parent} is not a folder"))
     if target.exists():
         raise DatasetExistsError(f"{target} already exists; choose another --out")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     n = header.num_samples
     receivers = [r.name for r in header.config.receivers]
+    tmp: Path | None = None
     try:
-        writer = _write_csv if fmt == "csv" else _write_npz
-        writer(path, tmp, n, receivers, progress or (lambda done, total: None))
-        os.replace(tmp, target)
+        # Unnamed until complete where the system allows (a kill leaves nothing), else
+        # an unpredictable name created exclusively; neither follows a planted link.
+        fd = fsops.open_unnamed(target.parent)
+        if fd is None:
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.part")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                writer = _write_csv if fmt == "csv" else _write_npz
+                writer(path, out, n, receivers, progress or (lambda done, total: None))
+            os.fsync(fd)
+            if tmp is None and not fsops.link_unnamed(fd, target):
+                raise OSError(errno.EOPNOTSUPP, "cannot link the exported file into place")
+        finally:
+            os.close(fd)
+        if tmp is not None:
+            os.link(tmp, target, follow_symlinks=False)  # never replaces a file
+    except FileExistsError:
+        raise DatasetExistsError(f"{target} already exists; choose another --out") from None
+    except HeimdallError:
+        raise
+    except OSError as exc:  # read-only file system, permission denied, disk full
+        where = "" if out is not None else "; choose another place with --out"
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}{where}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            with contextlib.suppress(OSError):  # where the folder is read-only, so is this
+                tmp.unlink(missing_ok=True)
     return target
 
 
@@ -69,9 +103,9 @@ def _csv_text(values: np.ndarray) -> np.ndarray:
     return values.astype(str)
 
 
-def _write_csv(path: Path, tmp: Path, n: int, receivers: list[str],
+def _write_csv(path: Path, out: BinaryIO, n: int, receivers: list[str],
                progress: ExportProgress) -> None:
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with io.TextIOWrapper(out, encoding="utf-8", newline="") as f:
         f.write(",".join(_quote(c) for c in csv_columns(receivers)) + "\n")
         for start in range(0, n, SLAB_ROWS):
             stop = min(n, start + SLAB_ROWS)
@@ -92,10 +126,10 @@ def _quote(text: str) -> str:
     return f'"{text}"' if ("," in text or '"' in text) else text
 
 
-def _write_npz(path: Path, tmp: Path, n: int, receivers: list[str],
+def _write_npz(path: Path, out: BinaryIO, n: int, receivers: list[str],
                progress: ExportProgress) -> None:
     """An .npz (zip of .npy) whose members are streamed, not built in memory."""
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
         _npy_member(z, "receivers", np.array(receivers))
         for i, (name, dtype) in enumerate(SAMPLE_FIELDS.items()):
             shape = (n, len(receivers)) if name in PER_RECEIVER_FIELDS else (n,)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -43,7 +44,9 @@ import platformdirs
 
 from .. import __version__
 from . import child
-from .errors import HeimdallError
+from .errors import DatasetInUseError, HeimdallError
+from .locking import writer_pid
+from .recovery import leftovers, remove_leftovers
 from .store import (
     DatasetHeader,
     HistoryRow,
@@ -76,6 +79,11 @@ class DatasetEntry:
     path: Path
     header: DatasetHeader | None
     error: str | None = None
+    # The pid of a process writing the file as it was listed (0: unknown), whatever
+    # program started it; never remembered between listings.
+    writer: int | None = dataclasses.field(default=None, compare=False)
+    # Held open for writing by another program (an HDF5 file lock): not damaged.
+    in_use: bool = False
 
     @property
     def name(self) -> str:
@@ -83,6 +91,10 @@ class DatasetEntry:
 
     @property
     def status(self) -> str:
+        if self.writer is not None:
+            return f"writing (pid {self.writer})" if self.writer else "writing"
+        if self.in_use:
+            return "in use"
         return "ok" if self.header is not None else "unreadable"
 
 
@@ -115,14 +127,34 @@ def list_workspace(workspace: Path) -> list[DatasetEntry]:
         if entry is None:
             unseen.append((path, st))
         else:
-            entries[path] = entry
+            entries[path] = with_writer(entry)
     for (path, st), entry in zip(unseen, read_entries([path for path, _ in unseen])):
-        if max(st.st_mtime_ns, st.st_ctime_ns) < before - SETTLE_NS:
+        entry = with_writer(entry)
+        # A file being written is never remembered: the writer may end any moment.
+        busy = entry.writer is not None or entry.in_use
+        if not busy and max(st.st_mtime_ns, st.st_ctime_ns) < before - SETTLE_NS:
             index.remember(path.name, st, entry)
         entries[path] = entry
     index.keep_only({path.name for path in paths})
     index.save()
+    _remove_leftovers(workspace)
     return [entries[path] for path in paths]
+
+
+def _remove_leftovers(workspace: Path) -> None:
+    """Temporary files that interrupted runs of any release left in the workspace go
+    when the workspace is next listed (see `recovery.remove_leftovers`)."""
+    try:
+        names = [name for name in os.listdir(workspace) if name.endswith((".new", ".recover"))]
+    except OSError:
+        return
+    remove_leftovers(leftovers(workspace, names))
+
+
+def with_writer(entry: DatasetEntry) -> DatasetEntry:
+    """The entry with the process writing its file now, if any (`locking.writer_pid`)."""
+    pid = writer_pid(entry.path)
+    return entry if pid == entry.writer else dataclasses.replace(entry, writer=pid)
 
 
 def read_entries(paths: list[Path]) -> list[DatasetEntry]:
@@ -146,6 +178,8 @@ def read_entries(paths: list[Path]) -> list[DatasetEntry]:
 def read_entry(path: Path) -> DatasetEntry:
     try:
         return DatasetEntry(path, read_header(path, check_samples=False))
+    except DatasetInUseError as exc:
+        return DatasetEntry(path, None, str(exc), in_use=True)
     except HeimdallError as exc:
         return DatasetEntry(path, None, str(exc))
 

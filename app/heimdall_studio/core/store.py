@@ -1,8 +1,16 @@
 """The dataset file: HDF5 layout of SPEC section 7 and safe reading.
 
-Readers open files in SWMR-read mode, so they see every committed sample also while a
-writer appends (see `writer`) or after a writer crashed. Anything that is not a readable
-dataset of this format raises DatasetFormatError with the reason; nothing is modified.
+Readers open files plainly, and in SWMR-read mode while a writer appends (see `writer`),
+so they see every committed sample. A file left by a killed writer is first made
+openable by every HDF5 reader again, in place (`recovery`), when nobody writes it. Anything
+that is not a readable dataset of this format raises DatasetFormatError with the reason;
+a file being written that cannot be read for a moment raises DatasetBusyError, one that
+another program holds open for writing DatasetInUseError.
+
+No link inside a file is followed: every member the app reads or writes must be a plain
+(hard-linked) object of the file itself, so that a planted soft or external link, a
+virtual dataset or external raw storage cannot make a reader or a writer touch another
+file.
 """
 
 from __future__ import annotations
@@ -26,10 +34,14 @@ from . import stats
 from .config import DatasetConfig
 from .errors import (
     ConfigError,
+    DatasetBusyError,
     DatasetFormatError,
+    DatasetInUseError,
     DatasetNotFoundError,
 )
 from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from .locking import writer_pid
+from .recovery import held_by_another_program, try_repair
 
 FORMAT = "heimdall-studio-dataset"
 FORMAT_VERSION = 1
@@ -56,11 +68,10 @@ def compression_filters(policy: str) -> dict[str, dict[str, Any]]:
     return {name: (GZIP if name in compressed[policy] else {}) for name in SAMPLE_FIELDS}
 
 
-def filters_of(ds: h5py.Dataset) -> dict[str, Any]:
-    if ds.compression != "gzip":
-        return {}
-    return {"compression": "gzip", "compression_opts": ds.compression_opts,
-            "shuffle": bool(ds.shuffle)}
+# HDF5 library-version bounds of every file written: HDF5 1.10 and later read them, and
+# they allow SWMR. "latest" under HDF5 2.x writes objects that 1.10-1.14 cannot read, and
+# a bound of v112 already makes boolean datasets unreadable to 1.10 (SPEC section 13).
+LIBVER = ("v110", "v110")
 COPY_SLAB_ROWS = 1 << 18
 MAX_HISTORY_ROWS = 100_000
 STATS_UPDATING = -1  # /stats num_samples while a commit rewrites the histograms
@@ -203,25 +214,54 @@ def _check_regular_file(path: Path) -> None:
         raise DatasetFormatError(f"{path} is not a regular file")
 
 
+# How long a reader waits for a writer of ours that has just opened a file to switch it to
+# SWMR mode (it reads the header and adds its history row first: milliseconds).
+READ_BUSY_WAIT_S = 2.0
+_INTERRUPTED_SIGNS = ("open for write", "truncated file")
+
+
 def _open_read_id(path: Path) -> h5py.h5f.FileID:
     """Open for reading, also while another process appends (SWMR) or after it crashed.
 
+    A file left by a killed writer is repaired in place first, when nobody writes it, so
+    that plain HDF5 readers open it too; a read-only one is read in SWMR mode as it is.
     The low-level file: header reads need nothing else (`_open_read` wraps it).
     """
     _check_regular_file(path)
     name = os.fsencode(path)
-    try:
-        return h5py.h5f.open(name, h5py.h5f.ACC_RDONLY, fapl=_READ_ACCESS)
-    except OSError as exc:
-        reason = str(exc)
-    if "open for write" in reason:
-        # A writer has it open, or was killed: SWMR readers see every committed sample.
-        # (Plain opens come first because SWMR reads also accept a truncated file.)
+    deadline = time.monotonic() + READ_BUSY_WAIT_S
+    repaired = False
+    while True:
         try:
-            return h5py.h5f.open(name, h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ,
-                                 fapl=_READ_ACCESS)
+            return h5py.h5f.open(name, h5py.h5f.ACC_RDONLY, fapl=_READ_ACCESS)
         except OSError as exc:
             reason = str(exc)
+        if not any(sign in reason for sign in _INTERRUPTED_SIGNS):
+            break
+        if not repaired and try_repair(path):
+            repaired = True
+            continue
+        if "open for write" in reason:
+            # A writer has it open, or the file could not be repaired: SWMR readers see
+            # every committed sample. (Plain opens come first because SWMR reads also
+            # accept a truncated file.)
+            try:
+                return h5py.h5f.open(name, h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ,
+                                     fapl=_READ_ACCESS)
+            except OSError as exc:
+                reason = str(exc)
+        pid = writer_pid(path)
+        if pid is None:
+            if held_by_another_program(path):
+                raise DatasetInUseError(f"{path.name} is held open for writing by another "
+                                        "program; it can be read once that program closes "
+                                        "it") from None
+            break
+        if time.monotonic() > deadline:
+            raise DatasetBusyError(f"{path.name} is being written by "
+                                   f"{f'process {pid}' if pid else 'another process'} and "
+                                   "cannot be read at this moment; try again") from None
+        time.sleep(0.02)
     if "truncated file" in reason:
         raise DatasetFormatError(f"{path.name} is truncated: it ends before the data it "
                                  "describes") from None
@@ -344,15 +384,21 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
     if num_samples * MIN_BYTES_PER_SAMPLE > size:
         raise DatasetFormatError(f"{path.name} claims {num_samples:,} samples but holds only "
                                  f"{size:,} bytes")
+    root = h5py.h5g.open(f, b"/")
+    for name in ROOT_MEMBERS:
+        _check_plain_link(root, name, "", path)
     samples = _open_object(f, "samples")
     if not isinstance(samples, h5py.h5g.GroupID):
         raise DatasetFormatError(f"{path.name} has no /samples group")
+    for name in SAMPLE_FIELDS:
+        if not _check_plain_link(samples, name, "/samples", path):
+            raise DatasetFormatError(f"{path.name} lacks /samples/{name}")
     if check_samples:
         _check_sample_datasets(samples, path, len(config.receivers), num_samples)
-    else:
-        for name in SAMPLE_FIELDS:
-            if not samples.links.exists(name.encode()):
-                raise DatasetFormatError(f"{path.name} lacks /samples/{name}")
+        _check_group_members(samples, "/samples", path)
+        stats_group = _open_object(f, "stats")
+        if isinstance(stats_group, h5py.h5g.GroupID):
+            _check_group_members(stats_group, "/stats", path)
     generator_version = 1  # written before files named their generator
     if attrs["generator_version"] is not None:
         generator_version = _attr_int(attrs, "generator_version", path)
@@ -367,6 +413,49 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
         generator_version=generator_version, config_json=config_json)
 
 
+# Members of the root group that readers or writers use; /terrain comes with terrain.
+ROOT_MEMBERS = ("samples", "history", "receivers", "stats", "terrain")
+_LINK_KINDS = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
+
+
+def _check_plain_link(group: h5py.h5g.GroupID, name: str, where: str, path: Path) -> bool:
+    """Whether `group` has a member `name`; a member that is not a hard link (a soft,
+    external or user-defined link, which HDF5 would follow) is refused."""
+    try:
+        kind = group.links.get_info(name.encode()).type
+    except (KeyError, RuntimeError):  # no such member
+        return False
+    if kind != h5py.h5l.TYPE_HARD:
+        raise DatasetFormatError(
+            f"{where}/{name} in {path.name} is {_LINK_KINDS.get(kind, 'a user-defined link')}, "
+            "not data of the file itself; links are not followed, so this file is not read")
+    return True
+
+
+def _check_plain_dataset(ds: h5py.h5d.DatasetID, where: str, path: Path) -> None:
+    """Data stored in the file itself: not a virtual dataset, no external raw storage."""
+    dcpl = ds.get_create_plist()
+    if dcpl.get_layout() == h5py.h5d.VIRTUAL:
+        raise DatasetFormatError(f"{where} in {path.name} is a virtual dataset (its data "
+                                 "lies in other files); it is not read")
+    if dcpl.get_external_count() > 0:
+        raise DatasetFormatError(f"{where} in {path.name} stores its data in external "
+                                 "files; it is not read")
+
+
+def _check_group_members(group: h5py.h5g.GroupID, where: str, path: Path) -> None:
+    """Every member of the group is a hard link to a dataset stored in the file."""
+    names: list[bytes] = []
+    group.links.iterate(names.append)
+    for raw in names:
+        name = raw.decode("utf-8", "replace")
+        _check_plain_link(group, name, where, path)
+        obj = h5py.h5o.open(group, raw)
+        if not isinstance(obj, h5py.h5d.DatasetID):
+            raise DatasetFormatError(f"{where}/{name} in {path.name} is not a dataset")
+        _check_plain_dataset(obj, f"{where}/{name}", path)
+
+
 def _check_sample_datasets(samples: h5py.h5g.GroupID, path: Path, n_rx: int,
                            num_samples: int) -> None:
     """Every sample dataset has its shape and type, and holds `num_samples` rows."""
@@ -375,6 +464,8 @@ def _check_sample_datasets(samples: h5py.h5g.GroupID, path: Path, n_rx: int,
             ds = h5py.h5d.open(samples, name.encode())
         except KeyError:
             raise DatasetFormatError(f"{path.name} lacks /samples/{name}") from None
+        if not isinstance(ds, h5py.h5d.DatasetID):
+            raise DatasetFormatError(f"/samples/{name} in {path.name} is not a dataset")
         shape = ds.shape
         want = 2 if name in PER_RECEIVER_FIELDS else 1
         if len(shape) != want or (want == 2 and shape[1] != n_rx):
@@ -401,6 +492,7 @@ def _read_history(f: h5py.h5f.FileID, path: Path) -> tuple[HistoryRow, ...]:
     ds = _open_object(f, "history")
     if not isinstance(ds, h5py.h5d.DatasetID) or ds.rank != 1:
         raise DatasetFormatError(f"{path.name} has no readable /history")
+    _check_plain_dataset(ds, "/history", path)
     if ds.get_type().equal(_HISTORY_TYPE):  # as written by this version: no conversion
         dtype, memory_type = HISTORY_DTYPE, _HISTORY_TYPE
     else:

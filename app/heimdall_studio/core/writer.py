@@ -1,20 +1,27 @@
-"""Writing datasets: creating files, crash-safe appends, recovery after a crash.
+"""Writing datasets: creating files, crash-safe appends.
 
 Crash safety comes from HDF5's single-writer/multiple-reader (SWMR) mode: while a writer
-appends in SWMR mode the file on disk is consistent at every instant. A commit writes the
-sample rows and flushes; then the run's history row and the running statistics, flush;
-then advances `num_samples` (readers trust only that) and flushes again. A writer killed
-mid-run leaves the file marked "open for writing"; readers open it anyway (SWMR read),
-and the next writer first rebuilds it from its committed samples.
+appends in SWMR mode the file on disk is consistent at every instant. A commit reserves
+its disk space, writes the sample rows and flushes; then the run's history row and the
+running statistics, flush; then advances `num_samples` (readers trust only that) and
+flushes again. A writer killed mid-run leaves the file marked "open for writing"; the
+next reader or writer clears that mark in place (`recovery`), copying nothing.
+
+Files never follow a link out of the workspace: a new file is written unnamed (or under
+an unpredictable name, created exclusively) and linked into place, which fails if the
+name exists; an existing one is opened and checked to be the regular file at its path.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import resource
-import shutil
+import secrets
+import stat
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +31,17 @@ import h5py
 import numpy as np
 
 from .. import __version__
-from . import stats
+from . import fsops, stats
 from .config import DatasetConfig
 from .errors import DatasetExistsError, DatasetFormatError, DatasetNotFoundError, DatasetWriteError
 from .fields import GENERATOR_VERSION, PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
 from .locking import DatasetLock
+from .recovery import clear_interrupted_write, leftovers_of, remove_leftovers
 from .store import (
-    COPY_SLAB_ROWS,
     FORMAT,
     FORMAT_VERSION,
     HISTORY_DTYPE,
+    LIBVER,
     RECEIVER_DTYPE,
     SCALAR_ATTRS,
     STATS_UPDATING,
@@ -42,7 +50,6 @@ from .store import (
     HistoryRow,
     compression_filters,
     current_stats,
-    filters_of,
     parse_header,
     read_header,
     rows_checksum,
@@ -116,16 +123,80 @@ def _create_stats_group(f: h5py.File, config: DatasetConfig) -> None:
 def create_file(path: Path, config: DatasetConfig, compression: str = "light") -> None:
     """Write an empty dataset file; refuse to replace an existing one.
 
-    The file is built under a temporary name and linked into place, so `path` either
-    does not exist or is a complete, empty dataset.
+    The file is built in memory, written to an unnamed file in the workspace (or, where
+    the file system cannot make one, to an unpredictable name created exclusively) and
+    linked into place: `path` either does not exist or is a complete, empty dataset, a
+    kill leaves no temporary file, and no link planted in the workspace is followed.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    image = _empty_file_image(config, compression)
     try:
-        with h5py.File(tmp, "w", libver="latest", locking=False) as f:
-            _create_layout(f, config, utc_now(), compression_filters(compression))
-        os.link(tmp, path)  # fails if path exists: never overwrite a dataset
+        _write_new_file(path, config, image)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError):
+            raise
+        raise DatasetWriteError(f"cannot create dataset '{config.name}' in {path.parent}: "
+                                f"{exc.strerror or exc}") from None
+
+
+def _write_new_file(path: Path, config: DatasetConfig, image: bytes) -> None:
+    fd = fsops.open_unnamed(path.parent)
+    if fd is not None:
+        try:
+            _write_all(fd, image)
+            if fsops.link_unnamed(fd, path):
+                return
+        except FileExistsError:
+            raise _exists(config, path) from None
+        finally:
+            os.close(fd)
+    # No unnamed files here: a hidden, unpredictable name, created exclusively (a kill
+    # leaves it to `recovery.remove_leftovers`).
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        _write_all(fd, image)
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise _exists(config, path) from None
     finally:
+        os.close(fd)
         tmp.unlink(missing_ok=True)
+
+
+def _exists(config: DatasetConfig, path: Path) -> DatasetExistsError:
+    return DatasetExistsError(f"dataset '{config.name}' already exists at {path}; "
+                              "expand it, or choose another name")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
+
+
+def _empty_file_image(config: DatasetConfig, compression: str) -> bytes:
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fapl_core(backing_store=False)
+    fapl.set_libver_bounds(*(h5py.h5f.LIBVER_V110,) * 2)
+    fid = h5py.h5f.create(b"heimdall-new-dataset", h5py.h5f.ACC_EXCL, fapl=fapl)
+    with h5py.File(fid) as f:
+        _create_layout(f, config, utc_now(), compression_filters(compression))
+        f.flush()
+        return f.id.get_file_image()
+
+
+def _stats_layout_fits(f: h5py.File, config: DatasetConfig) -> bool:
+    """Whether /stats holds a counts dataset of the right length for every histogram."""
+    group = f.get("stats")
+    if not isinstance(group, h5py.Group):
+        return False
+    for name, edges in stats.histogram_edges(config).items():
+        ds = group.get(name)
+        if not isinstance(ds, h5py.Dataset) or ds.shape != (len(edges) - 1,):
+            return False
+    return True
 
 
 def _write_stats(f: h5py.File, current: DatasetStats, mark_current: bool = True) -> None:
@@ -134,35 +205,6 @@ def _write_stats(f: h5py.File, current: DatasetStats, mark_current: bool = True)
         group[name][...] = counts
     if mark_current:
         group.attrs.modify("num_samples", np.int64(current.num_samples))
-
-
-def _recover(path: Path) -> None:
-    """Rebuild a file left open by a killed writer from its committed samples."""
-    log.warning("recovering %s after an interrupted write", path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.recover")
-    try:
-        with h5py.File(path, "r", swmr=True, locking=False) as src:
-            header = parse_header(src.id, path)
-            n = header.num_samples
-            with h5py.File(tmp, "w", libver="latest", locking=False) as dst:
-                filters = {k: filters_of(src["samples"][k]) for k in SAMPLE_FIELDS}
-                _create_layout(dst, header.config, header.created_utc, filters)
-                for name in SAMPLE_FIELDS:
-                    s, d = src["samples"][name], dst["samples"][name]
-                    d.resize((n,) + d.shape[1:])
-                    for i in range(0, n, COPY_SLAB_ROWS):
-                        d[i:i + COPY_SLAB_ROWS] = s[i:min(n, i + COPY_SLAB_ROWS)]
-                rows = trim_interrupted_run(src, list(header.history), n)
-                if rows:
-                    dst["history"].resize((len(rows),))
-                    dst["history"][:] = np.concatenate([r.to_record() for r in rows])
-                dst.attrs.modify("num_samples", np.int64(n))
-                dst.attrs.modify("app_version", header.app_version)
-                dst.attrs.modify("generator_version", np.int64(header.generator_version))
-                _write_stats(dst, stats_from_samples(src, header))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _open_for_append(path: Path) -> h5py.File:
@@ -175,11 +217,29 @@ def _open_for_append(path: Path) -> h5py.File:
     deadline = time.monotonic() + SAME_PROCESS_READERS_WAIT_S
     while True:
         try:
-            return h5py.File(path, "r+", libver="latest", locking=False)
+            f = h5py.File(path, "r+", libver=LIBVER, locking=False)
+            break
         except OSError as exc:
             if "already open for read-only" not in str(exc) or time.monotonic() > deadline:
                 raise
         time.sleep(0.01)
+    try:
+        _check_same_file(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _check_same_file(f: h5py.File, path: Path) -> None:
+    """The file HDF5 opened is the regular file at `path`, not what a link planted
+    there since the last check points at."""
+    opened = os.fstat(f.id.get_vfd_handle())
+    here = path.lstat()
+    if stat.S_ISLNK(here.st_mode) or (opened.st_dev, opened.st_ino) != (here.st_dev,
+                                                                         here.st_ino):
+        raise DatasetFormatError(f"{path.name} was replaced by a link while it was being "
+                                 "opened; nothing was written")
 
 
 class DatasetWriter:
@@ -197,23 +257,18 @@ class DatasetWriter:
             if not any(sign in str(exc) for sign in INTERRUPTED_WRITE_SIGNS):
                 raise DatasetFormatError(f"{path.name} cannot be opened for writing "
                                          f"({short_reason(exc)})") from None
-            try:
-                _recover(path)
-            except (OSError, RuntimeError) as failure:
-                raise DatasetWriteError(
-                    f"dataset '{path.stem}' needs repair after an interrupted write, and "
-                    f"repairing it failed: {write_failure(failure)}. Its committed "
-                    "samples are intact; free some space and try again") from None
+            clear_interrupted_write(path)  # we hold the dataset lock
             self._file = _open_for_append(path)
         try:
             self.header = parse_header(self._file.id, path)
             self._check_history_agrees()
             self._samples = {k: self._file["samples"][k] for k in SAMPLE_FIELDS}
+            self._fd = self._file.id.get_vfd_handle()
+            self._chunk_bytes = sum(int(np.prod(ds.chunks)) * ds.dtype.itemsize
+                                    for ds in self._samples.values())
             self.stats = current_stats(self._file, self.header)
-            if self.stats is None:  # an interrupted commit left them behind, or worse
-                self.stats = stats_from_samples(self._file, self.header)
-                _create_stats_group(self._file, self.config)  # before SWMR: may add objects
-                _write_stats(self._file, self.stats)
+            if self.stats is None and not _stats_layout_fits(self._file, self.config):
+                _create_stats_group(self._file, self.config)  # before SWMR: adds objects
             self._history = self._file["history"]
             self.num_samples = self.header.num_samples
             self._crcs = [0] * len(SAMPLE_FIELDS)
@@ -224,6 +279,13 @@ class DatasetWriter:
             self._history[self._row_index] = self._row.to_record()[0]
             self._file.flush()
             self._file.swmr_mode = True
+            if self.stats is None:  # an interrupted commit left them behind, or worse
+                # Counted in SWMR mode: readers are not kept waiting while samples are read.
+                self.stats = stats_from_samples(self._file, self.header)
+                self._file["stats"].attrs.modify("num_samples", np.int64(STATS_UPDATING))
+                self._file.flush()
+                _write_stats(self._file, self.stats)
+                self._file.flush()
         except BaseException:
             self._file.close()
             raise
@@ -249,7 +311,7 @@ class DatasetWriter:
             raise ValueError(f"block starts at {block.first_index}, "
                              f"dataset has {self.num_samples} samples")
         n, m = self.num_samples, block.count
-        self._check_room(sum(a.nbytes for a in block.arrays.values()))
+        self._reserve_room(sum(a.nbytes for a in block.arrays.values()))
         crcs = update_checksums(self._crcs, block.arrays)
         try:
             for name, ds in self._samples.items():
@@ -280,7 +342,7 @@ class DatasetWriter:
             self._file.attrs.modify("num_samples", np.int64(n + m))
             self._file.flush()
         except (OSError, RuntimeError) as exc:  # h5py reports failed flushes as RuntimeError
-            self.close()
+            self._abandon()
             raise DatasetWriteError(
                 f"writing dataset '{self.config.name}' failed: {write_failure(exc)}. "
                 f"The {n:,} samples committed before are kept; expand the dataset to "
@@ -289,22 +351,15 @@ class DatasetWriter:
         self.stats = updated
         self._crcs = crcs
 
-    def _check_room(self, block_bytes: int) -> None:
-        """Refuse a commit that would not fit, before HDF5 writes a byte of it.
+    def _reserve_room(self, block_bytes: int) -> None:
+        """Take the disk space a commit needs before HDF5 writes a byte of it.
 
         A write that fails half way leaves the HDF5 library in a state it may not close
-        cleanly, so running out of disk or hitting the file-size limit is caught here.
-        Compression only shrinks the data, so its raw size bounds what is needed.
+        cleanly, so running out of disk or hitting the file-size limit is caught here
+        (see `fsops`). Compression only shrinks the data, so its raw size bounds what
+        is needed, plus one storage chunk per dataset (HDF5 allocates chunks whole).
         """
-        needed = int(block_bytes * 1.05) + ROOM_FOR_METADATA
-        free = shutil.disk_usage(self.path.parent).free
-        if needed > free:
-            self.close()
-            raise DatasetWriteError(
-                f"not enough disk space to extend dataset '{self.config.name}': the next "
-                f"block needs about {needed / 1e6:,.0f} MB, {free / 1e6:,.0f} MB are free on "
-                f"{self.path.parent}. The {self.num_samples:,} samples committed before are "
-                "kept; free some space and expand the dataset to continue")
+        needed = int(block_bytes * 1.05) + self._chunk_bytes + ROOM_FOR_METADATA
         limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
         if limit != resource.RLIM_INFINITY and self.path.stat().st_size + needed > limit:
             self.close()
@@ -313,6 +368,35 @@ class DatasetWriter:
                 f"({limit / 1e6:,.0f} MB, see 'ulimit -f'). The {self.num_samples:,} "
                 "samples committed before are kept; raise the limit and expand the "
                 "dataset to continue")
+        try:
+            fsops.reserve(self._fd, needed, self.path.parent)
+        except OSError as exc:
+            self.close()
+            reason = ("not enough disk space" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                      else f"cannot reserve disk space ({exc.strerror})")
+            raise DatasetWriteError(
+                f"{reason} to extend dataset '{self.config.name}': the next block needs "
+                f"about {needed / 1e6:,.0f} MB on {self.path.parent}. The "
+                f"{self.num_samples:,} samples committed before are kept; free some space "
+                "and expand the dataset to continue") from None
+
+    def _abandon(self) -> None:
+        """Give up a file whose write failed inside HDF5, without closing it.
+
+        Closing flushes again, and after a failed write HDF5 can crash the process doing
+        so (a full disk that no reservation covered, say). The file stays open and
+        referenced until the process ends (`abandoned_writes`); what it holds on disk is
+        every committed sample, as after a kill, and the next reader repairs it.
+        """
+        self._closed = True
+        # Every HDF5 object of the file stays referenced: releasing one flushes it.
+        _ABANDONED.append((self._file, self._samples, self._history))
+        if sys.unraisablehook is not _log_hdf5_release_failures:
+            global _previous_unraisablehook
+            _previous_unraisablehook = sys.unraisablehook
+            sys.unraisablehook = _log_hdf5_release_failures
+        log.info("gave up writing %s after a failed write; its file is left as after a "
+                  "kill", self.path)
 
     def close(self) -> None:
         """Close once; after a failed write the final flush may fail too, which is logged."""
@@ -325,6 +409,27 @@ class DatasetWriter:
             self._file.close()
         except (OSError, RuntimeError) as exc:  # e.g. disk full on the last flush
             log.error("closing %s failed: %s", self.path, write_failure(exc))
+        fsops.release_beyond_end(self.path)
+
+
+# Files given up after a failed write (see DatasetWriter._abandon).
+_ABANDONED: list[tuple[Any, ...]] = []
+_previous_unraisablehook = sys.unraisablehook
+
+
+def _log_hdf5_release_failures(unraisable: Any) -> None:
+    """After a failed write, HDF5 objects released by the failing call itself report the
+    same failure again, each from h5py's deallocator: those go to the log, not stderr."""
+    if isinstance(unraisable.exc_value, (OSError, RuntimeError)):
+        log.debug("after a failed write: %s", unraisable.exc_value)
+        return
+    _previous_unraisablehook(unraisable)
+
+
+def abandoned_writes() -> int:
+    """How many files this process gave up after a failed write. A process with any
+    should end with os._exit: closing them at exit can crash inside HDF5."""
+    return len(_ABANDONED)
 
 
 @dataclass
@@ -345,10 +450,9 @@ def open_for_create(path: Path, config: DatasetConfig,
                     compression: str = "light") -> OpenedWrite:
     lock = DatasetLock(path, "create").acquire()
     try:
+        remove_leftovers(leftovers_of(path), held_by_us=True)
         if path.exists() or path.is_symlink():
-            raise DatasetExistsError(
-                f"dataset '{config.name}' already exists at {path}; "
-                "expand it, or choose another name")
+            raise _exists(config, path)
         create_file(path, config, compression)
         return OpenedWrite(lock, DatasetWriter(path, "create"))
     except BaseException:
@@ -365,6 +469,7 @@ def open_for_expand(path: Path) -> OpenedWrite:
     check_expandable(header)
     lock = DatasetLock(path, "expand").acquire()
     try:
+        remove_leftovers(leftovers_of(path), held_by_us=True)
         return OpenedWrite(lock, DatasetWriter(path, "expand"))
     except BaseException:
         lock.release()

@@ -1,0 +1,112 @@
+"""File system calls the standard library lacks: disk space reserved for a commit before
+HDF5 writes a byte of it, and an unnamed file linked into place.
+
+Disk space:
+
+A write that fails inside HDF5 (a full disk, say) leaves the library in a state it may
+not close cleanly. So a writer reserves the blocks a commit will need beyond the file's
+end first, with `fallocate(FALLOC_FL_KEEP_SIZE)`: the reservation either succeeds, and
+no other program can take those blocks, or it fails with ENOSPC before anything is
+written. The file's size does not change; the blocks past its end that a run did not use
+are handed back when the writer closes (`release_beyond_end`).
+
+Where the system or the file system cannot reserve (not Linux, or FAT, say), the free
+space is checked instead, which another program filling the disk can outrun.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+
+FALLOC_FL_KEEP_SIZE = 0x01
+_UNSUPPORTED = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+
+
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+
+
+def _libc_function(name: str, argtypes: tuple, restype: type = ctypes.c_int):
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        function = getattr(libc, name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = argtypes
+    function.restype = restype
+    return function
+
+
+_fallocate = _libc_function("fallocate",
+                            (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64))
+_linkat = _libc_function("linkat", (ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                    ctypes.c_char_p, ctypes.c_int))
+
+
+def reserve(fd: int, length: int, folder: str | os.PathLike) -> None:
+    """Reserve `length` bytes past the end of the open file `fd`.
+
+    Raises OSError(ENOSPC) when they cannot be had. Without reservations, raises the
+    same when the folder's file system has less free space than that.
+    """
+    if length <= 0:
+        return
+    if _fallocate is not None:
+        end = os.fstat(fd).st_size
+        if _fallocate(fd, FALLOC_FL_KEEP_SIZE, end, length) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in _UNSUPPORTED:
+            raise OSError(code, os.strerror(code))
+    if shutil.disk_usage(folder).free < length:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def release_beyond_end(path: str | os.PathLike) -> None:
+    """Hand back blocks reserved past the end of the file and left unused.
+
+    Truncating a file to its own size frees what lies past its end. The file is opened
+    without following a link; nothing happens if it is gone or not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return
+    try:
+        os.ftruncate(fd, os.fstat(fd).st_size)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def open_unnamed(folder: str | os.PathLike) -> int | None:
+    """A new file in `folder` that has no name yet (Linux's O_TMPFILE), open for writing;
+    None where the system or file system cannot make one. A kill leaves nothing behind."""
+    if not hasattr(os, "O_TMPFILE") or _linkat is None:
+        return None
+    try:
+        return os.open(folder, os.O_WRONLY | os.O_TMPFILE | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return None
+        raise
+
+
+def link_unnamed(fd: int, path: str | os.PathLike) -> bool:
+    """Give the unnamed file `fd` the name `path`; False if the system does not allow it
+    (the caller then writes a named file). FileExistsError if `path` exists: the link
+    never replaces anything, and it does not follow a link planted at `path`."""
+    if _linkat(fd, b"", AT_FDCWD, os.fsencode(path), AT_EMPTY_PATH) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code == errno.EEXIST:
+        raise FileExistsError(code, os.strerror(code), str(path))
+    if code in (errno.EPERM, errno.ENOENT, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(path))

@@ -9,6 +9,9 @@ the longest gap between ticks of a 5 ms timer in the GUI thread (the event loop'
 stall), and how often the live SNR/GDOP plots were redrawn with new data. With
 --listing, also how long a new window takes to list that workspace, never seen before
 (no listing index) and with its index.
+
+It never touches the user's settings, workspace or caches: everything it and the app's
+processes keep goes to a temporary folder (`user_folders`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from user_folders import private_user_folders  # noqa: E402
 
 # Both snippets start as `heimdall-studio` does: the command line's imports, Qt, then the
 # window as the app opens it (gui.app.open_main_window).
@@ -34,10 +40,11 @@ from heimdall_studio import cli
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
 from heimdall_studio.gui.app import open_main_window
-window = open_main_window(Path(tempfile.mkdtemp()))
-app.processEvents()
-print(time.time(), flush=True)
-window.close()
+with tempfile.TemporaryDirectory() as workspace:
+    window = open_main_window(Path(workspace))
+    app.processEvents()
+    print(time.time(), flush=True)
+    window.close()
 """
 
 
@@ -90,25 +97,35 @@ def listing_seconds(workspace: Path, runs: int = 3) -> dict[str, list[list[float
     return times
 
 
+def open_window(app, workspace: Path, settle_ms: int = 2000):
+    """The main window as a user has it when a run starts: shown for a while, and the run's
+    process ready, its kernels loaded."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from heimdall_studio.gui import create_main_window
+
+    window = create_main_window(workspace)
+    window.resize(1400, 900)
+    window.show()
+    settle = QEventLoop()
+    QTimer.singleShot(settle_ms, settle.quit)
+    settle.exec()
+    while not window.kernels_ready:
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    return window
+
+
 def run_in_window(samples: int) -> dict[str, float]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from heimdall_studio.core.api import make_config
-    from heimdall_studio.gui import create_main_window
     from heimdall_studio.gui.dialogs import NewDatasetRequest
     from heimdall_studio.gui.workers import pool
 
-    app = QApplication.instance() or QApplication(sys.argv)  # noqa: F841 - kept alive
+    app = QApplication.instance() or QApplication(sys.argv)
     with tempfile.TemporaryDirectory() as tmp:
-        window = create_main_window(Path(tmp))
-        window.resize(1400, 900)
-        window.show()
-        settle = QEventLoop()  # as a user would: the window is up before a run starts
-        QTimer.singleShot(2000, settle.quit)
-        settle.exec()
-        while not window.kernels_ready:  # the run's process is ready, kernels loaded
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+        window = open_window(app, Path(tmp))
         panel = window.job_panel
         redraws = []
         original = panel.snr_plot.set_histogram
@@ -151,14 +168,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--listing", type=Path, help="a workspace to time listing with")
     args = parser.parse_args()
-    result: dict = run_in_window(args.samples)
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # the run's own process (the largest child so far)
-    result["run_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    os.sync()  # what the run wrote is on disk before the start-up and listing figures
-    result["startup_s"] = startup_seconds()
-    if args.listing:
-        result["listing_s"] = listing_seconds(args.listing)
+    with private_user_folders():
+        result: dict = run_in_window(args.samples)
+        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # the run's own process (the largest child so far)
+        result["run_peak_rss_mib"] = (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                                      / 1024)
+        os.sync()  # what the run wrote is on disk before the start-up and listing figures
+        result["startup_s"] = startup_seconds()
+        if args.listing:
+            result["listing_s"] = listing_seconds(args.listing)
     if args.json:
         print(json.dumps(result))
         return

@@ -8,6 +8,8 @@ gui_responsiveness.py, run offscreen in its own process; `--no-gui` skips them.
 
 Rates are marginal between two run sizes, so start-up costs cancel out. Everything runs
 at the default config and network, writing real files with the default compression.
+Nothing of the user's is touched: settings, workspace, caches and logs of this run and of
+the processes it starts are in its temporary folder (`user_folders`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from numpy_reference import evaluate_candidates  # noqa: E402
+from user_folders import private_user_folders  # noqa: E402
 
 from heimdall_studio.core import api, listing  # noqa: E402
 from heimdall_studio.core.generator import generate_block, generate_blocks  # noqa: E402
@@ -213,7 +216,8 @@ def main() -> None:
     generate_block(api.make_config("warm", seed=0), 0, 10)  # load compiled kernels
     print(f"Heimdall Studio benchmark: {platform.machine()}, {os.cpu_count()} cpus, "
           f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}")
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp, \
+            private_user_folders(Path(tmp)):
         ws = Path(tmp)
         cand = generation(ws, 200_000, 1_000_000 if quick else 4_000_000)
         kernel = kernel_only(500_000 if quick else 2_000_000)

@@ -28,3 +28,14 @@ def _logs_in_tmp(tmp_path_factory, monkeypatch):
 def _cache_in_tmp(tmp_path_factory, monkeypatch):
     """Listing indexes go to a temporary folder, never the user's cache folder."""
     monkeypatch.setenv("HEIMDALL_STUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
+def _user_folders_in_tmp(tmp_path_factory, monkeypatch):
+    """The default workspace and whatever finds the user's folders through XDG (Qt's
+    settings and caches among them) get temporary ones, here and in the processes that
+    tests start."""
+    base = tmp_path_factory.getbasetemp() / "user"
+    monkeypatch.setenv("HEIMDALL_STUDIO_WORKSPACE", str(base / "workspace"))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(base / name.lower()))

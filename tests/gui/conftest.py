@@ -15,15 +15,17 @@ from PySide6.QtCore import QSettings, QThreadPool
 from PySide6.QtWidgets import QApplication
 
 from heimdall_studio.core import api
-from heimdall_studio.gui import create_main_window
+from heimdall_studio.gui import create_main_window, settings
 from heimdall_studio.gui.main_window import MainWindow
 from heimdall_studio.gui.workers import live_worker_count
 
 
 @pytest.fixture(autouse=True)
-def private_settings(tmp_path: Path) -> Path:
-    """QSettings of this test only: never the user's real configuration."""
+def private_settings(tmp_path: Path, monkeypatch) -> Path:
+    """QSettings of this test only, also in the processes it starts: never the user's real
+    configuration."""
     folder = tmp_path / "settings"
+    monkeypatch.setenv(settings.SETTINGS_DIR_ENV, str(folder))
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.SystemScope,

@@ -247,11 +247,59 @@ def test_settings_persist_and_bad_values_never_block_start_up(qtbot, open_window
 
 def test_workspace_choice_order(monkeypatch, tmp_path):
     monkeypatch.delenv(api.WORKSPACE_ENV, raising=False)
+    (tmp_path / "remembered").mkdir()
     settings.write_workspace(tmp_path / "remembered")
-    assert gui_app.choose_workspace(tmp_path / "given") == tmp_path / "given"
-    assert gui_app.choose_workspace(None) == tmp_path / "remembered"
+    assert gui_app.choose_workspace(tmp_path / "given") == (tmp_path / "given", None)
+    assert gui_app.choose_workspace(None) == (tmp_path / "remembered", None)
     monkeypatch.setenv(api.WORKSPACE_ENV, str(tmp_path / "env"))
-    assert gui_app.choose_workspace(None) == tmp_path / "env"
+    assert gui_app.choose_workspace(None) == (tmp_path / "env", None)
+
+
+def test_a_saved_workspace_of_an_unknown_user_is_ignored(monkeypatch):
+    monkeypatch.delenv(api.WORKSPACE_ENV, raising=False)
+    settings.write_workspace("~no-such-user-of-heimdall/datasets")
+    assert settings.read_workspace() is None
+    assert gui_app.choose_workspace(None) == (api.default_workspace(), None)
+
+
+def test_a_saved_workspace_that_is_gone_gives_the_default_one_and_says_so(
+        qtbot, monkeypatch, tmp_path, make_dataset, restore_logging):
+    monkeypatch.delenv(api.WORKSPACE_ENV, raising=False)
+    default = api.default_workspace()
+    assert default.is_relative_to(os.environ["XDG_DATA_HOME"])  # never the user's
+    gone = tmp_path / "gone"
+    make_dataset(gone, "lost", 300, seed=9)
+    settings.write_workspace(gone)
+    for path in gone.iterdir():
+        path.unlink()
+    gone.rmdir()  # as a benchmark's temporary folder was
+
+    seen: dict[str, object] = {}
+    real_create = gui_app.create_main_window
+
+    def create(folder):
+        window = real_create(folder)
+        qtbot.addWidget(window)
+
+        def look() -> None:  # once the generator is ready: its news came and went
+            if window.kernels_ready:
+                seen.update(workspace=window.workspace,
+                            message=window.statusBar().currentMessage())
+                window.close()
+
+        poll = QTimer(window, interval=50)
+        poll.timeout.connect(look)
+        poll.start()
+        QTimer.singleShot(60_000, window.close)  # the test fails below, it never hangs
+        return window
+
+    monkeypatch.setattr(gui_app, "create_main_window", create)
+    assert gui_app.run_app(None) == 0
+    assert seen["workspace"] == default.resolve()
+    assert f"{gone}, is not there any more" in seen["message"]
+    assert str(default) in seen["message"]
+    assert not gone.exists()  # not made again
+    assert settings.read_workspace() == default.resolve()  # the next start is quiet
 
 
 def test_run_app_shows_the_window_and_returns_on_close(qtbot, workspace, monkeypatch,

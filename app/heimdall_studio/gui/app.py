@@ -50,14 +50,27 @@ def open_main_window(workspace: Path) -> MainWindow:
     return window
 
 
-def choose_workspace(workspace: str | Path | None) -> Path:
-    """Explicit folder, else $HEIMDALL_STUDIO_WORKSPACE, else the last one used, else the
-    platform default."""
+def choose_workspace(workspace: str | Path | None) -> tuple[Path, str | None]:
+    """Explicit folder, else $HEIMDALL_STUDIO_WORKSPACE, else the last one used if it is
+    still there, else the platform default; with a notice for the user when the last one
+    used is gone (a removed folder, an unplugged disk), rather than making it again,
+    empty, as the window makes a workspace that does not exist."""
     if workspace:
-        return Path(workspace).expanduser()
+        return Path(workspace).expanduser(), None
     if os.environ.get(api.WORKSPACE_ENV):
-        return api.default_workspace()
-    return settings.read_workspace() or api.default_workspace()
+        return api.default_workspace(), None
+    saved = settings.read_workspace()
+    if saved is None:
+        return api.default_workspace(), None
+    try:
+        if saved.is_dir():
+            return saved, None
+    except OSError:  # unreachable (permissions, a dead mount): as good as gone
+        pass
+    default = api.default_workspace()
+    log.warning("the workspace last used, %s, is gone; opening %s", saved, default)
+    return default, (f"The workspace last used, {saved}, is not there any more: "
+                     f"showing the default workspace, {default}")
 
 
 def report_exception(exc_type: type[BaseException], exc: BaseException,
@@ -101,9 +114,11 @@ def run_app(workspace: str | Path | None = None, debug: bool = False) -> int:
     previous_hook = sys.excepthook
     sys.excepthook = functools.partial(report_exception, log_file=log_file)
     try:
-        folder = choose_workspace(workspace)
+        folder, notice = choose_workspace(workspace)
         log.info("Heimdall Studio %s, workspace %s, log %s", __version__, folder, log_file)
-        window = open_main_window(folder)  # noqa: F841 - kept alive while the app runs
+        window = open_main_window(folder)
+        if notice:
+            window.show_notice(notice)
         # Let Ctrl+C in the terminal reach Python now and then while Qt runs.
         heartbeat = QTimer(interval=500)
         heartbeat.timeout.connect(lambda: None)

@@ -7,10 +7,17 @@ single-shot timer: the first change of a burst starts it and later ones ride alo
 run committing four times a second gives two listings a second, and a burst of file
 operations gives one.
 Listing reads each file's header, so it runs in a pool worker; only entries cross threads.
+
+A dataset that any process is writing (a run of ours, the command line, a script) is listed
+with that process (`DatasetEntry.writer`) and cannot be expanded, exported or deleted. Its
+file changes at every commit, so the watcher sees a write go on; its end may change
+nothing (a killed writer leaves the file as it was), so while files are being written the
+watcher also asks their locks, once a second, whether the writer is still there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -30,7 +37,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core import api
 from ..core.api import DatasetEntry
-from ..core.listing import Signature, signature
+from ..core.listing import Signature, signature, with_writer
+from ..core.locking import writer_pid
+from ..core.recovery import held_by_another_program
 from .workers import FunctionWorker
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,11 @@ def _identity(path: Path) -> Signature | None:
         return None
 
 
+def writer_text(entry: DatasetEntry) -> str:
+    """Who is writing the entry's file, to say so: "process 1234" or "another process"."""
+    return f"process {entry.writer}" if entry.writer else "another process"
+
+
 def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
     """(display text, sort key) per column; an unreadable file has keys only for its name,
     size and status."""
@@ -71,7 +85,7 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
             size = 0
         blank = ("", None)
         return [(entry.name, entry.name.lower()), blank, blank, blank, blank, blank, blank,
-                blank, blank, (format_size(size), size), ("unreadable", "unreadable")]
+                blank, blank, (format_size(size), size), (entry.status, entry.status)]
     c = header.config
     return [
         (entry.name, entry.name.lower()),
@@ -84,7 +98,7 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
         (f"{c.inside_ratio:g}", c.inside_ratio),
         (header.created_utc.replace("T", " ").rstrip("Z"), header.created_utc),
         (format_size(header.size_bytes), header.size_bytes),
-        ("ok", "ok"),
+        (entry.status, entry.status),
     ]
 
 
@@ -112,7 +126,7 @@ class DatasetTableModel(QAbstractTableModel):
         """Replace the listing. Rows keep their identity while the set of files is
         unchanged, so selections and scroll positions survive the frequent refreshes
         during a run, also when a refresh reorders them."""
-        entries = self._with_refusals(entries)
+        entries = self._with_headers_kept(self._with_refusals(entries))
         rows = self._sorted([(e, _cells(e)) for e in entries])
         if {e.path for e in entries} == {e.path for e in self._entries} and \
                 len(entries) == len(self._entries):
@@ -147,8 +161,22 @@ class DatasetTableModel(QAbstractTableModel):
             shown.append(entry)
         return shown
 
+    def _with_headers_kept(self, entries: list[DatasetEntry]) -> list[DatasetEntry]:
+        """A file being written can be unreadable for a moment (the reader calls it busy):
+        its row keeps what an earlier listing read of it meanwhile."""
+        read = {e.path: e for e in self._entries if e.header is not None}
+        return [dataclasses.replace(read[e.path], writer=e.writer)
+                if e.header is None and e.writer is not None and e.path in read else e
+                for e in entries]
+
     def set_busy(self, busy: dict[Path, str]) -> None:
+        ended = set(self._busy) - set(busy)
         self._busy = dict(busy)
+        for path in ended:  # a run's process lets go of its file before the run ends
+            row = self.row_of(path)
+            if row >= 0:
+                entry = self._entries[row] = with_writer(self._entries[row])
+                self._cells[row][STATUS_COLUMN] = (entry.status, entry.status)
         if self._entries:
             self.dataChanged.emit(self.index(0, STATUS_COLUMN),
                                   self.index(len(self._entries) - 1, STATUS_COLUMN))
@@ -236,15 +264,18 @@ class DatasetTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.status_text(row) if col == STATUS_COLUMN else self._cells[row][col][0]
         if role == Qt.ItemDataRole.ToolTipRole:
-            if entry.header is None:
-                return f"Cannot read {entry.path.name}: {entry.error}"
             if col == STATUS_COLUMN and entry.path in self._busy:
                 return "A run is writing this dataset; it cannot be expanded or deleted now"
+            if entry.writer is not None and (col == STATUS_COLUMN or entry.header is None):
+                return (f"{writer_text(entry).capitalize()} is writing this dataset; it can "
+                        "be expanded, exported or deleted when that ends")
+            if entry.header is None:
+                return f"Cannot read {entry.path.name}: {entry.error}"
             return str(entry.path)
         if role == Qt.ItemDataRole.ForegroundRole:
-            if entry.header is None:
+            if entry.status == "unreadable":
                 return QBrush(UNREADABLE_COLOR)
-            if col == STATUS_COLUMN and entry.path in self._busy:
+            if col == STATUS_COLUMN and (entry.path in self._busy or entry.status != "ok"):
                 return QBrush(BUSY_COLOR)
         if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -283,6 +314,7 @@ class WorkspaceWatcher(QObject):
     failed = Signal(str)
 
     DELAY_MS = 500
+    WRITER_PROBE_MS = 1000
 
     def __init__(self, workspace: Path, parent: QObject | None = None):
         super().__init__(parent)
@@ -292,6 +324,10 @@ class WorkspaceWatcher(QObject):
         self._watcher.fileChanged.connect(self._changed)
         self._delay = QTimer(self, singleShot=True, interval=self.DELAY_MS)
         self._delay.timeout.connect(self.refresh)
+        self._writers: dict[Path, int] = {}  # file -> its writer, as last listed
+        self._held: set[Path] = set()
+        self._writer_probe = QTimer(self, interval=self.WRITER_PROBE_MS)
+        self._writer_probe.timeout.connect(self._probe_writers)
         self._running = False
         self._pending = False
         self._stopped = False
@@ -300,6 +336,7 @@ class WorkspaceWatcher(QObject):
 
     def set_workspace(self, workspace: Path) -> None:
         self.workspace = Path(workspace)
+        self._set_writers({})
         paths = self._watcher.directories() + self._watcher.files()
         if paths:
             self._watcher.removePaths(paths)
@@ -310,6 +347,7 @@ class WorkspaceWatcher(QObject):
         """No more listings (the window is closing)."""
         self._stopped = True
         self._delay.stop()
+        self._writer_probe.stop()
 
     def _watch_folder(self) -> None:
         if self.workspace.is_dir():
@@ -349,6 +387,8 @@ class WorkspaceWatcher(QObject):
         if self._stopped or workspace != self.workspace:
             return  # a listing of the previous workspace
         self._watch_files(entries)
+        self._set_writers({e.path: e.writer for e in entries if e.writer is not None},
+                          {e.path for e in entries if e.in_use})
         self.listed.emit(entries)
 
     def _failed(self, message: str) -> None:
@@ -360,6 +400,24 @@ class WorkspaceWatcher(QObject):
         self._running = False
         if self._pending:
             self._pending = False
+            self.refresh()
+
+    def _set_writers(self, writers: dict[Path, int], held: set[Path] = frozenset()) -> None:
+        self._writers = writers
+        self._held = held  # files other programs hold open for writing
+        if not writers and not held:
+            self._writer_probe.stop()
+        elif not self._writer_probe.isActive():
+            self._writer_probe.start()
+
+    def _probe_writers(self) -> None:
+        """List again when a file's writer has ended (or another has taken over), or a
+        program that held a file let it go (it may have been killed, changing nothing).
+        A few microseconds per file, and never in a writer's way (`locking.writer_pid`,
+        `recovery.held_by_another_program`)."""
+        if (any(writer_pid(path) != pid for path, pid in self._writers.items())
+                or not all(held_by_another_program(path) for path in self._held)):
+            self._set_writers({})  # the listing says who writes what now
             self.refresh()
 
     def _watch_files(self, entries: list[DatasetEntry]) -> None:

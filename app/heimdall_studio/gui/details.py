@@ -4,7 +4,9 @@ Config, receivers and history come from the header the listing already read, so 
 at once. The distributions and the map need samples: a pool worker reads and reduces them
 (`summary.summarize_or_refuse`) while the window stays responsive; a result that arrives
 after the selection moved on is dropped. Samples found damaged are reported
-(`samples_refused`): the listing read only the header.
+(`samples_refused`): the listing read only the header. A file being written is not
+damaged: its samples are read once, and again when its writer has ended; one that cannot
+be read for a moment is tried again a second later.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -28,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.api import DatasetEntry
-from ..core.errors import DatasetFormatError
+from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError
 from ..core.store import DatasetHeader
-from .browser import format_size
+from .browser import format_size, writer_text
 from .plots import HistogramPlot, MapPlot
-from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_or_refuse
+from .summary import MAX_MAP_POINTS, DatasetSummary, Unreadable, summarize_or_refuse
 from .workers import FunctionWorker
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class DetailsPanel(QWidget):
     summary_failed = Signal(str)
     samples_refused = Signal(object, str)  # path, why: its samples are damaged
 
+    BUSY_RETRY_MS = 1000
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("dataset_details")
@@ -122,6 +126,8 @@ class DetailsPanel(QWidget):
         self._load_serial = 0
         self.loading = False
         self.max_map_points = MAX_MAP_POINTS  # a bounded read: light on huge files
+        self._retry = QTimer(self, singleShot=True, interval=self.BUSY_RETRY_MS)
+        self._retry.timeout.connect(self.load_summary)
 
         # One-line labels that never ask for more room: text that changes at every commit
         # must not re-layout (and so repaint) the plots around it.
@@ -189,8 +195,12 @@ class DetailsPanel(QWidget):
             self._clear("Select a dataset to see its parameters, history and distributions.")
             return
         if entry.header is None:
-            self._clear(f"<b>{entry.name}</b> cannot be read: {entry.error}")
-            self.title.setStyleSheet("color: #b3261e;")
+            if entry.writer is not None:  # not damaged: unreadable while it is written
+                self._clear(f"<b>{entry.name}</b> is being written by {writer_text(entry)} "
+                            "and cannot be read at this moment")
+            else:
+                self._clear(f"<b>{entry.name}</b> cannot be read: {entry.error}")
+                self.title.setStyleSheet("color: #b3261e;")
             self.title.setToolTip(entry.error or "")
             return
         header = entry.header
@@ -207,7 +217,13 @@ class DetailsPanel(QWidget):
              h.app_version) for h in header.history])
         key = (entry.path, header.num_samples)
         same_dataset = previous is not None and previous.path == entry.path
-        if key == self._loaded_key:
+        # A file another process writes is read once, not at every commit (several a
+        # second), which would redraw five plots each time; again when the writer ends.
+        read_once = entry.writer is not None and not busy and same_dataset and (
+            self.loading or self._loaded_key is not None)
+        if key == self._loaded_key or read_once:
+            if not self.loading and not busy:
+                self._show_summary_note()
             return
         if busy:
             # Drawing five plots in one go would stall the window during the run, whose
@@ -249,6 +265,7 @@ class DetailsPanel(QWidget):
 
     def _clear_distributions(self) -> None:
         self._load_serial += 1  # drop any load in flight
+        self._retry.stop()
         self.loading = False
         self.summary = None
         self._loaded_key = None
@@ -261,6 +278,7 @@ class DetailsPanel(QWidget):
     def load_summary(self) -> None:
         entry = self.entry
         assert entry is not None and entry.header is not None
+        self._retry.stop()
         self._load_serial += 1
         serial, path = self._load_serial, entry.path
         self.loading = True
@@ -272,13 +290,23 @@ class DetailsPanel(QWidget):
         worker.signals.failed.connect(lambda message: self._load_failed(serial, message))
         worker.start()
 
-    def _loaded(self, serial: int, path: Path,
-                summary: DatasetSummary | DatasetFormatError) -> None:
+    def _loaded(self, serial: int, path: Path, summary: DatasetSummary | Unreadable) -> None:
         if serial != self._load_serial:
             return  # the selection moved on meanwhile
         if isinstance(summary, DatasetFormatError):
             self._load_failed(serial, str(summary))
             self.samples_refused.emit(path, str(summary))
+            return
+        if isinstance(summary, DatasetBusyError):
+            self.loading = False
+            self.note.setText("The file is being written and cannot be read at this "
+                              "moment; reading it again in a second…")
+            self._retry.start()
+            return
+        if isinstance(summary, DatasetInUseError):
+            self.loading = False
+            self.note.setText(f"{summary} (Refresh reads it again).")
+            self.summary_failed.emit(str(summary))
             return
         self.loading = False
         self.summary = summary
@@ -293,12 +321,23 @@ class DetailsPanel(QWidget):
             else:
                 plot.set_histogram(histogram.edges, histogram.counts)
         self.map_plot.set_map(summary.map)
+        self._show_summary_note()
+        self.summary_loaded.emit(summary)
+
+    def _show_summary_note(self) -> None:
+        summary, entry = self.summary, self.entry
+        if summary is None or entry is None:
+            return
+        if entry.writer is not None:
+            self.note.setText(f"{writer_text(entry).capitalize()} is writing this dataset: "
+                              f"these are the distributions of its first "
+                              f"{summary.num_samples:,} samples, read again when that ends.")
+            return
         if summary.map_points < summary.num_samples:
             shown = f"the map shows the first {summary.map_points:,} of them"
         else:
             shown = "the map shows all of them"
         self.note.setText(f"Distributions over all {summary.num_samples:,} samples; {shown}.")
-        self.summary_loaded.emit(summary)
 
     def _load_failed(self, serial: int, message: str) -> None:
         if serial != self._load_serial:

@@ -47,6 +47,7 @@ DEFAULT_SIZE = (1400, 900)
 
 class MainWindow(QMainWindow):
     WARM_UP_AFTER_MS = 2000
+    NOTICE_MS = 30_000
 
     def __init__(self, workspace: str | Path, parent: QWidget | None = None):
         super().__init__(parent)
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.about_dialog: AboutDialog | None = None
         self.exports: dict[Path, FunctionWorker] = {}  # dataset -> its running export
         self.last_error: str | None = None
+        self.notice: str | None = None  # see show_notice
         self.kernels_ready = False
         self._warm_up_started = False
         self._select_when_listed: Path | None = None
@@ -184,7 +186,7 @@ class MainWindow(QMainWindow):
         if self._warm_up_started or self._closing:
             return
         self._warm_up_started = True
-        self.statusBar().showMessage("Preparing the generator…")
+        self._show_news("Preparing the generator…")
         worker = FunctionWorker("run warm-up", self.jobs.prepare)
         worker.signals.succeeded.connect(self._warmed_up)
         worker.signals.failed.connect(
@@ -193,7 +195,17 @@ class MainWindow(QMainWindow):
 
     def _warmed_up(self, _result: object) -> None:
         self.kernels_ready = True
-        self.statusBar().showMessage("Generator ready", 3000)
+        self._show_news("Generator ready", 3000)
+
+    def show_notice(self, text: str) -> None:
+        """Tell the user something they should read (the workspace last used is gone): in
+        the status bar for NOTICE_MS, where the app's own news does not replace it."""
+        self.notice = text
+        self.statusBar().showMessage(text, self.NOTICE_MS)
+
+    def _show_news(self, text: str, timeout_ms: int = 0) -> None:
+        if self.notice is None or self.statusBar().currentMessage() != self.notice:
+            self.statusBar().showMessage(text, timeout_ms)
 
     # -- selection and listing ------------------------------------------------
 
@@ -231,8 +243,9 @@ class MainWindow(QMainWindow):
 
     def _show_counts(self) -> None:
         entries = self.model.entries()
-        count = sum(1 for e in entries if e.header is not None)
-        bad = len(entries) - count
+        # A file being written may be unreadable for a moment; it is a dataset all the same.
+        bad = sum(1 for e in entries if e.status == "unreadable")
+        count = len(entries) - bad
         self.workspace_label.setText(
             f"{count} dataset{'s' if count != 1 else ''}"
             + (f", {bad} unreadable" if bad else "") + f" in {self.workspace}")
@@ -251,14 +264,16 @@ class MainWindow(QMainWindow):
         self._selection_changed()
         self._show_counts()
 
-    def _in_use(self, path: Path) -> bool:
-        """A run writes it, or an export reads it: expanding, exporting again or deleting
-        it waits until that ends."""
-        return path in self.jobs.busy_paths() or path in self.exports
+    def _in_use(self, entry: DatasetEntry) -> bool:
+        """A process writes it (a run of ours or any other), another program holds it open
+        for writing, or an export reads it:
+        expanding, exporting again or deleting it waits until that ends."""
+        return (entry.writer is not None or entry.in_use
+                or entry.path in self.jobs.busy_paths() or entry.path in self.exports)
 
     def _update_actions(self) -> None:
         entry = self.selected_entry()
-        busy = entry is not None and self._in_use(entry.path)
+        busy = entry is not None and self._in_use(entry)
         readable = entry is not None and entry.header is not None
         self.action_expand_dataset.setEnabled(readable and not busy)
         self.action_export_dataset.setEnabled(readable and not busy)
@@ -274,7 +289,7 @@ class MainWindow(QMainWindow):
 
     def expand_dataset(self) -> ExpandDatasetDialog | None:
         entry = self.selected_entry()
-        if entry is None or entry.header is None or self._in_use(entry.path):
+        if entry is None or entry.header is None or self._in_use(entry):
             return None
         dialog = ExpandDatasetDialog(entry, self)
         dialog.accepted.connect(lambda: self.start_expand(dialog.request()))
@@ -308,7 +323,7 @@ class MainWindow(QMainWindow):
     def export_dataset(self) -> FunctionWorker | None:
         """Ask for format and file, then export in the background."""
         entry = self.selected_entry()
-        if entry is None or entry.header is None or self._in_use(entry.path):
+        if entry is None or entry.header is None or self._in_use(entry):
             return None
         request = choose_export(self, entry, self.ask)
         return self.start_export(request) if request is not None else None
@@ -344,7 +359,7 @@ class MainWindow(QMainWindow):
 
     def delete_dataset(self) -> None:
         entry = self.selected_entry()
-        if entry is None or self._in_use(entry.path):
+        if entry is None or self._in_use(entry):
             return
         what = (f"{entry.header.num_samples:,} samples, {format_size(entry.header.size_bytes)}"
                 if entry.header else "unreadable file")

@@ -3,12 +3,14 @@
 A settings file can hold anything: written by an older version, edited by hand, truncated.
 Every read checks the type and falls back to a default, so a bad value never stops the app
 from starting. The store is always INI in the user scope, so tests can redirect it with
-`QSettings.setPath(IniFormat, UserScope, folder)`.
+`QSettings.setPath(IniFormat, UserScope, folder)`, or, for this process and the ones it
+starts (benchmarks, tests of the app's start-up), with $HEIMDALL_STUDIO_SETTINGS_DIR.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -22,9 +24,13 @@ WORKSPACE_KEY = "workspace"
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 SPLITTERS_KEY = "window/splitters"
+SETTINGS_DIR_ENV = "HEIMDALL_STUDIO_SETTINGS_DIR"
 
 
 def open_settings() -> QSettings:
+    folder = os.environ.get(SETTINGS_DIR_ENV)
+    if folder:
+        return QSettings(os.path.join(folder, f"{APPLICATION}.ini"), QSettings.Format.IniFormat)
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                      ORGANIZATION, APPLICATION)
 
@@ -36,7 +42,11 @@ def read_workspace() -> Path | None:
         log.warning("cannot read the saved workspace", exc_info=True)
         return None
     if isinstance(value, str) and value.strip():
-        return Path(value).expanduser()
+        try:
+            return Path(value).expanduser()
+        except RuntimeError:  # ~user of a user this system does not know
+            log.warning("ignoring a saved workspace of an unknown user: %r", value)
+            return None
     if value is not None:
         log.warning("ignoring a saved workspace that is not a path: %r", value)
     return None

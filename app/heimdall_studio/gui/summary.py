@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import api
-from ..core.errors import DatasetFormatError
+from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError
 from ..core.geo import receiver_box, training_box
 from .plots import MapData
 
@@ -60,11 +60,17 @@ def summarize_dataset(path: Path, max_points: int = MAX_MAP_POINTS) -> DatasetSu
                           histograms=histograms, map=map_data, map_points=len(lat))
 
 
+# Why a file's samples cannot be read now: damaged (DatasetFormatError), being written and
+# unreadable for a moment (DatasetBusyError), or held by another program (DatasetInUseError).
+Unreadable = DatasetFormatError | DatasetBusyError | DatasetInUseError
+
+
 def summarize_or_refuse(path: Path, max_points: int = MAX_MAP_POINTS
-                        ) -> DatasetSummary | DatasetFormatError:
+                        ) -> DatasetSummary | Unreadable:
     """The summary, or why the file's samples cannot be read. A listing reads only headers,
-    so this is where damaged sample datasets come to light."""
+    so this is where damaged sample datasets come to light; only those are damaged: a file
+    being written, or held by another program, is readable again later."""
     try:
         return summarize_dataset(path, max_points)
-    except DatasetFormatError as exc:
+    except (DatasetFormatError, DatasetBusyError, DatasetInUseError) as exc:
         return exc

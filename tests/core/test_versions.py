@@ -182,21 +182,29 @@ def test_a_01_file_without_running_histograms_expands_and_gets_them(workspace):
     assert verify_dataset(path).ok
 
 
-def test_a_01_file_without_history_checksums_is_refused_unchanged(workspace):
-    # Today's reader requires every history column, so the files of 0.1's first builds
-    # are reported unreadable (by listing, reading and expanding alike) and left as they
-    # are, rather than read with a history that cannot be verified.
+def test_a_01_file_without_history_checksums_lists_verifies_and_expands(workspace):
+    # The history of 0.1's first builds has no checksum column: its rows are read without
+    # one (nothing to compare them with), and runs appended to such a file keep the
+    # file's layout, so it stays readable by what wrote it.
     path, record = copy_fixture(1, workspace)
-    with h5py.File(path, "r+") as f:
+    with h5py.File(path, "r+", libver="latest") as f:  # as 0.1 wrote its files
         rows = f["history"][()]
         old = np.dtype([(name, rows.dtype[name]) for name in rows.dtype.names
                         if name != "checksum"])
         del f["history"]
         f.create_dataset("history", data=rows[list(old.names)].astype(old),
                          maxshape=(None,), chunks=(64,))
-    before = hashlib.sha256(path.read_bytes()).hexdigest()
-    with pytest.raises(DatasetFormatError, match="history"):
-        api.expand_dataset(path, record["expand_by"])
     [entry] = api.list_datasets(workspace)
-    assert entry.status != "ok" and "history" in entry.error
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert entry.status == "ok"
+    assert [row.checksum for row in entry.header.history] == [None] * len(rows)
+    report = verify_dataset(path)
+    assert report.ok and "recorded no checksum" in next(
+        c.detail for c in report.checks if c.name == "checksums")
+    api.expand_dataset(path, record["expand_by"])
+    assert_samples_are(path, record)
+    with h5py.File(path, "r") as f:
+        assert f["history"].dtype == old and len(f["history"]) == len(rows) + 1
+    assert api.dataset_header(path).history[-1].count == record["expand_by"]
+    assert verify_dataset(path).ok
+    [entry] = api.list_datasets(workspace)  # and again from the listing index
+    assert entry.header.history[-1].checksum is None

@@ -481,10 +481,11 @@ def _header_from_json(path: Path, item: dict[str, Any]) -> DatasetHeader:
     """The header an index entry describes; TypeError if any value has the wrong type."""
     history = []
     for row in item["history"]:
-        kinds = (str, str, int, int, int, int, int, float, str, int)
-        if len(row) != len(kinds):
+        kinds = (str, str, int, int, int, int, int, float, str)
+        if len(row) != len(kinds) + 1:
             raise TypeError("history row of another layout")
-        history.append(HistoryRow(*(_typed(v, k) for v, k in zip(row, kinds))))
+        checksum = None if row[-1] is None else _typed(row[-1], int)
+        history.append(HistoryRow(*(_typed(v, k) for v, k in zip(row, kinds)), checksum))
     config_json = _typed(item["config_json"], str)
     return DatasetHeader(path=path, config=config_from_json(config_json),
                          num_samples=_typed(item["num_samples"], int),

@@ -109,24 +109,31 @@ class HistoryRow:
     rejected_gdop: int
     duration_s: float
     app_version: str
-    checksum: int = 0
+    # None: the file has no checksum column (the first builds of Heimdall Studio 0.1).
+    checksum: int | None = 0
 
     @classmethod
     def from_record(cls, record: np.void) -> HistoryRow:
         def text(v: Any) -> str:
             return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+        checksum = int(record["checksum"]) if "checksum" in record.dtype.names else None
         return cls(text(record["kind"]), text(record["started_utc"]),
                    int(record["first_index"]), int(record["count"]),
                    int(record["candidates"]), int(record["rejected_too_few_receivers"]),
                    int(record["rejected_gdop"]), float(record["duration_s"]),
-                   text(record["app_version"]), int(record["checksum"]))
+                   text(record["app_version"]), checksum)
 
-    def to_record(self) -> np.ndarray:
-        return np.array([(self.kind, self.started_utc, self.first_index, self.count,
-                          self.candidates, self.rejected_too_few_receivers,
-                          self.rejected_gdop, self.duration_s, self.app_version,
-                          self.checksum)],
-                        dtype=HISTORY_DTYPE)
+    def to_record(self, dtype: np.dtype = HISTORY_DTYPE) -> np.ndarray:
+        """This row as a record of `dtype`: a history dataset's own, which may lack the
+        checksum column."""
+        record = np.array([(self.kind, self.started_utc, self.first_index, self.count,
+                            self.candidates, self.rejected_too_few_receivers,
+                            self.rejected_gdop, self.duration_s, self.app_version,
+                            self.checksum or 0)],
+                          dtype=HISTORY_DTYPE)
+        if dtype == HISTORY_DTYPE:
+            return record
+        return np.array([tuple(record[0][name] for name in dtype.names)], dtype=dtype)
 
 
 def update_checksums(crcs: list[int], arrays: dict[str, np.ndarray]) -> list[int]:
@@ -497,7 +504,8 @@ def _read_history(f: h5py.h5f.FileID, path: Path) -> tuple[HistoryRow, ...]:
         dtype, memory_type = HISTORY_DTYPE, _HISTORY_TYPE
     else:
         dtype, memory_type = ds.dtype, None
-        if dtype.names is None or set(HISTORY_DTYPE.names) - set(dtype.names):
+        # The first builds of Heimdall Studio 0.1 recorded no checksums.
+        if dtype.names is None or set(HISTORY_DTYPE.names) - set(dtype.names) - {"checksum"}:
             raise DatasetFormatError(f"{path.name} has no readable /history")
     if ds.shape[0] > MAX_HISTORY_ROWS:
         raise DatasetFormatError(f"{path.name} has an implausible history of "

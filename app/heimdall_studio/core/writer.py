@@ -276,7 +276,7 @@ class DatasetWriter:
                                    __version__, rows_checksum(self._crcs))
             self._row_index = self._history.shape[0]
             self._history.resize((self._row_index + 1,))
-            self._history[self._row_index] = self._row.to_record()[0]
+            self._history[self._row_index] = self._row.to_record(self._history.dtype)[0]
             self._file.flush()
             self._file.swmr_mode = True
             if self.stats is None:  # an interrupted commit left them behind, or worse
@@ -299,7 +299,7 @@ class DatasetWriter:
             history = self._file["history"]
             history.resize((len(fixed),))
             if fixed:
-                history[:] = np.concatenate([r.to_record() for r in fixed])
+                history[:] = np.concatenate([r.to_record(history.dtype) for r in fixed])
 
     @property
     def config(self) -> DatasetConfig:
@@ -326,7 +326,7 @@ class DatasetWriter:
                 "rejected_gdop": self._row.rejected_gdop + block.rejected_gdop,
                 "duration_s": time.perf_counter() - self._began,
                 "checksum": rows_checksum(crcs)})
-            self._history[self._row_index] = self._row.to_record()[0]
+            self._history[self._row_index] = self._row.to_record(self._history.dtype)[0]
             # The statistics are several datasets, and one flush does not write them
             # atomically. So they are marked "being updated" first, and marked current
             # only in the same flush that exposes the rows: after a crash at any point

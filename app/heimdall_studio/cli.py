@@ -226,7 +226,8 @@ class _StopRequest:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        sys.unraisablehook = self._old_hook
+        if sys.unraisablehook is self._unraisable:  # another may have been put on top
+            sys.unraisablehook = self._old_hook
         for s, handler in self._old.items():
             signal.signal(s, handler)
 
@@ -382,12 +383,13 @@ def _list(args: argparse.Namespace, workspace: str | None) -> int:
         print(f"no datasets in {folder}" + ("" if folder.exists() else
                                             " (the folder does not exist yet)"))
     for e in entries:
-        if e.header is None:
-            print(f"{e.name:<30} unreadable: {e.error}")
+        if e.header is None:  # unreadable, or written or held by another process
+            print(f"{e.name:<30} {e.status}: {e.error}")
             continue
         c = e.header.config
+        busy = "" if e.status == "ok" else f"  {e.status}"
         print(f"{e.name:<30} {e.header.num_samples:>12,} samples  {c.frequency_mhz:8.3f} MHz"
-              f"  {c.tx_power_dbm:5.1f} dBm  {e.header.size_bytes / 1e6:9.1f} MB")
+              f"  {c.tx_power_dbm:5.1f} dBm  {e.header.size_bytes / 1e6:9.1f} MB{busy}")
     return EXIT_OK
 
 

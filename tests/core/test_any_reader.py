@@ -294,7 +294,7 @@ def test_leftovers_of_interrupted_runs_go_with_the_next_touch(workspace, small_c
 def test_a_create_without_unnamed_files_leaves_no_temporary_file(workspace, small_config,
                                                                 monkeypatch):
     from heimdall_studio.core import fsops
-    monkeypatch.setattr(fsops, "open_unnamed", lambda folder: None)
+    monkeypatch.setattr(fsops, "_open_unnamed", lambda folder: None)
     api.create_dataset(small_config, 100, workspace)
     assert sorted(os.listdir(workspace)) == [".small.h5.lock", "small.h5"]
 
@@ -345,3 +345,25 @@ def test_a_planted_lock_path_is_refused_and_its_target_untouched(workspace, smal
     assert target.read_text() == "keep"
     assert sha(workspace / "small.h5") == before
     assert not (workspace / "other.h5").exists()
+
+
+def test_the_space_a_killed_writer_reserved_is_handed_back_by_the_repair(workspace):
+    path = raw_kill(workspace, "reserved", delay=0.3)
+    st = path.stat()
+    assert st.st_blocks * 512 > st.st_size + (1 << 20)  # reserved past the end, unused
+    committed(path)  # a touch repairs it
+    st = path.stat()
+    assert st.st_blocks * 512 <= st.st_size + (64 << 10)
+
+
+def test_files_are_linked_into_place_where_unnamed_files_cannot_be_linked(
+        workspace, small_config, monkeypatch):
+    """Linux before 6.10 lets no ordinary user link an unnamed file by descriptor, and
+    /proc may be missing: then what was written is handed to a named file."""
+    from heimdall_studio.core import fsops
+    from heimdall_studio.core.export import export_dataset
+    monkeypatch.setattr(fsops, "_link_unnamed", lambda fd, path: False)
+    path = api.create_dataset(small_config, 300, workspace).path
+    out = export_dataset(path, "npz")
+    assert np.load(out)["tx_lat"].shape == (300,)
+    assert sorted(os.listdir(workspace)) == [".small.h5.lock", "small.h5", "small.npz"]

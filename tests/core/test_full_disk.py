@@ -152,3 +152,43 @@ def test_a_full_disk_before_the_first_write_leaves_nothing(small_disk):
     filler.unlink()
     api.create_dataset("empty", 1000, ws)
     assert read_header(ws / "empty.h5").num_samples == 1000
+
+
+# Expands in this process with reservations off on a full disk, so the write fails
+# inside HDF5; then waits, the failed file still open, until told to end.
+ABANDONS_A_FILE = WITHOUT_RESERVATIONS.split("from heimdall_studio.cli")[0] + """
+import os
+from heimdall_studio.core import api
+from heimdall_studio.core.errors import DatasetWriteError
+try:
+    api.expand_dataset(sys.argv[1], 2_000_000)
+except DatasetWriteError as exc:
+    print("failed", exc, flush=True)
+sys.stdin.readline()
+os._exit(0)
+"""
+
+
+def test_a_file_given_up_after_a_failed_write_stays_locked_until_its_process_ends(
+        small_disk):
+    ws = small_disk / "ws"
+    ws.mkdir()
+    path = api.create_dataset(api.make_config("held", seed=1, chunk_size=1024), 5000,
+                              ws).path
+    ballast = small_disk / "ballast"
+    ballast.write_bytes(b"\0" * (16 << 20))  # the run fills the rest of the disk itself
+    holder = subprocess.Popen([sys.executable, "-c", ABANDONS_A_FILE, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = holder.stdout.readline()
+        assert line.startswith("failed") and "held" in line, line
+        ballast.unlink()  # space returns, but the failed file is still open there
+        done = subprocess.run([sys.executable, "-m", "heimdall_studio", "expand", "held",
+                               "--samples", "1000", "--workspace", str(ws)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1 and f"process {holder.pid}" in done.stderr
+    finally:
+        holder.communicate("end\n", timeout=60)
+    n = read_header(path).num_samples
+    assert api.expand_dataset("held", 1000, ws).first_index == n
+    assert verify_dataset(path).ok

@@ -131,6 +131,14 @@ def virtual_sample_dataset(f, elsewhere):
     f["samples"].create_virtual_dataset("tx_lat", layout)
 
 
+def virtual_receivers(f, elsewhere):
+    rx = f["receivers"]
+    layout = h5py.VirtualLayout(shape=rx.shape, dtype=rx.dtype)
+    layout[:] = h5py.VirtualSource(str(elsewhere), "/receivers", shape=rx.shape)
+    del f["receivers"]
+    f.create_virtual_dataset("receivers", layout)
+
+
 def external_raw_storage(f, elsewhere):
     data = f["samples/gdop"][()]
     raw = elsewhere.with_name("gdop.raw")
@@ -180,6 +188,7 @@ HOSTILE = {
     "samples group an external link": linked(samples_group_as_external_link),
     "history a soft link": linked(history_as_soft_link),
     "virtual sample dataset": linked(virtual_sample_dataset),
+    "virtual receivers": linked(virtual_receivers),
     "sample data in an external file": linked(external_raw_storage),
     "histogram an external link": linked(stats_member_as_external_link),
     "extra external link among samples": linked(extra_external_link_in_samples),
@@ -190,7 +199,8 @@ HOSTILE = {
 # datasets up without opening them (`store.parse_header`), so it lists these files as
 # datasets; everything that reads samples opens them and refuses the file.
 SAMPLE_DEFECTS = {"num_samples beyond rows", "wrong dtype", "wrong receiver count",
-                  "wrong rank", "virtual sample dataset", "sample data in an external file",
+                  "wrong rank", "virtual sample dataset", "virtual receivers",
+                  "sample data in an external file",
                   "histogram an external link", "extra external link among samples"}
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -28,8 +27,6 @@ from . import stats
 from .config import DatasetConfig, validate_name, validate_new_name
 from .errors import (
     ConfigError,
-    DatasetBusyError,
-    DatasetExistsError,
     DatasetFormatError,
     DatasetNotFoundError,
     DatasetWriteError,
@@ -49,7 +46,13 @@ from .store import (
     read_samples,
     read_stats,
 )
-from .writer import OpenedWrite, open_for_create, open_for_expand, write_failure
+from .writer import (
+    OpenedWrite,
+    open_for_create,
+    open_for_expand,
+    remove_created_file,
+    write_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -275,11 +278,8 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str,
         discarded = _discard_empty_create(opened, created)
         if not discarded:
             raise
-        # The writer's advice to expand the dataset later no longer applies.
-        text = re.sub(r"\s*The 0 samples committed before are kept.*", "", str(exc),
-                      flags=re.S).rstrip(" .")
-        raise type(exc)(f"{text}. No sample was committed, so dataset {config.name!r} "
-                        "was not created") from None
+        raise type(exc)(f"{str(exc).rstrip('.')}. No sample was committed, so dataset "
+                        f"{config.name!r} was not created") from None
     finally:
         try:
             if created is not None and done == 0 and not discarded:
@@ -303,48 +303,9 @@ def _started(run: Iterator[Progress]) -> Iterator[Progress]:
 
 def _discard_empty_create(opened: OpenedWrite, created: os.stat_result) -> bool:
     """Remove the file a create made and committed nothing to; True if it is gone.
-
-    Done under the dataset lock (still held: only the writer is closed here), and only
-    if the file at the path is still the one this run created, not one put in its place.
-    """
-    path = opened.writer.path
+    Done under the dataset lock (still held: only the writer is closed here)."""
     opened.writer.close()  # closing twice is harmless; opened.close() follows
-    try:
-        now = path.lstat()
-        if (now.st_dev, now.st_ino) != (created.st_dev, created.st_ino):
-            log.warning("%s is not the file this create made; left as it is", path)
-            return False
-        path.unlink()
-    except OSError as exc:
-        log.warning("cannot remove %s, which no sample was committed to: %s", path, exc)
-        return False
-    log.info("removed %s: the create committed no sample", path)
-    return True
-
-
-def _remove_failed_create(path: Path, config: DatasetConfig) -> None:
-    """After a create failed while opening: remove the empty file it may have linked.
-
-    The writer links the new file into place, then opens it; if that open fails, the
-    empty file stays. It is taken for this run's if, under the lock again, it holds no
-    sample and this very config (whose seed is random unless given).
-    """
-    if not os.path.lexists(path):
-        return
-    lock = DatasetLock(path, "create")
-    try:
-        lock.acquire()
-    except (HeimdallError, OSError):
-        return  # someone else writes it now: it is theirs
-    try:
-        header = read_header(path, check_samples=False)
-        if header.num_samples == 0 and header.config == config:
-            path.unlink()
-            log.info("removed %s: the create failed before its first sample", path)
-    except (HeimdallError, OSError) as exc:
-        log.warning("a failed create may have left %s: %s", path, exc)
-    finally:
-        lock.release()
+    return remove_created_file(opened.writer.path, created)
 
 
 def create_run(config: DatasetConfig, num_samples: int,
@@ -362,15 +323,7 @@ def create_run(config: DatasetConfig, num_samples: int,
     path = dataset_path(config.name, workspace)
     compression_filters(compression)  # refuse a bad policy before touching the disk
     _prepare_workspace(path.parent)
-    existed = os.path.lexists(path)
-    try:
-        opened = _opening("create", path, lambda: open_for_create(path, config, compression))
-    except (DatasetExistsError, DatasetBusyError):
-        raise
-    except BaseException:
-        if not existed:
-            _remove_failed_create(path, config)
-        raise
+    opened = _opening("create", path, lambda: open_for_create(path, config, compression))
     try:
         created = path.lstat()  # this run's file: the lock is held, nobody replaced it
         return _started(_run(opened, num_samples, "create", created))

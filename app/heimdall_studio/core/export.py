@@ -1,16 +1,14 @@
 """Export a dataset to CSV or NPZ for tools that do not read HDF5.
 
 Both formats are written slab by slab, so memory stays bounded at any dataset size, to a
-file that gets its name only when complete (never replacing one, never through a link).
+file that gets its name only when complete (`fsops.write_new_file`: never replacing a
+file, never through a link).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import io
 import os
-import secrets
 import zipfile
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -48,26 +46,10 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
         raise DatasetExistsError(f"{target} already exists; choose another --out")
     n = header.num_samples
     receivers = [r.name for r in header.config.receivers]
-    tmp: Path | None = None
+    writer = _write_csv if fmt == "csv" else _write_npz
     try:
-        # Unnamed until complete where the system allows (a kill leaves nothing), else
-        # an unpredictable name created exclusively; neither follows a planted link.
-        fd = fsops.open_unnamed(target.parent)
-        if fd is None:
-            tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.part")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
-        try:
-            with os.fdopen(fd, "wb", closefd=False) as out:
-                writer = _write_csv if fmt == "csv" else _write_npz
-                writer(path, out, n, receivers, progress or (lambda done, total: None))
-            os.fsync(fd)
-            if tmp is None and not fsops.link_unnamed(fd, target):
-                raise OSError(errno.EOPNOTSUPP, "cannot link the exported file into place")
-        finally:
-            os.close(fd)
-        if tmp is not None:
-            os.link(tmp, target, follow_symlinks=False)  # never replaces a file
+        fsops.write_new_file(target, lambda file: writer(
+            path, file, n, receivers, progress or (lambda done, total: None)))
     except FileExistsError:
         raise DatasetExistsError(f"{target} already exists; choose another --out") from None
     except HeimdallError:
@@ -75,10 +57,6 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
     except OSError as exc:  # read-only file system, permission denied, disk full
         where = "" if out is not None else "; choose another place with --out"
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}{where}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):  # where the folder is read-only, so is this
-                tmp.unlink(missing_ok=True)
     return target
 
 

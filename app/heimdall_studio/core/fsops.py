@@ -20,7 +20,11 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import secrets
 import shutil
+import stat
+from pathlib import Path
+from typing import BinaryIO, Callable
 
 FALLOC_FL_KEEP_SIZE = 0x01
 _UNSUPPORTED = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
@@ -73,40 +77,87 @@ def release_beyond_end(path: str | os.PathLike) -> None:
     without following a link; nothing happens if it is gone or not a regular file.
     """
     try:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
                      | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return
     try:
-        os.ftruncate(fd, os.fstat(fd).st_size)
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode):
+            os.ftruncate(fd, st.st_size)
     except OSError:
         pass
     finally:
         os.close(fd)
 
 
-def open_unnamed(folder: str | os.PathLike) -> int | None:
-    """A new file in `folder` that has no name yet (Linux's O_TMPFILE), open for writing;
-    None where the system or file system cannot make one. A kill leaves nothing behind."""
-    if not hasattr(os, "O_TMPFILE") or _linkat is None:
+def write_new_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Create the file `path` with what `write` writes to it, whole or not at all.
+
+    The file is written unnamed (Linux's O_TMPFILE) and linked into place when complete,
+    so a kill leaves nothing; where that is not possible, it is written under a hidden,
+    unpredictable name created exclusively, then linked and the name removed. Either
+    way nothing follows a link planted at either name, and FileExistsError says `path`
+    exists: nothing is ever replaced.
+    """
+    fd = _open_unnamed(path.parent)
+    if fd is not None:
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                write(out)
+            os.fsync(fd)
+            if _link_unnamed(fd, path):
+                return
+            # Linking is not allowed here: hand what was written to a named file.
+            os.lseek(fd, 0, os.SEEK_SET)
+            with os.fdopen(os.dup(fd), "rb") as written:
+                _write_named(path, lambda out: shutil.copyfileobj(written, out, 1 << 20))
+            return
+        finally:
+            os.close(fd)
+    _write_named(path, write)
+
+
+def _write_named(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            write(out)
+        os.fsync(fd)
+        os.link(tmp, path, follow_symlinks=False)
+    finally:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+
+
+def _open_unnamed(folder: Path) -> int | None:
+    """A new file in `folder` with no name yet, open for reading and writing; None where
+    the system or file system cannot make one."""
+    if not hasattr(os, "O_TMPFILE"):
         return None
     try:
-        return os.open(folder, os.O_WRONLY | os.O_TMPFILE | getattr(os, "O_CLOEXEC", 0), 0o644)
+        return os.open(folder, os.O_RDWR | os.O_TMPFILE | getattr(os, "O_CLOEXEC", 0), 0o644)
     except OSError as exc:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
             return None
         raise
 
 
-def link_unnamed(fd: int, path: str | os.PathLike) -> bool:
-    """Give the unnamed file `fd` the name `path`; False if the system does not allow it
-    (the caller then writes a named file). FileExistsError if `path` exists: the link
-    never replaces anything, and it does not follow a link planted at `path`."""
-    if _linkat(fd, b"", AT_FDCWD, os.fsencode(path), AT_EMPTY_PATH) == 0:
+def _link_unnamed(fd: int, path: Path) -> bool:
+    """Give the unnamed file `fd` the name `path`; False if the system does not allow it.
+    FileExistsError if `path` exists (a link planted there included)."""
+    if _linkat is not None:  # by descriptor: needs Linux 6.10+ or CAP_DAC_READ_SEARCH
+        if _linkat(fd, b"", AT_FDCWD, os.fsencode(path), AT_EMPTY_PATH) == 0:
+            return True
+        code = ctypes.get_errno()
+        if code == errno.EEXIST:
+            raise FileExistsError(code, os.strerror(code), str(path))
+    try:  # through /proc, as any user may
+        os.link(f"/proc/self/fd/{fd}", path, follow_symlinks=True)
         return True
-    code = ctypes.get_errno()
-    if code == errno.EEXIST:
-        raise FileExistsError(code, os.strerror(code), str(path))
-    if code in (errno.EPERM, errno.ENOENT, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP):
+    except FileExistsError:
+        raise
+    except OSError:
         return False
-    raise OSError(code, os.strerror(code), str(path))

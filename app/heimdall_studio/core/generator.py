@@ -78,9 +78,6 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
     if failed.size:
         j, stratum = failed[0]
         _raise_unfillable(config, int(chunks[j]), int(stratum), kernel)
-    a["tx_alt_m"][:] = config.propagation.tx_height_m  # flat ground at 0 m
-    a["frequency_hz"][:] = config.frequency_mhz * 1e6
-    a["tx_power_dbm"][:] = config.tx_power_dbm
     totals = counters.sum(axis=(0, 1))
     return SampleBlock(
         first_index=start, arrays=a,

@@ -328,7 +328,8 @@ def prepare(config) -> tuple:
 
 def fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, start, a,
                counters, status) -> None:
-    """Fill the block arrays `a` (one per sample field) for the chunks described."""
+    """Fill the block arrays `a` (one per sample field) for the chunks described: every
+    field of every sample, so that each version owns all of what it draws."""
     rx_box, tr_box, rx, params, model = prepared
     generate_block(
         keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
@@ -337,3 +338,7 @@ def fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, sta
         a["tx_lat"], a["tx_lon"], a["inside"], a["gdop"], a["num_receivers_detected"],
         a["mean_snr_db"], a["signal_present"], a["snr_db"], a["rx_power_dbm"],
         a["freq_offset_hz"], a["distance_km"], counters, status)
+    # What the kernel does not draw: constant for this version's flat world.
+    a["tx_alt_m"][:] = config.propagation.tx_height_m  # flat ground at 0 m
+    a["frequency_hz"][:] = config.frequency_mhz * 1e6
+    a["tx_power_dbm"][:] = config.tx_power_dbm

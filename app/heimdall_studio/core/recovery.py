@@ -14,7 +14,9 @@ Clearing the flags and setting the end-of-file address to the real end (extendin
 cut short, sparsely) is what HDF5's own `h5clear -s --increment` does. It rewrites 48
 bytes, whatever the size of the dataset, and copies nothing. It is done only when no
 writer holds the dataset's lock and no other program holds the file (HDF5 locks files it
-opens with `flock`), so it never races a live writer.
+opens with `flock`). A program that writes the file in SWMR mode holds no such lock
+once the file is open, so it cannot be told from a killed writer: only this app's
+writers, which hold the dataset lock, are never raced.
 
 Everything else a crash can leave (the last run's history row one block ahead of
 `num_samples`, running histograms behind it) is read correctly by every reader here and
@@ -180,7 +182,7 @@ def clear_interrupted_write(path: Path) -> RepairReport:
     began = time.perf_counter()
     report = RepairReport(path)
     try:
-        fd = os.open(path, os.O_RDWR | _NO_LINKS)
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | _NO_LINKS)  # a FIFO cannot block
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise DatasetFormatError(f"{path.name} is a symbolic link; links are not "
@@ -206,8 +208,10 @@ def clear_interrupted_write(path: Path) -> RepairReport:
                 return report
             report.interrupted = True
             end = max(superblock.end_address, st.st_size)
+            # Extending a file cut short is sparse: it takes no disk space. Truncating to
+            # the same size hands back the space the killed writer reserved past the end.
+            os.ftruncate(fd, end)
             if superblock.end_address > st.st_size:
-                os.ftruncate(fd, superblock.end_address)  # sparse: takes no disk space
                 report.actions.append(
                     f"extended the file from {st.st_size:,} to the {end:,} bytes its "
                     "superblock records (the last write was cut short)")
@@ -234,7 +238,7 @@ def held_by_another_program(path: Path) -> bool:
     takes an exclusive `flock` on files it opens for writing; this app's own writers use
     the dataset lock instead)."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NO_LINKS)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NO_LINKS)  # a FIFO cannot block
     except OSError:
         return False
     try:

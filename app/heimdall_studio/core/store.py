@@ -403,6 +403,9 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
     if check_samples:
         _check_sample_datasets(samples, path, len(config.receivers), num_samples)
         _check_group_members(samples, "/samples", path)
+        receivers = _open_object(f, "receivers")
+        if isinstance(receivers, h5py.h5d.DatasetID):
+            _check_plain_dataset(receivers, "/receivers", path)
         stats_group = _open_object(f, "stats")
         if isinstance(stats_group, h5py.h5g.GroupID):
             _check_group_members(stats_group, "/stats", path)

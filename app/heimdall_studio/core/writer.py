@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import resource
-import secrets
 import stat
 import sys
 import time
@@ -130,50 +129,17 @@ def create_file(path: Path, config: DatasetConfig, compression: str = "light") -
     """
     image = _empty_file_image(config, compression)
     try:
-        _write_new_file(path, config, image)
-    except OSError as exc:
-        if isinstance(exc, FileExistsError):
-            raise
-        raise DatasetWriteError(f"cannot create dataset '{config.name}' in {path.parent}: "
-                                f"{exc.strerror or exc}") from None
-
-
-def _write_new_file(path: Path, config: DatasetConfig, image: bytes) -> None:
-    fd = fsops.open_unnamed(path.parent)
-    if fd is not None:
-        try:
-            _write_all(fd, image)
-            if fsops.link_unnamed(fd, path):
-                return
-        except FileExistsError:
-            raise _exists(config, path) from None
-        finally:
-            os.close(fd)
-    # No unnamed files here: a hidden, unpredictable name, created exclusively (a kill
-    # leaves it to `recovery.remove_leftovers`).
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                 | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
-        _write_all(fd, image)
-        os.link(tmp, path, follow_symlinks=False)
+        fsops.write_new_file(path, lambda out: out.write(image))
     except FileExistsError:
         raise _exists(config, path) from None
-    finally:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise DatasetWriteError(f"cannot create dataset '{config.name}' in {path.parent}: "
+                                f"{exc.strerror or exc}") from None
 
 
 def _exists(config: DatasetConfig, path: Path) -> DatasetExistsError:
     return DatasetExistsError(f"dataset '{config.name}' already exists at {path}; "
                               "expand it, or choose another name")
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-    os.fsync(fd)
 
 
 def _empty_file_image(config: DatasetConfig, compression: str) -> bytes:
@@ -251,6 +217,7 @@ class DatasetWriter:
     def __init__(self, path: Path, kind: str):
         self.path = path
         self._closed = False
+        self.abandoned = False  # given up after a failed write (see _abandon)
         try:
             self._file = _open_for_append(path)
         except OSError as exc:
@@ -344,9 +311,9 @@ class DatasetWriter:
         except (OSError, RuntimeError) as exc:  # h5py reports failed flushes as RuntimeError
             self._abandon()
             raise DatasetWriteError(
-                f"writing dataset '{self.config.name}' failed: {write_failure(exc)}. "
-                f"The {n:,} samples committed before are kept; expand the dataset to "
-                "continue once the cause is fixed") from None
+                f"writing dataset '{self.config.name}' failed: {write_failure(exc)}."
+                + self._kept("expand the dataset to continue once the cause is fixed")
+            ) from None
         self.num_samples = n + m
         self.stats = updated
         self._crcs = crcs
@@ -365,9 +332,8 @@ class DatasetWriter:
             self.close()
             raise DatasetWriteError(
                 f"dataset '{self.config.name}' would exceed this process's file size limit "
-                f"({limit / 1e6:,.0f} MB, see 'ulimit -f'). The {self.num_samples:,} "
-                "samples committed before are kept; raise the limit and expand the "
-                "dataset to continue")
+                f"({limit / 1e6:,.0f} MB, see 'ulimit -f')."
+                + self._kept("raise the limit and expand the dataset to continue"))
         try:
             fsops.reserve(self._fd, needed, self.path.parent)
         except OSError as exc:
@@ -376,21 +342,32 @@ class DatasetWriter:
                       else f"cannot reserve disk space ({exc.strerror})")
             raise DatasetWriteError(
                 f"{reason} to extend dataset '{self.config.name}': the next block needs "
-                f"about {needed / 1e6:,.0f} MB on {self.path.parent}. The "
-                f"{self.num_samples:,} samples committed before are kept; free some space "
-                "and expand the dataset to continue") from None
+                f"about {needed / 1e6:,.0f} MB on {self.path.parent}."
+                + self._kept("free some space and expand the dataset to continue")
+            ) from None
+
+    def _kept(self, advice: str) -> str:
+        """What a failure leaves, for its message: the samples committed before, and how
+        to go on; nothing for a create that committed none (its file is removed)."""
+        if self._row.kind == "create" and self.num_samples == 0:
+            return ""
+        return f" The {self.num_samples:,} samples committed before are kept; {advice}"
 
     def _abandon(self) -> None:
         """Give up a file whose write failed inside HDF5, without closing it.
 
         Closing flushes again, and after a failed write HDF5 can crash the process doing
         so (a full disk that no reservation covered, say). The file stays open and
-        referenced until the process ends (`abandoned_writes`); what it holds on disk is
-        every committed sample, as after a kill, and the next reader repairs it.
+        referenced until the process ends (`abandoned_writes`), and so does its dataset
+        lock (`OpenedWrite.close`), so that no other writer appends to it meanwhile;
+        what it holds on disk is every committed sample, as after a kill, and the next
+        reader once the process has ended repairs it.
         """
         self._closed = True
+        self.abandoned = True
         # Every HDF5 object of the file stays referenced: releasing one flushes it.
         _ABANDONED.append((self._file, self._samples, self._history))
+        fsops.release_beyond_end(self.path)
         if sys.unraisablehook is not _log_hdf5_release_failures:
             global _previous_unraisablehook
             _previous_unraisablehook = sys.unraisablehook
@@ -419,8 +396,10 @@ _previous_unraisablehook = sys.unraisablehook
 
 def _log_hdf5_release_failures(unraisable: Any) -> None:
     """After a failed write, HDF5 objects released by the failing call itself report the
-    same failure again, each from h5py's deallocator: those go to the log, not stderr."""
-    if isinstance(unraisable.exc_value, (OSError, RuntimeError)):
+    same failure again, each from h5py's deallocator: those go to the log, not stderr.
+    Anything else is reported as before."""
+    if (isinstance(unraisable.exc_value, (OSError, RuntimeError))
+            and "h5py" in repr(unraisable.object)):
         log.debug("after a failed write: %s", unraisable.exc_value)
         return
     _previous_unraisablehook(unraisable)
@@ -440,10 +419,16 @@ class OpenedWrite:
     writer: DatasetWriter
 
     def close(self) -> None:
+        """Close the writer and release the lock; the lock of a file given up after a
+        failed write is held until this process ends, so no other writer appends to a
+        file this process still has open (`DatasetWriter._abandon`)."""
         try:
             self.writer.close()
         finally:
-            self.lock.release()
+            if self.writer.abandoned:
+                _ABANDONED.append((self.lock,))
+            else:
+                self.lock.release()
 
 
 def open_for_create(path: Path, config: DatasetConfig,
@@ -454,10 +439,31 @@ def open_for_create(path: Path, config: DatasetConfig,
         if path.exists() or path.is_symlink():
             raise _exists(config, path)
         create_file(path, config, compression)
-        return OpenedWrite(lock, DatasetWriter(path, "create"))
+        created = path.lstat()
+        try:
+            return OpenedWrite(lock, DatasetWriter(path, "create"))
+        except BaseException:
+            remove_created_file(path, created)  # still under the lock
+            raise
     except BaseException:
         lock.release()
         raise
+
+
+def remove_created_file(path: Path, created: os.stat_result) -> bool:
+    """Remove the file a create made and committed no sample to, if the file at `path`
+    is still that one (not one put in its place). Call it holding the dataset lock."""
+    try:
+        now = path.lstat()
+        if (now.st_dev, now.st_ino) != (created.st_dev, created.st_ino):
+            log.warning("%s is not the file this create made; left as it is", path)
+            return False
+        path.unlink()
+    except OSError as exc:
+        log.warning("cannot remove %s, which no sample was committed to: %s", path, exc)
+        return False
+    log.info("removed %s: the create committed no sample", path)
+    return True
 
 
 def open_for_expand(path: Path) -> OpenedWrite:

@@ -29,6 +29,7 @@ from .core.errors import (
 )
 from .core.export import EXPORT_FORMATS
 from .core.store import COMPRESSION_POLICIES
+from .core.writer import end_process_if_abandoned
 from .logs import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -111,19 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before a command took charge: nothing was done
         print("\nheimdall-studio: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
-    _exit_now_if_a_write_failed(code)
+    end_process_if_abandoned(code)  # after a write that failed inside HDF5
     return code
-
-
-def _exit_now_if_a_write_failed(code: int) -> None:
-    """End at once after a write that failed inside HDF5: closing that file at exit can
-    crash the process (see `writer.DatasetWriter._abandon`); the error was reported."""
-    writer = sys.modules.get("heimdall_studio.core.writer")
-    if writer is not None and writer.abandoned_writes():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        logging.shutdown()
-        os._exit(code)
 
 
 def _main(argv: Sequence[str] | None) -> int:

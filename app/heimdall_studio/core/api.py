@@ -34,6 +34,7 @@ from .errors import (
     PathError,
     StratumUnfillableError,
 )
+from .fsops import NO_LINKS
 from .listing import DatasetEntry, list_workspace
 from .locking import DatasetLock
 from .recovery import RepairReport, clear_interrupted_write
@@ -351,9 +352,8 @@ def expand_run(dataset: str | Path, num_samples: int,
 
 def _check_writable(path: Path) -> None:
     """Raise DatasetWriteError if the operating system refuses to open `path` for writing."""
-    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        os.close(os.open(path, flags | getattr(os, "O_CLOEXEC", 0)))
+        os.close(os.open(path, os.O_RDWR | os.O_NONBLOCK | NO_LINKS))
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise DatasetWriteError(f"cannot expand dataset {path.stem!r}: {path} cannot be "

@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 FALLOC_FL_KEEP_SIZE = 0x01
+# For every open of a file the app writes or probes: never through a symbolic link, and
+# not inherited by the processes it starts.
+NO_LINKS = os.O_NOFOLLOW | os.O_CLOEXEC
 _UNSUPPORTED = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 
@@ -77,8 +80,7 @@ def release_beyond_end(path: str | os.PathLike) -> None:
     without following a link; nothing happens if it is gone or not a regular file.
     """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
-                     | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | NO_LINKS)
     except OSError:
         return
     try:
@@ -120,8 +122,7 @@ def write_new_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 def _write_named(path: Path, write: Callable[[BinaryIO], None]) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                 | getattr(os, "O_CLOEXEC", 0), 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_LINKS, 0o644)
     try:
         with os.fdopen(fd, "wb", closefd=False) as out:
             write(out)
@@ -138,7 +139,7 @@ def _open_unnamed(folder: Path) -> int | None:
     if not hasattr(os, "O_TMPFILE"):
         return None
     try:
-        return os.open(folder, os.O_RDWR | os.O_TMPFILE | getattr(os, "O_CLOEXEC", 0), 0o644)
+        return os.open(folder, os.O_RDWR | os.O_TMPFILE | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
             return None

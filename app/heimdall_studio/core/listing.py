@@ -52,7 +52,6 @@ from .store import (
     HistoryRow,
     config_from_json,
     is_dataset_file_name,
-    iter_dataset_files,
     read_header,
 )
 
@@ -116,7 +115,8 @@ def list_workspace(workspace: Path) -> list[DatasetEntry]:
     before = time.time_ns()
     entries: dict[Path, DatasetEntry] = {}
     unseen: list[tuple[Path, os.stat_result]] = []
-    paths = list(iter_dataset_files(workspace))
+    names = _folder_names(workspace)
+    paths = [workspace / name for name in names if is_dataset_file_name(name)]
     for path in paths:
         try:
             st = path.lstat()  # a link has its own identity (and is refused)
@@ -137,18 +137,17 @@ def list_workspace(workspace: Path) -> list[DatasetEntry]:
         entries[path] = entry
     index.keep_only({path.name for path in paths})
     index.save()
-    _remove_leftovers(workspace)
+    # Temporary files that interrupted runs of any release left go with this listing.
+    remove_leftovers(leftovers(workspace, names))
     return [entries[path] for path in paths]
 
 
-def _remove_leftovers(workspace: Path) -> None:
-    """Temporary files that interrupted runs of any release left in the workspace go
-    when the workspace is next listed (see `recovery.remove_leftovers`)."""
+def _folder_names(workspace: Path) -> list[str]:
+    """The names in the workspace folder, sorted; none if it is missing or no folder."""
     try:
-        names = [name for name in os.listdir(workspace) if name.endswith((".new", ".recover"))]
-    except OSError:
-        return
-    remove_leftovers(leftovers(workspace, names))
+        return sorted(os.listdir(workspace))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def with_writer(entry: DatasetEntry) -> DatasetEntry:

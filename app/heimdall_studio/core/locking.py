@@ -21,14 +21,14 @@ import time
 from pathlib import Path
 
 from .errors import DatasetBusyError, DatasetWriteError
+from .fsops import NO_LINKS
 
 log = logging.getLogger(__name__)
 
 # A probe (`writer_pid`) holds a shared lock for microseconds; a writer that meets one
 # tries again for this long before it calls the dataset busy.
 ACQUIRE_RETRY_S = 0.2
-_OPEN_FLAGS = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | NO_LINKS
 
 
 def lock_path(dataset_path: Path) -> Path:
@@ -153,7 +153,7 @@ def writer_pid(dataset_path: Path) -> int | None:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return _holder_pid(fd) or 0
+            return _holder_pid(_holder_info(fd)) or 0
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None  # left by a writer that died: nobody holds it
     finally:
@@ -168,16 +168,16 @@ def _holder_info(fd: int) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def _holder_pid(fd: int) -> int | None:
+def _holder_pid(info: dict) -> int | None:
     try:
-        return int(_holder_info(fd)["pid"])
+        return int(info["pid"])
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def _read_holder(fd: int) -> str:
     info = _holder_info(fd)
-    pid = _holder_pid(fd)
+    pid = _holder_pid(info)
     if pid is None:
         return "another process"
     where = "this process" if pid == os.getpid() else f"process {pid}"

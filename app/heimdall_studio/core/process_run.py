@@ -208,6 +208,4 @@ def serve() -> None:
         parent.send(("error", f"{type(exc).__name__}: {exc}"))
     else:
         parent.send(("done", None))
-    if writer.abandoned_writes():  # closing that file at exit could crash inside HDF5
-        logging.shutdown()
-        os._exit(0)
+    writer.end_process_if_abandoned(0)

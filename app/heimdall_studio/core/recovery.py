@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DatasetBusyError, DatasetFormatError, DatasetInUseError, DatasetWriteError
+from .fsops import NO_LINKS
 from .locking import DatasetLock, writer_pid
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,6 @@ EOF_ADDRESS_INDEX = 2
 SEARCH_OFFSETS = (0,) + tuple(512 << k for k in range(12))
 # Leftovers of an interrupted create (a named temporary, where the file system cannot
 # make unnamed ones) or of the recovery by copy of earlier releases.
-_NO_LINKS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _LEFTOVER = re.compile(r"^\.(?P<dataset>.+\.h5)\.[^.]+\.(new|recover)$")
 
 
@@ -182,7 +182,7 @@ def clear_interrupted_write(path: Path) -> RepairReport:
     began = time.perf_counter()
     report = RepairReport(path)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | _NO_LINKS)  # a FIFO cannot block
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | NO_LINKS)  # a FIFO cannot block
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise DatasetFormatError(f"{path.name} is a symbolic link; links are not "
@@ -238,7 +238,7 @@ def held_by_another_program(path: Path) -> bool:
     takes an exclusive `flock` on files it opens for writing; this app's own writers use
     the dataset lock instead)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NO_LINKS)  # a FIFO cannot block
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | NO_LINKS)  # a FIFO cannot block
     except OSError:
         return False
     try:
@@ -281,13 +281,12 @@ def leftovers(folder: Path, names: list[str]) -> list[Path]:
 
 def leftovers_of(dataset_path: Path) -> list[Path]:
     """The leftovers of one dataset's interrupted runs."""
-    prefix = f".{dataset_path.name}."
     try:
-        names = [n for n in os.listdir(dataset_path.parent) if n.startswith(prefix)]
+        names = os.listdir(dataset_path.parent)
     except OSError:
         return []
-    return [p for p in leftovers(dataset_path.parent, names)
-            if _LEFTOVER.match(p.name)["dataset"] == dataset_path.name]
+    return [dataset_path.parent / name for name in names
+            if (match := _LEFTOVER.match(name)) and match["dataset"] == dataset_path.name]
 
 
 def remove_leftovers(paths: list[Path], held_by_us: bool = False) -> None:

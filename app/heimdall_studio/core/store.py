@@ -24,7 +24,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import h5py
 import numpy as np
@@ -224,7 +224,9 @@ def _check_regular_file(path: Path) -> None:
 # How long a reader waits for a writer of ours that has just opened a file to switch it to
 # SWMR mode (it reads the header and adds its history row first: milliseconds).
 READ_BUSY_WAIT_S = 2.0
-_INTERRUPTED_SIGNS = ("open for write", "truncated file")
+# What HDF5 says when a file was left mid-write: open flags of a killed SWMR writer, or
+# an end of file short of what the superblock records (a write that failed, disk full).
+INTERRUPTED_WRITE_SIGNS = ("open for write", "truncated file")
 
 
 def _open_read_id(path: Path) -> h5py.h5f.FileID:
@@ -243,7 +245,7 @@ def _open_read_id(path: Path) -> h5py.h5f.FileID:
             return h5py.h5f.open(name, h5py.h5f.ACC_RDONLY, fapl=_READ_ACCESS)
         except OSError as exc:
             reason = str(exc)
-        if not any(sign in reason for sign in _INTERRUPTED_SIGNS):
+        if not any(sign in reason for sign in INTERRUPTED_WRITE_SIGNS):
             break
         if not repaired and try_repair(path):
             repaired = True
@@ -655,11 +657,3 @@ class _guard_read:
 def is_dataset_file_name(name: str) -> bool:
     """A dataset's file name: `*.h5`, not hidden (the writer's temporary files are)."""
     return name.endswith(SUFFIX) and not name.startswith(".")
-
-
-def iter_dataset_files(workspace: Path) -> Iterator[Path]:
-    if not workspace.is_dir():
-        return
-    for entry in sorted(workspace.iterdir()):
-        if is_dataset_file_name(entry.name):
-            yield entry

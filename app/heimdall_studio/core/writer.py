@@ -40,6 +40,7 @@ from .store import (
     FORMAT,
     FORMAT_VERSION,
     HISTORY_DTYPE,
+    INTERRUPTED_WRITE_SIGNS,
     LIBVER,
     RECEIVER_DTYPE,
     SCALAR_ATTRS,
@@ -62,9 +63,6 @@ from .versions import check_expandable
 
 log = logging.getLogger(__name__)
 
-# What h5py says when a file was left mid-write: open flags of a killed SWMR writer, or
-# an end of file short of what the superblock records (a write that failed, disk full).
-INTERRUPTED_WRITE_SIGNS = ("open for write", "truncated file")
 SAME_PROCESS_READERS_WAIT_S = 5.0
 # Headroom for what a commit adds besides sample rows: chunk index, history, stats.
 ROOM_FOR_METADATA = 4 << 20
@@ -358,7 +356,7 @@ class DatasetWriter:
 
         Closing flushes again, and after a failed write HDF5 can crash the process doing
         so (a full disk that no reservation covered, say). The file stays open and
-        referenced until the process ends (`abandoned_writes`), and so does its dataset
+        referenced until the process ends (`end_process_if_abandoned`), and so does its dataset
         lock (`OpenedWrite.close`), so that no other writer appends to it meanwhile;
         what it holds on disk is every committed sample, as after a kill, and the next
         reader once the process has ended repairs it.
@@ -405,10 +403,14 @@ def _log_hdf5_release_failures(unraisable: Any) -> None:
     _previous_unraisablehook(unraisable)
 
 
-def abandoned_writes() -> int:
-    """How many files this process gave up after a failed write. A process with any
-    should end with os._exit: closing them at exit can crash inside HDF5."""
-    return len(_ABANDONED)
+def end_process_if_abandoned(code: int) -> None:
+    """End this process at once, with `code`, if it gave a file up after a failed write:
+    closing that file at exit can crash inside HDF5. The caller has reported the error."""
+    if _ABANDONED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
 
 
 @dataclass

@@ -1,3 +1,6 @@
+import os
+import subprocess
+
 import pytest
 
 from heimdall_studio.core.api import make_config
@@ -39,3 +42,25 @@ def _user_folders_in_tmp(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HEIMDALL_STUDIO_WORKSPACE", str(base / "workspace"))
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(name, str(base / name.lower()))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mounts small tmpfs file systems of our own; only root may mount (CI runs as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
+    mounted = []
+
+    def mount(name, size="16m"):
+        path = tmp_path / name
+        path.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                                 str(path)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)

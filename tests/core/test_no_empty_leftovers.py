@@ -79,26 +79,16 @@ def test_a_write_refused_at_the_first_block_leaves_no_file(workspace):
     assert visible(workspace) == []
 
 
-def test_a_full_disk_at_the_first_block_leaves_no_file(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
-    small = tmp_path / "small"
-    small.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        with pytest.raises(DatasetWriteError, match="'full' was not created"):
-            api.create_dataset("full", 100_000, small, seed=3)
-        assert visible(small) == []
-        result = run_cli("create", "full", "--samples", "100000", "--workspace", str(small))
-        assert result.returncode == 1 and "Traceback" not in result.stderr
-        [line] = result.stderr.strip().splitlines()
-        assert "disk space" in line and "'full' was not created" in line
-        assert visible(small) == []
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
+def test_a_full_disk_at_the_first_block_leaves_no_file(tmpfs):
+    small = tmpfs("small", "1m")
+    with pytest.raises(DatasetWriteError, match="'full' was not created"):
+        api.create_dataset("full", 100_000, small, seed=3)
+    assert visible(small) == []
+    result = run_cli("create", "full", "--samples", "100000", "--workspace", str(small))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "disk space" in line and "'full' was not created" in line
+    assert visible(small) == []
 
 
 def test_a_run_closed_before_its_first_commit_leaves_no_file(workspace, small_config):

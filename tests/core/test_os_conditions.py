@@ -86,28 +86,6 @@ def temporary_files(folder):
 # real file systems and permissions
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """Mounts small tmpfs file systems of our own; only root may mount (CI runs as root)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
-    mounted = []
-
-    def mount(name, size="16m"):
-        path = tmp_path / name
-        path.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                                 str(path)], capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-        mounted.append(path)
-        return path
-
-    yield mount
-    for path in reversed(mounted):
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 def make_read_only(path):
     subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
 

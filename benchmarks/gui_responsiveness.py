@@ -29,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from user_folders import private_user_folders  # noqa: E402
+from user_folders import private_user_folders
 
 # Both snippets start as `heimdall-studio` does: the command line's imports, Qt, then the
 # window as the app opens it (gui.app.open_main_window).

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from heimdall_studio.core.config import DatasetConfig
-from heimdall_studio.core.geo import EARTH_RADIUS_KM, receiver_box, training_box
+from heimdall_studio.core.config.geo import EARTH_RADIUS_KM, receiver_box, training_box
+from heimdall_studio.core.config.model import DatasetConfig
 
 
 def evaluate_candidates(config: DatasetConfig, n: int, rng: np.random.Generator,

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from user_folders import private_user_folders  # noqa: E402
+from user_folders import private_user_folders
 
-from heimdall_studio.core import recovery  # noqa: E402
-from heimdall_studio.core.store import read_header  # noqa: E402
+from heimdall_studio.core.dataset import recovery
+from heimdall_studio.core.dataset.reader import read_header
 
 CLI = [sys.executable, "-m", "heimdall_studio"]
 

@@ -30,11 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from numpy_reference import evaluate_candidates  # noqa: E402
-from user_folders import private_user_folders  # noqa: E402
+from numpy_reference import evaluate_candidates
+from user_folders import private_user_folders
 
-from heimdall_studio.core import api, listing  # noqa: E402
-from heimdall_studio.core.generator import generate_block, generate_blocks  # noqa: E402
+from heimdall_studio.core import api
+from heimdall_studio.core.sampling.generator import generate_block, generate_blocks
+from heimdall_studio.core.workspace import listing
 
 ROWS: list[tuple[str, str, str]] = []
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from heimdall_studio.core.api import WORKSPACE_ENV
-from heimdall_studio.core.listing import CACHE_DIR_ENV
+from heimdall_studio.core.workspace.listing import CACHE_DIR_ENV
+from heimdall_studio.core.workspace.paths import WORKSPACE_ENV
 from heimdall_studio.gui.settings import SETTINGS_DIR_ENV
 from heimdall_studio.logs import LOG_DIR_ENV
 

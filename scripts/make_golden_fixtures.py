@@ -58,10 +58,10 @@ def make_here(version: int, commit: str, out: Path) -> None:
 
     where = Path(heimdall_studio.__file__).resolve()
     try:
-        from heimdall_studio.core.fields import GENERATOR_VERSION
+        from heimdall_studio.core.config.fields import GENERATOR_VERSION
     except ImportError:  # 0.1 had no generator versions: it drew version 1
         GENERATOR_VERSION = 1
-    if GENERATOR_VERSION != version:
+    if version != GENERATOR_VERSION:
         sys.exit(f"{where} draws with generator version {GENERATOR_VERSION}, not {version}")
     config = api.make_config(f"golden_v{version}", **CONFIG)
     h5_path, json_path = fixture_paths(out, version)

@@ -13,12 +13,15 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .core import api
-from .core.config import load_receivers
+from .core.config.receivers import load_receivers
+from .core.dataset.layout import COMPRESSION_POLICIES
+from .core.dataset.writer import end_process_if_abandoned
 from .core.errors import (
     ConfigError,
     DatasetExistsError,
@@ -27,9 +30,7 @@ from .core.errors import (
     HeimdallError,
     PathError,
 )
-from .core.export import EXPORT_FORMATS
-from .core.store import COMPRESSION_POLICIES
-from .core.writer import end_process_if_abandoned
+from .core.tools.export import EXPORT_FORMATS
 from .logs import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -384,7 +385,7 @@ def _list(args: argparse.Namespace, workspace: str | None) -> int:
 
 
 def _export(args: argparse.Namespace, workspace: str | None) -> int:
-    from .core.export import export_dataset
+    from .core.tools.export import export_dataset
 
     path = api.resolve_dataset(args.dataset, workspace)
     began = time.monotonic()
@@ -404,7 +405,7 @@ def _export(args: argparse.Namespace, workspace: str | None) -> int:
 
 
 def _verify(args: argparse.Namespace, workspace: str | None) -> int:
-    from .core.verify import verify_dataset
+    from .core.tools.verify import verify_dataset
 
     report = verify_dataset(api.resolve_dataset(args.dataset, workspace))
     if report.header is None:

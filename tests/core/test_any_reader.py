@@ -15,11 +15,13 @@ import h5py
 import numpy as np
 import pytest
 
-from heimdall_studio.core import api, recovery
+from heimdall_studio.core import api
+from heimdall_studio.core.config.fields import SAMPLE_FIELDS
+from heimdall_studio.core.dataset import recovery
+from heimdall_studio.core.dataset.layout import COMPRESSION_POLICIES
+from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import DatasetBusyError, DatasetInUseError
-from heimdall_studio.core.fields import SAMPLE_FIELDS
-from heimdall_studio.core.store import COMPRESSION_POLICIES, read_header
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core.tools.verify import verify_dataset
 
 CLI = [sys.executable, "-m", "heimdall_studio"]
 
@@ -293,7 +295,7 @@ def test_leftovers_of_interrupted_runs_go_with_the_next_touch(workspace, small_c
 
 def test_a_create_without_unnamed_files_leaves_no_temporary_file(workspace, small_config,
                                                                 monkeypatch):
-    from heimdall_studio.core import fsops
+    from heimdall_studio.core.dataset import fsops
     monkeypatch.setattr(fsops, "_open_unnamed", lambda folder: None)
     api.create_dataset(small_config, 100, workspace)
     assert sorted(os.listdir(workspace)) == [".small.h5.lock", "small.h5"]
@@ -305,7 +307,7 @@ def test_a_leftover_of_a_create_in_progress_is_kept(workspace, small_config):
     leftover.write_bytes(b"being written")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; "
-         "from heimdall_studio.core.locking import DatasetLock; "
+         "from heimdall_studio.core.dataset.locking import DatasetLock; "
          "DatasetLock(Path(sys.argv[1]), 'create').acquire(); print('held', flush=True); "
          "time.sleep(60)", str(path)], stdout=subprocess.PIPE, text=True)
     try:
@@ -360,8 +362,8 @@ def test_files_are_linked_into_place_where_unnamed_files_cannot_be_linked(
         workspace, small_config, monkeypatch):
     """Linux before 6.10 lets no ordinary user link an unnamed file by descriptor, and
     /proc may be missing: then what was written is handed to a named file."""
-    from heimdall_studio.core import fsops
-    from heimdall_studio.core.export import export_dataset
+    from heimdall_studio.core.dataset import fsops
+    from heimdall_studio.core.tools.export import export_dataset
     monkeypatch.setattr(fsops, "_link_unnamed", lambda fd, path: False)
     path = api.create_dataset(small_config, 300, workspace).path
     out = export_dataset(path, "npz")

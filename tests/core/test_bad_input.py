@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heimdall_studio import cli
-from heimdall_studio.core.config import NAME_PATTERN, DatasetConfig
+from heimdall_studio.core.config.model import DatasetConfig
+from heimdall_studio.core.config.names import NAME_PATTERN
 from heimdall_studio.core.errors import ConfigError
 
 KEYS = ["name", "seed", "dataset_type", "frequency_mhz", "tx_power_dbm", "min_snr_db",
@@ -49,7 +50,7 @@ def test_validator_accepts_only_valid_configs(data, name):
     assert -30 <= config.tx_power_dbm <= 70 and -20 <= config.min_snr_db <= 60
     assert 3 <= config.min_receivers <= len(config.receivers)
     assert 1 < config.max_gdop < math.inf and 0 <= config.inside_ratio <= 1
-    assert 0 <= config.margin_deg <= 5 and 0 < config.bandwidth_hz
+    assert 0 <= config.margin_deg <= 5 and config.bandwidth_hz > 0
     assert 0 <= config.seed < 2**63
     assert DatasetConfig.from_json(config.to_json()) == config
 

@@ -5,9 +5,8 @@ import math
 
 import pytest
 
-from heimdall_studio.core.config import (
-    DatasetConfig,
-    PropagationModel,
+from heimdall_studio.core.config.model import DatasetConfig, PropagationModel
+from heimdall_studio.core.config.receivers import (
     Receiver,
     default_receivers,
     load_receivers,

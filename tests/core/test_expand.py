@@ -11,7 +11,7 @@ import pytest
 
 from heimdall_studio import cli
 from heimdall_studio.core import api
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core.tools.verify import verify_dataset
 
 UHF = dict(frequency_mhz=430.0, tx_power_dbm=40.0, min_snr_db=5.0, max_gdop=8.0,
            inside_ratio=0.8)

@@ -8,10 +8,10 @@ import pytest
 
 from heimdall_studio import cli
 from heimdall_studio.core import api
-from heimdall_studio.core import export as export_module
 from heimdall_studio.core.errors import ConfigError, DatasetExistsError
-from heimdall_studio.core.export import export_dataset
-from heimdall_studio.core.loader import BatchLoader, runs_split, shuffled_split
+from heimdall_studio.core.tools import export as export_module
+from heimdall_studio.core.tools.export import export_dataset
+from heimdall_studio.core.tools.loader import BatchLoader, runs_split, shuffled_split
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_export_command(dataset, capsys):
 
 
 def test_loader_yields_every_split_sample_once(dataset, monkeypatch):
-    from heimdall_studio.core import loader as loader_module
+    from heimdall_studio.core.tools import loader as loader_module
 
     monkeypatch.setattr(loader_module, "SLAB_ROWS", 64)
     train, test = shuffled_split(700, (0.8, 0.2), seed=1)

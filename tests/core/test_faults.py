@@ -10,9 +10,9 @@ import time
 import pytest
 
 from heimdall_studio.core import api
+from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import DatasetBusyError
-from heimdall_studio.core.store import read_header
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core.tools.verify import verify_dataset
 
 CLI = [sys.executable, "-m", "heimdall_studio"]
 

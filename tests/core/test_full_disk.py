@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from heimdall_studio.core import api
+from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import DatasetWriteError
-from heimdall_studio.core.generator import generate_block
-from heimdall_studio.core.store import read_header
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core.sampling.generator import generate_block
+from heimdall_studio.core.tools.verify import verify_dataset
 
 TRIALS = int(os.environ.get("HEIMDALL_DISK_TRIALS", "20"))
 DISK_MB = 64
@@ -32,7 +32,7 @@ DISK_MB = 64
 # reserve space: a write then fails inside HDF5 itself, which must still end cleanly.
 WITHOUT_RESERVATIONS = """
 import sys
-from heimdall_studio.core import fsops
+from heimdall_studio.core.dataset import fsops
 fsops._fallocate = None
 fsops.shutil.disk_usage = lambda path: type("usage", (), {"free": 1 << 50})()
 from heimdall_studio.cli import main

@@ -6,11 +6,12 @@ import sys
 import numpy as np
 import pytest
 
-from heimdall_studio.core import geo, physics
 from heimdall_studio.core.api import make_config
+from heimdall_studio.core.config import geo
+from heimdall_studio.core.config.geo import inside_mask
 from heimdall_studio.core.errors import StratumUnfillableError
-from heimdall_studio.core.generator import generate_block, generate_blocks
-from heimdall_studio.core.geo import inside_mask
+from heimdall_studio.core.sampling import physics
+from heimdall_studio.core.sampling.generator import generate_block, generate_blocks
 
 
 def same(a, b):
@@ -96,7 +97,7 @@ def test_output_does_not_depend_on_the_thread_count(tmp_path):
         "import hashlib, numba, sys\n"
         "numba.set_num_threads(int(sys.argv[1]))\n"
         "from heimdall_studio.core.api import make_config\n"
-        "from heimdall_studio.core.generator import generate_block\n"
+        "from heimdall_studio.core.sampling.generator import generate_block\n"
         "a = generate_block(make_config('t', seed=9, chunk_size=128), 0, 3000).arrays\n"
         "h = hashlib.sha256()\n"
         "[h.update(a[k].tobytes()) for k in sorted(a)]\n"

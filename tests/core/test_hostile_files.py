@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from heimdall_studio import cli
-from heimdall_studio.core import api, listing
+from heimdall_studio.core import api
 from heimdall_studio.core.errors import DatasetFormatError
+from heimdall_studio.core.workspace import listing
 
 
 def sha(path):

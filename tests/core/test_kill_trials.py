@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from heimdall_studio.core import api
-from heimdall_studio.core.generator import generate_block
-from heimdall_studio.core.store import read_header
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core.dataset.reader import read_header
+from heimdall_studio.core.sampling.generator import generate_block
+from heimdall_studio.core.tools.verify import verify_dataset
 
 TRIALS = int(os.environ.get("HEIMDALL_KILL_TRIALS", "20"))
 KILLS_PER_DATASET = 5

@@ -5,7 +5,7 @@ import sys
 
 
 def test_core_and_cli_import_without_qt():
-    code = ("import sys, heimdall_studio.core.api, heimdall_studio.core.verify, "
+    code = ("import sys, heimdall_studio.core.api, heimdall_studio.core.tools.verify, "
             "heimdall_studio.cli\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('PySide6', 'shiboken6', 'pyqtgraph') or m.startswith('heimdall_studio.gui'))\n"

@@ -6,7 +6,8 @@ import os
 import h5py
 import pytest
 
-from heimdall_studio.core import api, listing
+from heimdall_studio.core import api
+from heimdall_studio.core.workspace import listing
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from heimdall_studio.core import api
-from heimdall_studio.core.config import validate_name, validate_new_name
+from heimdall_studio.core.config.names import validate_name, validate_new_name
+from heimdall_studio.core.dataset.reader import read_header
+from heimdall_studio.core.dataset.writer import open_for_create
 from heimdall_studio.core.errors import ConfigError, DatasetNotFoundError
-from heimdall_studio.core.store import read_header
-from heimdall_studio.core.writer import open_for_create
 
 CLI = [sys.executable, "-m", "heimdall_studio"]
 

@@ -13,9 +13,9 @@ import h5py
 import pytest
 
 from heimdall_studio.core import api
+from heimdall_studio.core.dataset.locking import DatasetLock
+from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import ConfigError, DatasetWriteError, StratumUnfillableError
-from heimdall_studio.core.locking import DatasetLock
-from heimdall_studio.core.store import read_header
 
 CLI = [sys.executable, "-m", "heimdall_studio"]
 HOPELESS = dict(tx_power_dbm=-30, min_snr_db=60, min_receivers=7, inside_ratio=1.0)

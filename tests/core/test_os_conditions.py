@@ -23,13 +23,14 @@ import h5py
 import pytest
 
 from heimdall_studio.core import api
-from heimdall_studio.core.config import (
+from heimdall_studio.core.config.model import DatasetConfig
+from heimdall_studio.core.config.receivers import (
     MAX_RECEIVERS_FILE_BYTES,
-    DatasetConfig,
     load_receivers,
     parse_receivers_csv,
     parse_receivers_json,
 )
+from heimdall_studio.core.dataset.locking import DatasetLock
 from heimdall_studio.core.errors import (
     ConfigError,
     DatasetWriteError,
@@ -37,9 +38,8 @@ from heimdall_studio.core.errors import (
     PathError,
     StratumUnfillableError,
 )
-from heimdall_studio.core.export import export_dataset
-from heimdall_studio.core.locking import DatasetLock
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core.tools.export import export_dataset
+from heimdall_studio.core.tools.verify import verify_dataset
 
 CLI = [sys.executable, "-m", "heimdall_studio"]
 NOBODY = 65534

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from numba import njit
 
-from heimdall_studio.core import geo, physics, rng
-from heimdall_studio.core.physics import (
+from heimdall_studio.core.config import geo
+from heimdall_studio.core.sampling import physics, rng
+from heimdall_studio.core.sampling.physics import (
     PATH_LOSS_FREE_SPACE,
     PATH_LOSS_TWO_RAY,
     fading_db,

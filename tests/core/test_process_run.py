@@ -6,9 +6,10 @@ import signal
 import numpy as np
 import pytest
 
-from heimdall_studio.core import api, process_run
-from heimdall_studio.core.process_run import RunProcess, RunProcessError, SpareProcess
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core import api
+from heimdall_studio.core.runs import process as process_run
+from heimdall_studio.core.runs.process import RunProcess, RunProcessError, SpareProcess
+from heimdall_studio.core.tools.verify import verify_dataset
 
 
 def test_a_run_in_its_own_process_writes_the_same_samples(workspace):

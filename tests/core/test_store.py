@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from heimdall_studio.core import api
+from heimdall_studio.core.dataset.locking import DatasetLock
+from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import (
     DatasetBusyError,
     DatasetExistsError,
     DatasetFormatError,
     DatasetNotFoundError,
 )
-from heimdall_studio.core.locking import DatasetLock
-from heimdall_studio.core.store import read_header
-from heimdall_studio.core.verify import verify_dataset
+from heimdall_studio.core.tools.verify import verify_dataset
 
 
 def test_layout_with_plain_h5py(workspace, small_config):
@@ -208,8 +208,8 @@ def test_unknown_compression_is_bad_input(workspace, small_config):
 
 
 def test_running_statistics_cover_every_sample(workspace, small_config):
-    from heimdall_studio.core import stats
-    from heimdall_studio.core.store import stored_stats
+    from heimdall_studio.core.dataset import stats
+    from heimdall_studio.core.dataset.stats import stored_stats
 
     api.create_dataset(small_config, 700, workspace)
     api.expand_dataset("small", 300, workspace)
@@ -249,7 +249,7 @@ def test_running_statistics_cover_every_sample(workspace, small_config):
 
 def test_statistics_caught_mid_update_are_read_again_not_recounted(workspace, small_config,
                                                                    monkeypatch):
-    from heimdall_studio.core import store
+    from heimdall_studio.core.dataset import stats as store
 
     api.create_dataset(small_config, 1000, workspace)
     path = workspace / "small.h5"

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from heimdall_studio.core import api
-from heimdall_studio.core.config import DatasetConfig
+from heimdall_studio.core.config.model import DatasetConfig
 from heimdall_studio.gui.dialogs import (
     ExpandDatasetDialog,
     ExpandDatasetRequest,

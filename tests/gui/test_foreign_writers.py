@@ -27,7 +27,7 @@ WRITER_STARTING = """
 import sys, time
 from pathlib import Path
 import h5py
-from heimdall_studio.core.locking import DatasetLock
+from heimdall_studio.core.dataset.locking import DatasetLock
 path = Path(sys.argv[1])
 DatasetLock(path, "expand").acquire()
 with h5py.File(path, "r+"):

@@ -12,7 +12,8 @@ import pytest
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from heimdall_studio.core import api, stats
+from heimdall_studio.core import api
+from heimdall_studio.core.dataset import stats
 from heimdall_studio.core.errors import DatasetBusyError
 from heimdall_studio.gui.dialogs import ExpandDatasetRequest, NewDatasetRequest
 from heimdall_studio.gui.jobs import Job, JobManager
@@ -315,7 +316,7 @@ def test_shutdown_while_the_run_process_starts_neither_waits_nor_falls_back(
     never_ready.chmod(0o755)
     monkeypatch.setattr("sys.executable", str(never_ready))
     in_app = []
-    monkeypatch.setattr("heimdall_studio.core.generator.load_kernels", lambda: in_app.append(1))
+    monkeypatch.setattr("heimdall_studio.core.sampling.generator.load_kernels", lambda: in_app.append(1))
     jobs = JobManager()
     preparing = threading.Thread(target=jobs.prepare)
     preparing.start()

@@ -34,7 +34,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 import heimdall_studio
-from heimdall_studio.core.config import default_receivers
+from heimdall_studio.core.config.receivers import default_receivers
 from heimdall_studio.gui import create_main_window
 from heimdall_studio.gui.identity import apply_identity, icon_folder
 

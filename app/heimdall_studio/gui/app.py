@@ -20,7 +20,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
-from ..core import api, listing
+from ..core import api
+from ..core.workspace import listing
 from ..logs import configure_logging
 from . import settings
 from .identity import apply_identity

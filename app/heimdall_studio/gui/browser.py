@@ -37,9 +37,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core import api
 from ..core.api import DatasetEntry
-from ..core.listing import Signature, signature, with_writer
-from ..core.locking import writer_pid
-from ..core.recovery import held_by_another_program
+from ..core.dataset.locking import writer_pid
+from ..core.dataset.recovery import held_by_another_program
+from ..core.workspace.listing import Signature, signature, with_writer
 from .workers import FunctionWorker
 
 log = logging.getLogger(__name__)

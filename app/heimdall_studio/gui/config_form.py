@@ -39,17 +39,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.config import (
-    DATASET_TYPES,
-    MAX_SEED,
-    PATH_LOSS_MODELS,
-    DatasetConfig,
-    default_receivers,
-    load_receivers,
-    new_seed,
-)
+from ..core.config.model import DATASET_TYPES, MAX_SEED, PATH_LOSS_MODELS, DatasetConfig, new_seed
+from ..core.config.receivers import default_receivers, load_receivers
+from ..core.dataset.reader import DatasetHeader
 from ..core.errors import ConfigError
-from ..core.store import DatasetHeader
 from .receivers import ReceiverTableModel
 
 DEFAULT_NUM_SAMPLES = 100_000

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.api import DatasetEntry
+from ..core.dataset.reader import DatasetHeader
 from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError
-from ..core.store import DatasetHeader
 from .browser import format_size, writer_text
 from .plots import HistogramPlot, MapPlot
 from .summary import MAX_MAP_POINTS, DatasetSummary, Unreadable, summarize_or_refuse

@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.api import DatasetEntry, dataset_path
-from ..core.config import DatasetConfig, validate_name
+from ..core.api import DatasetEntry
+from ..core.config.model import DatasetConfig
+from ..core.config.names import validate_name
 from ..core.errors import ConfigError
+from ..core.workspace.paths import dataset_path
 from .config_form import ConfigForm
 
 ERROR_STYLE = "color: #b3261e;"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ..core.api import DatasetEntry
 from ..core.errors import HeimdallError
-from ..core.export import export_dataset
+from ..core.tools.export import export_dataset
 from .workers import FunctionWorker
 
 FORMAT_FILTERS = {"csv": "CSV table (*.csv)", "npz": "NumPy arrays (*.npz)"}  # EXPORT_FORMATS

@@ -76,7 +76,7 @@ class JobRow(QFrame):
         self.shown_state = ""
         self.update_view()
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def mousePressEvent(self, event) -> None:
         self.focus_requested.emit(self.job)
         super().mousePressEvent(event)
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..core import api, process_run
-from ..core.api import Progress
+from ..core import api
+from ..core.runs import process as process_run
+from ..core.runs.driver import Progress
 from .dialogs import ExpandDatasetRequest, NewDatasetRequest
 from .workers import GeneratorWorker
 
@@ -124,7 +125,7 @@ class JobManager(QObject):
                     return
                 log.warning("runs cannot have a process of their own: %s", exc)
         if not self._shut_down:  # runs happen in this process: load their kernels here
-            from ..core.generator import load_kernels  # numba only where it is needed
+            from ..core.sampling.generator import load_kernels
 
             load_kernels()
 

@@ -478,7 +478,7 @@ class MainWindow(QMainWindow):
         except Exception:
             log.warning("cannot save settings", exc_info=True)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event: QCloseEvent) -> None:
         active = self.jobs.active_jobs()
         if active and not self._closing:
             names = ", ".join(f"'{job.name}'" for job in active)

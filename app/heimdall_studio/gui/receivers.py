@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 
-from ..core.config import CSV_COLUMNS, Receiver
+from ..core.config.receivers import CSV_COLUMNS, Receiver
 
 HEADERS = ("Name", "Lat (deg)", "Lon (deg)", "Alt (m)", "Noise figure (dB)", "Gain (dBi)")
 DEFAULTS = {"noise_figure_db": 13.0, "antenna_gain_dbi": 0.0}

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core import api
+from ..core.config.geo import receiver_box, training_box
 from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError
-from ..core.geo import receiver_box, training_box
 from .plots import MapData
 
 MAX_MAP_POINTS = 5_000  # enough to show the boxes and the ring; setData cost grows with it

@@ -23,12 +23,14 @@ import logging
 import os
 import pickle
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from . import api, child, writer
-from .config import DatasetConfig
-from .errors import HeimdallError
+from ..config.model import DatasetConfig
+from ..dataset import writer
+from ..errors import HeimdallError
+from . import child, driver
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +174,7 @@ def serve() -> None:
     with contextlib.suppress(OSError):
         os.nice(CHILD_NICE)
     logging.basicConfig(level=logging.WARNING, format="run process: %(message)s")
-    from .generator import load_kernels  # numba: in this process, never in the app's
+    from ..sampling.generator import load_kernels
 
     load_kernels()
     parent.say_ready()
@@ -189,11 +191,11 @@ def serve() -> None:
     try:
         if request[0] == "create":
             _, config_json, num_samples, workspace, compression = request
-            run = api.create_run(DatasetConfig.from_json(config_json), num_samples,
+            run = driver.create_run(DatasetConfig.from_json(config_json), num_samples,
                                  workspace, compression)
         else:
             _, dataset, num_samples, workspace = request
-            run = api.expand_run(dataset, num_samples, workspace)
+            run = driver.expand_run(dataset, num_samples, workspace)
         try:
             for progress in run:
                 parent.send(("progress", progress))

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import DatasetBusyError, DatasetWriteError
+from ..errors import DatasetBusyError, DatasetWriteError
 from .fsops import NO_LINKS
 
 log = logging.getLogger(__name__)

@@ -12,19 +12,14 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from . import stats
-from .errors import HeimdallError
-from .fields import SAMPLE_FIELDS
-from .geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, inside_mask, receiver_box, training_box
-from .physics import gdop_at, noise_floor_dbm
-from .store import (
-    DatasetHeader,
-    read_header,
-    read_samples,
-    rows_checksum,
-    stored_stats,
-    update_checksums,
-)
+from ..config.fields import SAMPLE_FIELDS
+from ..config.geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, inside_mask, receiver_box, training_box
+from ..dataset import stats
+from ..dataset.checksums import rows_checksum, update_checksums
+from ..dataset.reader import DatasetHeader, read_header, read_samples
+from ..dataset.stats import stored_stats
+from ..errors import HeimdallError
+from ..sampling.physics import gdop_at, noise_floor_dbm
 
 SLAB_ROWS = 1 << 18
 # Stored per-receiver values are float32: allow their rounding.

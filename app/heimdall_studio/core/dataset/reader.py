@@ -1,4 +1,4 @@
-"""The dataset file: HDF5 layout of SPEC section 7 and safe reading.
+"""Reading dataset files safely: the header (config, count, history) and the samples.
 
 Readers open files plainly, and in SWMR-read mode while a writer appends (see `writer`),
 so they see every committed sample. A file left by a killed writer is first made
@@ -21,7 +21,6 @@ import os
 import re
 import stat
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,144 +28,28 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__
-from . import stats
-from .config import DatasetConfig
-from .errors import (
+from ... import __version__
+from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from ..config.model import DatasetConfig
+from ..errors import (
     ConfigError,
     DatasetBusyError,
     DatasetFormatError,
     DatasetInUseError,
     DatasetNotFoundError,
 )
-from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from .layout import (
+    FORMAT,
+    FORMAT_VERSION,
+    HEADER_ATTRS,
+    HISTORY_DTYPE,
+    MAX_HISTORY_ROWS,
+    MIN_BYTES_PER_SAMPLE,
+    ROOT_MEMBERS,
+    HistoryRow,
+)
 from .locking import writer_pid
 from .recovery import held_by_another_program, try_repair
-
-FORMAT = "heimdall-studio-dataset"
-FORMAT_VERSION = 1
-SUFFIX = ".h5"
-SCALAR_ATTRS = ("name", "dataset_type", "frequency_mhz", "tx_power_dbm", "min_snr_db",
-                "min_receivers", "max_gdop", "inside_ratio", "seed")
-STORAGE_CHUNK_ROWS = 1 << 15
-# Compression policies (measured on default-config samples, one core, zlib level 1):
-# the float measurement columns shrink only to 0.6-0.8 and gzip runs at about 55 MB/s,
-# 2.6 s of CPU per million samples, more than generating them costs. The constant,
-# boolean and count columns shrink 5-250x at 100-800 MB/s. "light" (the default)
-# compresses just those; "full" compresses everything, for 40 % smaller files.
-GZIP = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
-LOW_ENTROPY_FIELDS = ("tx_alt_m", "frequency_hz", "tx_power_dbm", "inside",
-                      "num_receivers_detected", "signal_present")
-COMPRESSION_POLICIES = ("light", "full", "none")
-
-
-def compression_filters(policy: str) -> dict[str, dict[str, Any]]:
-    """h5py filter arguments per sample field for a compression policy."""
-    if policy not in COMPRESSION_POLICIES:
-        raise ConfigError("compression", policy, " or ".join(COMPRESSION_POLICIES))
-    compressed = {"light": LOW_ENTROPY_FIELDS, "full": tuple(SAMPLE_FIELDS), "none": ()}
-    return {name: (GZIP if name in compressed[policy] else {}) for name in SAMPLE_FIELDS}
-
-
-# HDF5 library-version bounds of every file written: HDF5 1.10 and later read them, and
-# they allow SWMR. "latest" under HDF5 2.x writes objects that 1.10-1.14 cannot read, and
-# a bound of v112 already makes boolean datasets unreadable to 1.10 (SPEC section 13).
-LIBVER = ("v110", "v110")
-COPY_SLAB_ROWS = 1 << 18
-MAX_HISTORY_ROWS = 100_000
-STATS_UPDATING = -1  # /stats num_samples while a commit rewrites the histograms
-# How often, and how long apart, a reader looks again at histograms being updated (a
-# commit updates them within tens of milliseconds, even on a slow disk).
-STATS_UPDATE_RETRIES = 10
-STATS_UPDATE_WAIT_S = 0.02
-# Even fully compressed, a sample's float measurements take far more than this.
-MIN_BYTES_PER_SAMPLE = 16
-
-_text = h5py.string_dtype("utf-8")
-RECEIVER_DTYPE = np.dtype([("name", _text), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
-                           ("noise_figure_db", "f8"), ("antenna_gain_dbi", "f8")])
-HISTORY_DTYPE = np.dtype([
-    ("kind", h5py.string_dtype("utf-8", 8)), ("started_utc", h5py.string_dtype("utf-8", 32)),
-    ("first_index", "i8"), ("count", "i8"), ("candidates", "i8"),
-    ("rejected_too_few_receivers", "i8"), ("rejected_gdop", "i8"), ("duration_s", "f8"),
-    ("app_version", h5py.string_dtype("utf-8", 16)),
-    ("checksum", "u4"),  # of the rows the run appended: see rows_checksum
-])
-
-
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    kind: str
-    started_utc: str
-    first_index: int
-    count: int
-    candidates: int
-    rejected_too_few_receivers: int
-    rejected_gdop: int
-    duration_s: float
-    app_version: str
-    # None: the file has no checksum column (the first builds of Heimdall Studio 0.1).
-    checksum: int | None = 0
-
-    @classmethod
-    def from_record(cls, record: np.void) -> HistoryRow:
-        def text(v: Any) -> str:
-            return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-        checksum = int(record["checksum"]) if "checksum" in record.dtype.names else None
-        return cls(text(record["kind"]), text(record["started_utc"]),
-                   int(record["first_index"]), int(record["count"]),
-                   int(record["candidates"]), int(record["rejected_too_few_receivers"]),
-                   int(record["rejected_gdop"]), float(record["duration_s"]),
-                   text(record["app_version"]), checksum)
-
-    def to_record(self, dtype: np.dtype = HISTORY_DTYPE) -> np.ndarray:
-        """This row as a record of `dtype`: a history dataset's own, which may lack the
-        checksum column."""
-        record = np.array([(self.kind, self.started_utc, self.first_index, self.count,
-                            self.candidates, self.rejected_too_few_receivers,
-                            self.rejected_gdop, self.duration_s, self.app_version,
-                            self.checksum or 0)],
-                          dtype=HISTORY_DTYPE)
-        if dtype == HISTORY_DTYPE:
-            return record
-        return np.array([tuple(record[0][name] for name in dtype.names)], dtype=dtype)
-
-
-def update_checksums(crcs: list[int], arrays: dict[str, np.ndarray]) -> list[int]:
-    """Running CRC-32 per sample field, extended by the rows in `arrays`."""
-    return [zlib.crc32(np.ascontiguousarray(arrays[name]), crc)
-            for name, crc in zip(SAMPLE_FIELDS, crcs)]
-
-
-def rows_checksum(crcs: list[int]) -> int:
-    """One checksum for a run's rows: the CRC-32 of the per-field CRCs, in field order."""
-    return zlib.crc32(np.array(crcs, dtype="<u4").tobytes())
-
-
-def checksum_of_rows(f: h5py.File, start: int, stop: int) -> int:
-    """Recompute `rows_checksum` over rows [start, stop) as stored in an open file."""
-    crcs = [0] * len(SAMPLE_FIELDS)
-    for i in range(start, stop, COPY_SLAB_ROWS):
-        j = min(stop, i + COPY_SLAB_ROWS)
-        crcs = update_checksums(crcs, {k: f["samples"][k][i:j] for k in SAMPLE_FIELDS})
-    return rows_checksum(crcs)
-
-
-def trim_interrupted_run(f: h5py.File, rows: list[HistoryRow],
-                         num_samples: int) -> list[HistoryRow]:
-    """History as committed: a crash can leave the last run's row one block ahead of
-    `num_samples` (the row is written first); trim it and recompute its checksum."""
-    rows = [r for r in rows if r.first_index <= num_samples]
-    if rows and rows[-1].first_index + rows[-1].count != num_samples:
-        last = rows[-1]
-        rows[-1] = dataclasses.replace(
-            last, count=num_samples - last.first_index,
-            checksum=checksum_of_rows(f, last.first_index, num_samples))
-    return rows
 
 
 @dataclass(frozen=True)
@@ -278,7 +161,7 @@ def _open_read_id(path: Path) -> h5py.h5f.FileID:
                              f"({reason.split('(', 1)[0].strip()})") from None
 
 
-def _open_read(path: Path) -> h5py.File:
+def open_read(path: Path) -> h5py.File:
     return h5py.File(_open_read_id(path))
 
 
@@ -339,8 +222,6 @@ def _attr_int(attrs: dict[str, Any], key: str, path: Path) -> int:
     return int(value)
 
 
-HEADER_ATTRS = ("format", "format_version", "config_json", "num_samples", "created_utc",
-                "app_version", "generator_version")
 # Sample datasets as HDF5 types: comparing types in HDF5 (H5Tequal) gives the same answer
 # as comparing numpy dtypes, without building a numpy dtype for every dataset of every file.
 _SAMPLE_TYPES = {name: h5py.h5t.py_create(dtype) for name, dtype in SAMPLE_FIELDS.items()}
@@ -425,8 +306,6 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
         generator_version=generator_version, config_json=config_json)
 
 
-# Members of the root group that readers or writers use; /terrain comes with terrain.
-ROOT_MEMBERS = ("samples", "history", "receivers", "stats", "terrain")
 _LINK_KINDS = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
 
 
@@ -524,7 +403,7 @@ def read_header(path: str | Path, check_samples: bool = True) -> DatasetHeader:
     """Validate a dataset file and read its config, count and history (see
     `parse_header` for `check_samples`)."""
     path = Path(path)
-    with _guard_read(path):
+    with guard_read(path):
         fid = _open_read_id(path)
         try:
             return parse_header(fid, path, check_samples)
@@ -537,106 +416,21 @@ def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
                  ) -> tuple[DatasetHeader, dict[str, np.ndarray]]:
     """Committed samples [start, stop) of the given fields (all by default)."""
     path = Path(path)
-    with _guard_read(path):
-        with _open_read(path) as f:
-            header = parse_header(f.id, path)
-            n = header.num_samples
-            stop = n if stop is None else max(0, min(stop, n))
-            start = max(0, min(start, stop))
-            names = fields or tuple(SAMPLE_FIELDS)
-            unknown = [k for k in names if k not in SAMPLE_FIELDS]
-            if unknown:
-                raise KeyError(f"unknown sample field {unknown[0]!r}")
-            return header, {k: f["samples"][k][start:stop] for k in names}
+    with guard_read(path), open_read(path) as f:
+        header = parse_header(f.id, path)
+        n = header.num_samples
+        stop = n if stop is None else max(0, min(stop, n))
+        start = max(0, min(start, stop))
+        names = fields or tuple(SAMPLE_FIELDS)
+        unknown = [k for k in names if k not in SAMPLE_FIELDS]
+        if unknown:
+            raise KeyError(f"unknown sample field {unknown[0]!r}")
+        return header, {k: f["samples"][k][start:stop] for k in names}
 
 
-@dataclass(frozen=True)
-class DatasetStats:
-    """Histograms over all committed samples (see `stats`), keyed by name."""
-
-    num_samples: int
-    edges: dict[str, np.ndarray]
-    counts: dict[str, np.ndarray]
 
 
-def _stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
-    """The running histograms as stored, whatever sample count they cover."""
-    group = f.get("stats")
-    if not isinstance(group, h5py.Group):
-        return None
-    try:
-        covered = int(group.attrs["num_samples"])
-        if covered < 0:  # mid-update (or a writer died there): the counts may be mixed
-            return None
-        expected = stats.histogram_edges(header.config)
-        counts = {k: group[k][()] for k in stats.HISTOGRAMS}
-        edges = {k: group[f"{k}_edges"][()] for k in stats.HISTOGRAMS}
-    except (KeyError, OSError, TypeError, ValueError):
-        return None
-    for k in stats.HISTOGRAMS:
-        if not np.array_equal(edges[k], expected[k]) or counts[k].shape != (len(edges[k]) - 1,):
-            return None
-    return DatasetStats(covered, edges, counts)
-
-
-def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
-    """The running histograms, if present and covering exactly the committed samples."""
-    stored = _stored_histograms(f, header)
-    return stored if stored is not None and stored.num_samples == header.num_samples else None
-
-
-def stats_from_samples(f: h5py.File, header: DatasetHeader) -> DatasetStats:
-    edges = stats.histogram_edges(header.config)
-    counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
-    fields = ("snr_db", "gdop", "num_receivers_detected", "distance_km", "signal_present")
-    for i in range(0, header.num_samples, COPY_SLAB_ROWS):
-        stop = min(header.num_samples, i + COPY_SLAB_ROWS)
-        part = stats.block_histograms(edges, {k: f["samples"][k][i:stop] for k in fields})
-        for k in counts:
-            counts[k] += part[k]
-    return DatasetStats(header.num_samples, edges, counts)
-
-
-def stored_stats(path: str | Path) -> DatasetStats | None:
-    """The file's running histograms if they are current, else None."""
-    path = Path(path)
-    with _guard_read(path):
-        with _open_read(path) as f:
-            return current_stats(f, parse_header(f.id, path))
-
-
-def _stats_updating(f: h5py.File) -> bool:
-    try:
-        return int(f["stats"].attrs["num_samples"]) == STATS_UPDATING
-    except (KeyError, OSError, TypeError, ValueError):
-        return False
-
-
-def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
-    """Distributions of the dataset, instantly from its running histograms.
-
-    While a run writes, the histograms may lead the committed count by one block:
-    `DatasetStats.num_samples` says what they cover. A commit marks them as being updated
-    for a few milliseconds; a reader that finds the mark looks again a little later
-    before it gives up on them. Only a file without usable histograms (missing, or left
-    marked by a writer that died) is scanned.
-    """
-    path = Path(path)
-    with _guard_read(path):
-        attempt = 0
-        while True:
-            with _open_read(path) as f:
-                header = parse_header(f.id, path)
-                stored = _stored_histograms(f, header)
-                if stored is not None:
-                    return header, stored
-                if attempt == STATS_UPDATE_RETRIES or not _stats_updating(f):
-                    return header, stats_from_samples(f, header)
-            attempt += 1
-            time.sleep(STATS_UPDATE_WAIT_S)
-
-
-class _guard_read:
+class guard_read:
     """Turn low-level HDF5 failures while reading into a DatasetFormatError."""
 
     def __init__(self, path: Path):
@@ -652,8 +446,3 @@ class _guard_read:
             raise DatasetFormatError(
                 f"{self.path.name} cannot be read: {short_reason(exc)}") from None
         return False
-
-
-def is_dataset_file_name(name: str) -> bool:
-    """A dataset's file name: `*.h5`, not hidden (the writer's temporary files are)."""
-    return name.endswith(SUFFIX) and not name.startswith(".")

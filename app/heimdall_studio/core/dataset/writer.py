@@ -29,37 +29,30 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__
+from ... import __version__
+from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from ..config.model import DatasetConfig
+from ..config.versions import GENERATOR_VERSION, VERSIONS, GeneratorVersion
+from ..errors import DatasetExistsError, DatasetFormatError, DatasetNotFoundError, DatasetWriteError
 from . import fsops, stats
-from .config import DatasetConfig
-from .errors import DatasetExistsError, DatasetFormatError, DatasetNotFoundError, DatasetWriteError
-from .fields import GENERATOR_VERSION, PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
-from .locking import DatasetLock
-from .recovery import clear_interrupted_write, leftovers_of, remove_leftovers
-from .store import (
+from .checksums import rows_checksum, trim_interrupted_run, update_checksums
+from .layout import (
     FORMAT,
     FORMAT_VERSION,
     HISTORY_DTYPE,
-    INTERRUPTED_WRITE_SIGNS,
     LIBVER,
     RECEIVER_DTYPE,
     SCALAR_ATTRS,
     STATS_UPDATING,
     STORAGE_CHUNK_ROWS,
-    DatasetStats,
     HistoryRow,
     compression_filters,
-    current_stats,
-    parse_header,
-    read_header,
-    rows_checksum,
-    short_reason,
-    stats_from_samples,
-    trim_interrupted_run,
-    update_checksums,
     utc_now,
 )
-from .versions import check_expandable
+from .locking import DatasetLock
+from .reader import INTERRUPTED_WRITE_SIGNS, DatasetHeader, parse_header, read_header, short_reason
+from .recovery import clear_interrupted_write, leftovers_of, remove_leftovers
+from .stats import DatasetStats, current_stats, stats_from_samples
 
 log = logging.getLogger(__name__)
 
@@ -466,6 +459,23 @@ def remove_created_file(path: Path, created: os.stat_result) -> bool:
         return False
     log.info("removed %s: the create committed no sample", path)
     return True
+
+
+def check_expandable(header: DatasetHeader) -> GeneratorVersion:
+    """The version that draws the next samples of a dataset.
+
+    DatasetFormatError if this Heimdall Studio does not know it (a later release drew
+    the file): samples of another version would not continue the same random streams.
+    """
+    version = VERSIONS.get(header.generator_version)
+    if version is None:
+        raise DatasetFormatError(
+            f"dataset '{header.name}' was drawn by generator version "
+            f"{header.generator_version} (Heimdall Studio {header.app_version}), which this "
+            f"Heimdall Studio ({__version__}) does not have: it draws versions "
+            f"{', '.join(map(str, VERSIONS))}. Its samples stay readable: expand it with "
+            f"Heimdall Studio {header.app_version} or later, or create a new dataset")
+    return version
 
 
 def open_for_expand(path: Path) -> OpenedWrite:

@@ -16,7 +16,8 @@ import select
 import subprocess
 import sys
 import time
-from typing import Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 READY = b"+"
 

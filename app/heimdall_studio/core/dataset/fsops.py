@@ -23,8 +23,9 @@ import os
 import secrets
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 FALLOC_FL_KEEP_SIZE = 0x01
 # For every open of a file the app writes or probes: never through a symbolic link, and

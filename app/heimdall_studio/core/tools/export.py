@@ -10,15 +10,16 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import numpy as np
 
-from . import fsops
-from .errors import ConfigError, DatasetExistsError, ExportError, HeimdallError, PathError
-from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
-from .store import read_header, read_samples
+from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from ..dataset import fsops
+from ..dataset.reader import read_header, read_samples
+from ..errors import ConfigError, DatasetExistsError, ExportError, HeimdallError, PathError
 
 EXPORT_FORMATS = ("csv", "npz")
 SLAB_ROWS = 1 << 16

@@ -11,8 +11,8 @@ import math
 import numpy as np
 from numba import njit
 
-from . import geo
-from .geo import EARTH_RADIUS_KM
+from ..config import geo
+from ..config.geo import EARTH_RADIUS_KM
 
 MIN_RX_HEIGHT_M = 10.0
 THERMAL_NOISE_DBM_HZ = -174.0

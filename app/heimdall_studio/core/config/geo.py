@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .config import DatasetConfig
+from .model import DatasetConfig
 
 EARTH_RADIUS_KM = 6371.0088
 MIN_DISTANCE_KM = 0.01

@@ -11,10 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The version new datasets are drawn with, which every file records; every version and
-# its kernel are in `versions`.
-from .versions import GENERATOR_VERSION  # noqa: F401
-
 # One array per field, of this dtype; the per-receiver ones are (n, receivers).
 SAMPLE_FIELDS: dict[str, np.dtype] = {
     "tx_lat": np.dtype("f8"),

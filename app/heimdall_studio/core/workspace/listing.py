@@ -36,24 +36,20 @@ import os
 import pickle
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import platformdirs
 
-from .. import __version__
-from . import child
-from .errors import DatasetInUseError, HeimdallError
-from .locking import writer_pid
-from .recovery import leftovers, remove_leftovers
-from .store import (
-    DatasetHeader,
-    HistoryRow,
-    config_from_json,
-    is_dataset_file_name,
-    read_header,
-)
+from ... import __version__
+from ..dataset.layout import HistoryRow, is_dataset_file_name
+from ..dataset.locking import writer_pid
+from ..dataset.reader import DatasetHeader, config_from_json, read_header
+from ..dataset.recovery import leftovers, remove_leftovers
+from ..errors import DatasetInUseError, HeimdallError
+from ..runs import child
 
 log = logging.getLogger(__name__)
 

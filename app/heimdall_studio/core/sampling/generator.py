@@ -8,22 +8,23 @@ so a dataset grown in several runs equals one generated at once (SPEC section 5)
 
 from __future__ import annotations
 
+import importlib
 import math
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
-from typing import Iterator
 
 import numba
 import numpy as np
 
-from . import stats
-from .config import DatasetConfig
-from .errors import StratumUnfillableError
-from .fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from ..config.model import DatasetConfig
+from ..config.versions import GENERATOR_VERSION, VERSIONS
+from ..errors import StratumUnfillableError
+from .histograms import histogram
 from .rng import stream_key
-from .versions import GENERATOR_VERSION, generator_version
 
 STRATUM_NAMES = ("inside", "outside")
 
@@ -36,12 +37,19 @@ TARGET_BLOCK_SECONDS = 0.15
 MAX_BLOCK_SAMPLES = 1 << 18
 
 
+def kernel_of(version: int) -> ModuleType:
+    """The module that draws generator `version`'s samples, `kernel_v<version>`:
+    `prepare(config)`, `fill_block(...)` and the counter and status constants read here.
+    KeyError for a version this Heimdall Studio does not know."""
+    return importlib.import_module(f".kernel_v{VERSIONS[version].number}", __package__)
+
+
 class _KernelInputs:
     """A generator version's kernel, and the config values converted once into the arrays
     it takes."""
 
     def __init__(self, config: DatasetConfig, version: int = GENERATOR_VERSION):
-        self.kernel = generator_version(version).kernel()
+        self.kernel = kernel_of(version)
         self.prepared = self.kernel.prepare(config)
 
 
@@ -156,4 +164,4 @@ def load_kernels() -> None:
     run does not wait for them. Those of older generator versions load when a run first
     expands a dataset they drew."""
     generate_block(DatasetConfig.from_dict({"name": "warmup", "seed": 0}), 0, 1)
-    stats.histogram(np.zeros(1), np.array([0.0, 1.0]))
+    histogram(np.zeros(1), np.array([0.0, 1.0]))

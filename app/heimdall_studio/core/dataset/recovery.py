@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DatasetBusyError, DatasetFormatError, DatasetInUseError, DatasetWriteError
+from ..errors import DatasetBusyError, DatasetFormatError, DatasetInUseError, DatasetWriteError
 from .fsops import NO_LINKS
 from .locking import DatasetLock, writer_pid
 

@@ -10,14 +10,14 @@ example `torch.from_numpy(x)`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
-from .fields import PER_RECEIVER_FIELDS
-from .store import DatasetHeader, read_header, read_samples
+from ..config.fields import PER_RECEIVER_FIELDS
+from ..dataset.reader import DatasetHeader, read_header, read_samples
 
 DEFAULT_FEATURES = ("snr_db", "freq_offset_hz", "signal_present")
 DEFAULT_TARGET = ("tx_lat", "tx_lon")

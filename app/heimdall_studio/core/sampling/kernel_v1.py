@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, receiver_box, training_box
+from ..config.geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, receiver_box, training_box
 from .physics import PATH_LOSS_CODES, PATH_LOSS_TWO_RAY, noise_floor_dbm, receiver_height_m
 from .rng import candidate_key, uniform
 

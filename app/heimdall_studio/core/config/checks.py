@@ -1,0 +1,88 @@
+"""Checks of single values: each returns the normalised value or raises ConfigError naming
+the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def check_number(field_name: str, value: Any, lo: float, hi: float, unit: str = "",
+            lo_open: bool = False, hi_open: bool = False) -> float:
+    """A finite real number within [lo, hi] (bounds may be open)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+        too_low = number <= lo if lo_open else number < lo
+        too_high = number >= hi if hi_open else number > hi
+        if math.isfinite(number) and not too_low and not too_high:
+            return number
+    allowed = range_text(lo, hi, unit, lo_open, hi_open)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(field_name, value, f"a number, {allowed}")
+    if not math.isfinite(float(value)):
+        raise ConfigError(field_name, value, f"a finite number, {allowed}")
+    raise ConfigError(field_name, value, allowed)
+
+
+def range_text(lo: float, hi: float, unit: str, lo_open: bool, hi_open: bool) -> str:
+    unit = f" {unit}" if unit else ""
+    if hi == math.inf:
+        return (f"greater than {lo:g}" if lo_open else f"at least {lo:g}") + unit
+    lo_txt = f"greater than {lo:g}" if lo_open else f"{lo:g}"
+    hi_txt = f"less than {hi:g}" if hi_open else f"{hi:g}"
+    return f"{lo_txt} to {hi_txt}{unit}"
+
+
+def check_integer(field_name: str, value: Any, lo: int, hi: int) -> int:
+    allowed = f"a whole number from {lo} to {hi}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field_name, value, allowed)
+    if not lo <= value <= hi:
+        raise ConfigError(field_name, value, allowed)
+    return value
+
+
+def check_text(field_name: str, value: Any, max_len: int = 100) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise ConfigError(field_name, value, f"non-empty text of at most {max_len} characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise ConfigError(field_name, value, "text without control characters")
+    return value
+
+
+def check_mapping(field_name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(field_name, value, "an object of named fields")
+    return value
+
+
+def reject_unknown(where: str, data: Mapping[str, Any], known: set[str]) -> None:
+    unknown = sorted((k for k in data if k not in known), key=str)
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(str(key) if where == "config" else f"{where}.{key}", data[key],
+                          "parameters " + ", ".join(sorted(known)),
+                          problem="is not a known parameter")
+
+
+@functools.cache
+def field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+
+def set_field(obj: object, name: str, value: Any) -> None:
+    """Normalise a field of a frozen dataclass during validation."""
+    object.__setattr__(obj, name, value)
+
+
+def refuse_constant(token: str) -> None:
+    raise ValueError(f"{token} is not allowed")
+

@@ -1,0 +1,229 @@
+"""The dataset config: every generation parameter, validated and immutable.
+
+A `DatasetConfig` is the single source of truth for how a dataset's samples are drawn.
+It is written into the dataset file as JSON and read back from there for expansion, so
+once a dataset exists nothing outside its file can change how it grows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import secrets
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from .checks import (
+    check_integer,
+    check_mapping,
+    check_number,
+    field_names,
+    refuse_constant,
+    reject_unknown,
+    set_field,
+)
+from .names import NAME_RULE, validate_name
+from .receivers import Receiver, default_receivers
+
+DATASET_TYPES = ("feature_based",)
+PATH_LOSS_MODELS = ("two_ray", "free_space")
+MAX_SEED = 2**63 - 1
+DEFAULT_CHUNK_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class PropagationModel:
+    """Constants of the propagation model (SPEC section 3)."""
+
+    path_loss_model: str = "two_ray"
+    tx_height_m: float = 2.0
+    clutter_min_db: float = 5.0
+    clutter_max_db: float = 15.0
+    shadowing_sigma_db: float = 6.0
+    rician_k_db: float = 6.0
+    los_distance_km: float = 30.0
+    max_freq_offset_hz: float = 50.0
+
+    def __post_init__(self) -> None:
+        if self.path_loss_model not in PATH_LOSS_MODELS:
+            raise ConfigError("propagation.path_loss_model", self.path_loss_model,
+                              " or ".join(PATH_LOSS_MODELS))
+        checks = {
+            "tx_height_m": (0.1, 1000, "m"),
+            "clutter_min_db": (0, 100, "dB"),
+            "clutter_max_db": (0, 100, "dB"),
+            "shadowing_sigma_db": (0, 30, "dB"),
+            "rician_k_db": (-30, 40, "dB"),
+            "los_distance_km": (0, 20000, "km"),
+            "max_freq_offset_hz": (0, 1e6, "Hz"),
+        }
+        for key, (lo, hi, unit) in checks.items():
+            set_field(self, key, check_number(f"propagation.{key}", getattr(self, key), lo, hi, unit))
+        if self.clutter_max_db < self.clutter_min_db:
+            raise ConfigError("propagation.clutter_max_db", self.clutter_max_db,
+                              f"at least clutter_min_db ({self.clutter_min_db:g} dB)")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PropagationModel:
+        data = check_mapping("propagation", data)
+        reject_unknown("propagation", data, field_names(cls))
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetConfig:
+    """Everything that decides which samples a dataset holds (SPEC section 1).
+
+    The sample count is deliberately absent: it belongs to a run, not to the dataset.
+    """
+
+    name: str
+    seed: int
+    dataset_type: str = "feature_based"
+    frequency_mhz: float = 145.0
+    tx_power_dbm: float = 37.0
+    min_snr_db: float = 3.0
+    min_receivers: int = 3
+    max_gdop: float = 10.0
+    inside_ratio: float = 0.7
+    margin_deg: float = 0.5
+    bandwidth_hz: float = 12500.0
+    receivers: tuple[Receiver, ...] = field(default_factory=lambda: default_receivers())
+    propagation: PropagationModel = field(default_factory=PropagationModel)
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        validate_name(self.name)
+        set_field(self, "seed", check_integer("seed", self.seed, 0, MAX_SEED))
+        if self.dataset_type not in DATASET_TYPES:
+            raise ConfigError("dataset_type", self.dataset_type, " or ".join(DATASET_TYPES))
+        set_field(self, "frequency_mhz", check_number("frequency_mhz", self.frequency_mhz, 1, 6000, "MHz"))
+        set_field(self, "tx_power_dbm", check_number("tx_power_dbm", self.tx_power_dbm, -30, 70, "dBm"))
+        set_field(self, "min_snr_db", check_number("min_snr_db", self.min_snr_db, -20, 60, "dB"))
+        set_field(self, "max_gdop", check_number("max_gdop", self.max_gdop, 1, math.inf, lo_open=True))
+        set_field(self, "inside_ratio", check_number("inside_ratio", self.inside_ratio, 0, 1))
+        set_field(self, "margin_deg", check_number("margin_deg", self.margin_deg, 0, 5, "degrees"))
+        set_field(self, "bandwidth_hz",
+             check_number("bandwidth_hz", self.bandwidth_hz, 0, 1e10, "Hz", lo_open=True))
+        set_field(self, "chunk_size", check_integer("chunk_size", self.chunk_size, 64, 1 << 20))
+        self._check_receivers()
+        set_field(self, "min_receivers",
+             check_integer("min_receivers", self.min_receivers, 3, len(self.receivers)))
+        if not isinstance(self.propagation, PropagationModel):
+            raise ConfigError("propagation", self.propagation, "a propagation model")
+        if self.inside_ratio < 1 and self.margin_deg == 0:
+            raise ConfigError("margin_deg", self.margin_deg,
+                              "greater than 0 when inside_ratio is below 1 "
+                              "(outside samples need a ring around the receivers)")
+
+    def _check_receivers(self) -> None:
+        receivers = self.receivers
+        if isinstance(receivers, list):
+            receivers = tuple(receivers)
+            set_field(self, "receivers", receivers)
+        if not isinstance(receivers, tuple) or not all(isinstance(r, Receiver) for r in receivers):
+            raise ConfigError("receivers", receivers, "a list of receivers")
+        # Counted once: a per-name count over the list took minutes for a large file.
+        duplicates = sorted(n for n, count in Counter(r.name for r in receivers).items()
+                            if count > 1)
+        if duplicates:
+            raise ConfigError("receivers", duplicates[0], "unique receiver names",
+                              problem="is a duplicate receiver name")
+        positions = {(r.lat, r.lon) for r in receivers}
+        if len(positions) < 3:
+            raise ConfigError("receivers", f"{len(positions)} distinct positions",
+                              "at least 3 receivers at distinct positions")
+        if len(receivers) > 255:
+            raise ConfigError("receivers", f"{len(receivers)} receivers", "at most 255")
+
+    # -- conversions --------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["receivers"] = [r.to_dict() for r in self.receivers]
+        data["propagation"] = self.propagation.to_dict()
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DatasetConfig:
+        """Strict parse: unknown keys are errors; a missing seed gets a fresh random one."""
+        data = dict(check_mapping("config", data))
+        reject_unknown("config", data, field_names(cls))
+        if "name" not in data:
+            raise ConfigError("name", None, NAME_RULE, problem="is missing")
+        if data.get("seed") is None:
+            data["seed"] = new_seed()
+        if "receivers" in data:
+            raw = data["receivers"]
+            if not isinstance(raw, (list, tuple)):
+                raise ConfigError("receivers", raw, "a list of receivers")
+            data["receivers"] = _shared_part("receivers", raw)
+        if "propagation" in data and not isinstance(data["propagation"], PropagationModel):
+            data["propagation"] = _shared_part("propagation", data["propagation"])
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> DatasetConfig:
+        try:
+            data = json.loads(text, parse_constant=refuse_constant)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("config_json", text[:60] if isinstance(text, str) else text,
+                              "valid JSON", problem=f"is not valid JSON ({exc})") from None
+        if isinstance(data, Mapping) and data.get("seed") is None:
+            raise ConfigError("seed", None, "a stored seed", problem="is missing")
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> DatasetConfig:
+        return dataclasses.replace(self, **changes)
+
+
+
+def _receivers(raw: list[Any] | tuple[Any, ...]) -> tuple[Receiver, ...]:
+    return tuple(r if isinstance(r, Receiver) else Receiver.from_dict(r, i)
+                 for i, r in enumerate(raw))
+
+
+_SHARED_PARTS: dict[str, Callable[[Any], Any]] = {
+    "receivers": _receivers, "propagation": lambda raw: PropagationModel.from_dict(raw)}
+
+
+def _shared_part(part: str, raw: Any) -> Any:
+    """The receivers or the propagation model of a config, from objects or plain values.
+
+    The datasets of a workspace mostly share these, so plain values (parsed JSON) are
+    validated once per distinct value: listing a workspace parses every file's config,
+    and checking seven receivers was most of that. The key is the canonical JSON, which
+    tells 1 from 1.0 and from true.
+    """
+    try:
+        key = json.dumps(raw, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):  # objects, or values no config file can hold
+        return _SHARED_PARTS[part](raw)
+    return _shared_part_from_json(part, key)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_part_from_json(part: str, text: str) -> Any:
+    return _SHARED_PARTS[part](json.loads(text))
+
+
+
+def new_seed() -> int:
+    """A fresh random 63-bit seed, chosen once when a dataset is created."""
+    return secrets.randbits(63)
+
+
+def make_config(name: str, **params: Any) -> DatasetConfig:
+    """A validated config; parameters not given take their defaults, the seed a random one."""
+    return DatasetConfig.from_dict({"name": name, **params})

@@ -1,0 +1,185 @@
+"""Receivers and receiver networks: the default network, and networks read from JSON or
+CSV files."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import io
+import json
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .checks import (
+    check_mapping,
+    check_number,
+    check_text,
+    field_names,
+    refuse_constant,
+    reject_unknown,
+    set_field,
+)
+
+# Receiver files are small (at most 255 receivers); a larger file is refused unread, so a
+# device such as /dev/zero or a huge file cannot fill memory.
+MAX_RECEIVERS_FILE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    name: str
+    lat: float
+    lon: float
+    alt_m: float
+    noise_figure_db: float = 13.0
+    antenna_gain_dbi: float = 0.0
+
+    def __post_init__(self) -> None:
+        where = f"receivers[{self.name!r}]" if isinstance(self.name, str) else "receivers"
+        check_text(f"{where}.name", self.name, 64)
+        set_field(self, "lat", check_number(f"{where}.lat", self.lat, -90, 90, "degrees"))
+        set_field(self, "lon", check_number(f"{where}.lon", self.lon, -180, 180, "degrees"))
+        set_field(self, "alt_m", check_number(f"{where}.alt_m", self.alt_m, -500, 9000, "m"))
+        set_field(self, "noise_figure_db",
+             check_number(f"{where}.noise_figure_db", self.noise_figure_db, 0, 40, "dB"))
+        set_field(self, "antenna_gain_dbi",
+             check_number(f"{where}.antenna_gain_dbi", self.antenna_gain_dbi, -30, 40, "dBi"))
+
+    @classmethod
+    def from_dict(cls, data: Any, index: int = 0) -> Receiver:
+        data = check_mapping(f"receivers[{index}]", data)
+        reject_unknown(f"receivers[{index}]", data, field_names(cls))
+        missing = [k for k in ("name", "lat", "lon", "alt_m") if k not in data]
+        if missing:
+            raise ConfigError(f"receivers[{index}].{missing[0]}", None, "a value",
+                              problem="is missing")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+
+@functools.lru_cache(maxsize=1)
+def default_receivers() -> tuple[Receiver, ...]:
+    """The default network (SPEC section 1), shipped as package data; immutable."""
+    text = resources.files(__package__).joinpath(
+        "data/default_receivers.json").read_text(encoding="utf-8")
+    return parse_receivers_json(text)
+
+
+def parse_receivers_json(text: str) -> tuple[Receiver, ...]:
+    try:
+        data = json.loads(text, parse_constant=refuse_constant)
+    except ValueError as exc:
+        raise ConfigError("receivers", "file", "valid JSON",
+                          problem=f"is not valid JSON ({exc})") from None
+    except RecursionError:  # thousands of nested brackets
+        raise ConfigError("receivers", "file", "a JSON list of receivers",
+                          problem="is nested too deeply") from None
+    if isinstance(data, Mapping):
+        data = data.get("receivers")
+    if not isinstance(data, list):
+        raise ConfigError("receivers", type(data).__name__,
+                          'a JSON list of receivers, or {"receivers": [...]}')
+    return tuple(Receiver.from_dict(item, i) for i, item in enumerate(data))
+
+
+CSV_COLUMNS = ("name", "lat", "lon", "alt_m", "noise_figure_db", "antenna_gain_dbi")
+
+
+def parse_receivers_csv(text: str) -> tuple[Receiver, ...]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS[:4] if c not in header]
+    if missing:
+        raise ConfigError("receivers", ",".join(header) or "empty file",
+                          "a CSV header with name,lat,lon,alt_m"
+                          "[,noise_figure_db,antenna_gain_dbi]")
+    receivers = []
+    try:
+        for i, row in enumerate(reader):
+            receivers.append(_csv_receiver(i, row))
+    except csv.Error as exc:  # e.g. a field longer than the csv module allows
+        raise ConfigError("receivers", f"line {reader.line_num}", "valid CSV",
+                          problem=f"is not valid CSV ({exc})") from None
+    return tuple(receivers)
+
+
+def _csv_receiver(i: int, row: dict[Any, Any]) -> Receiver:
+    row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+    item: dict[str, Any] = {}
+    for key, value in row.items():
+        if key not in CSV_COLUMNS:
+            raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(CSV_COLUMNS),
+                              problem="is not a known column")
+        if key == "name":
+            item[key] = value
+        elif value != "":
+            try:
+                item[key] = float(value)
+            except ValueError:
+                raise ConfigError(f"receivers[{i}].{key}", value, "a number") from None
+    return Receiver.from_dict(item, i)
+
+
+def load_receivers(path: str | Path) -> tuple[Receiver, ...]:
+    """Read a receiver network from a .json or .csv file.
+
+    Only a regular file of at most MAX_RECEIVERS_FILE_BYTES is read: a FIFO would block,
+    and a device like /dev/zero never ends. The checks are made on the opened file, so
+    the path cannot change in between.
+    """
+    path = Path(path)
+    allowed = (f"a readable JSON or CSV file of at most "
+               f"{MAX_RECEIVERS_FILE_BYTES // (1 << 20)} MiB")
+    try:
+        text = _read_small_file(path, MAX_RECEIVERS_FILE_BYTES).decode("utf-8")
+    except _NotSmallFile as exc:
+        raise ConfigError("receivers", str(path), allowed, problem=str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("receivers", str(path), allowed,
+                          problem=f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
+                          ) from None
+    except OSError as exc:
+        raise ConfigError("receivers", str(path), allowed,
+                          problem=f"cannot be read ({exc.strerror or exc})") from None
+    if path.suffix.lower() == ".csv":
+        return parse_receivers_csv(text)
+    return parse_receivers_json(text)
+
+
+class _NotSmallFile(Exception):
+    """The file is not a regular file, or is over the size limit (the message says which)."""
+
+
+def _read_small_file(path: Path, limit: int) -> bytes:
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotSmallFile(f"is {_file_kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit:
+            raise _NotSmallFile(f"is {st.st_size / (1 << 20):,.1f} MiB, over the limit")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)  # it may have grown since fstat
+        if len(data) > limit:
+            raise _NotSmallFile("is over the size limit")
+        return data
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket")]
+    return next((text for test, text in kinds if test(mode)), "a special file")

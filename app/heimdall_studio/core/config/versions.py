@@ -1,0 +1,40 @@
+"""Generator versions: every algorithm that has drawn samples.
+
+A dataset file names the version that drew its samples in its root attribute
+`generator_version` (files without it were written by Heimdall Studio 0.1: version 1).
+New datasets are drawn with GENERATOR_VERSION; an expansion draws with the dataset's own
+version, so all the samples of a dataset come from one set of random streams and an
+expansion continues them bit for bit (SPEC sections 5 and 13).
+
+Versions are forever. A change that would give other samples for the same config and
+seed adds a version, with a kernel module of its own, and leaves the others as they are.
+`tests/core/test_versions.py` holds every version to a file it wrote when it was current
+(`tests/fixtures`, made by `scripts/make_golden_fixtures.py`).
+
+Each version's kernel is `sampling.kernel_v<N>`; importing this module loads none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GeneratorVersion:
+    number: int
+    first_release: str  # the first Heimdall Studio release that drew with it
+    summary: str
+
+
+VERSIONS: dict[int, GeneratorVersion] = {v.number: v for v in (
+    GeneratorVersion(1, "0.1", "Box-Muller normals; log10 path loss and fading"),
+    GeneratorVersion(2, "0.2", "ziggurat normals; path loss and fading share one logarithm"),
+)}
+
+# The version new datasets are drawn with.
+GENERATOR_VERSION = 2
+
+
+def generator_version(number: int) -> GeneratorVersion:
+    """Version `number`; KeyError if this Heimdall Studio does not know it."""
+    return VERSIONS[number]

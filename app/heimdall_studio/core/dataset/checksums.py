@@ -1,0 +1,47 @@
+"""Checksums of the sample rows each run appended, kept in the history (see
+docs/file-format.md): a CRC-32 per field, combined per run."""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+
+import h5py
+import numpy as np
+
+from ..config.fields import SAMPLE_FIELDS
+from .layout import COPY_SLAB_ROWS, HistoryRow
+
+
+def update_checksums(crcs: list[int], arrays: dict[str, np.ndarray]) -> list[int]:
+    """Running CRC-32 per sample field, extended by the rows in `arrays`."""
+    return [zlib.crc32(np.ascontiguousarray(arrays[name]), crc)
+            for name, crc in zip(SAMPLE_FIELDS, crcs)]
+
+
+def rows_checksum(crcs: list[int]) -> int:
+    """One checksum for a run's rows: the CRC-32 of the per-field CRCs, in field order."""
+    return zlib.crc32(np.array(crcs, dtype="<u4").tobytes())
+
+
+def checksum_of_rows(f: h5py.File, start: int, stop: int) -> int:
+    """Recompute `rows_checksum` over rows [start, stop) as stored in an open file."""
+    crcs = [0] * len(SAMPLE_FIELDS)
+    for i in range(start, stop, COPY_SLAB_ROWS):
+        j = min(stop, i + COPY_SLAB_ROWS)
+        crcs = update_checksums(crcs, {k: f["samples"][k][i:j] for k in SAMPLE_FIELDS})
+    return rows_checksum(crcs)
+
+
+def trim_interrupted_run(f: h5py.File, rows: list[HistoryRow],
+                         num_samples: int) -> list[HistoryRow]:
+    """History as committed: a crash can leave the last run's row one block ahead of
+    `num_samples` (the row is written first); trim it and recompute its checksum."""
+    rows = [r for r in rows if r.first_index <= num_samples]
+    if rows and rows[-1].first_index + rows[-1].count != num_samples:
+        last = rows[-1]
+        rows[-1] = dataclasses.replace(
+            last, count=num_samples - last.first_index,
+            checksum=checksum_of_rows(f, last.first_index, num_samples))
+    return rows
+

@@ -149,7 +149,7 @@ def test_kernel_power_matches_the_reference_formulas(model):
     rows, cols = np.nonzero(present)
     expected = np.array([
         60 - physics.path_loss_db(float(a["distance_km"][i, r]), 145.0, 2.0, alt[r], code) - 10
-        for i, r in zip(rows, cols)])
+        for i, r in zip(rows, cols, strict=True)])
     error = a["rx_power_dbm"][rows, cols] - expected
     assert np.abs(error).max() < 0.5 and abs(error.mean()) < 0.02
     # and the stored distance is the haversine of the stored positions
@@ -180,7 +180,7 @@ def test_kernel_random_link_terms_match_an_independent_numpy_draw(line_of_sight)
     rows, cols = np.nonzero(a["signal_present"])
     loss = np.array([physics.path_loss_db(float(a["distance_km"][i, r]), 145.0, 2.0, alt[r],
                                           physics.PATH_LOSS_TWO_RAY)
-                     for i, r in zip(rows, cols)])
+                     for i, r in zip(rows, cols, strict=True)])
     kernel_terms = a["rx_power_dbm"][rows, cols] - (70.0 - loss)
 
     draw = np.random.default_rng(5)

@@ -231,7 +231,7 @@ def test_hostile_file_is_reported_refused_and_left_untouched(kind, workspace, ca
     assert listed["hostile"]["status"] == listed_as
     if kind in SAMPLE_DEFECTS:  # what the details pane and the loader read
         for read in (api.dataset_stats, lambda p: api.load_dataset(p, fields=("gdop",))):
-            with pytest.raises(DatasetFormatError, match="hostile.h5"):
+            with pytest.raises(DatasetFormatError, match=r"hostile\.h5"):
                 read(path)
     else:
         assert listed["hostile"]["error"]

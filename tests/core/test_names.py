@@ -48,7 +48,7 @@ def test_surprising_names_are_refused_with_what_to_type(name, problem, instead):
 
 def test_a_surprising_name_with_nothing_left_says_no_name():
     for name in (".h5", "-", ".-."):
-        with pytest.raises(ConfigError, match="^name = ") as info:
+        with pytest.raises(ConfigError, match=r"^name = ") as info:
             validate_new_name(name)
         assert "type" not in str(info.value)
 
@@ -124,11 +124,11 @@ def test_resolve_dataset(workspace, tmp_path):
     assert api.resolve_dataset("./a.h5") == Path("a.h5")
     assert api.resolve_dataset("sub/x.h5") == Path("sub/x.h5")
     assert api.resolve_dataset(str(workspace / "a.h5")) == workspace / "a.h5"
-    with pytest.raises(DatasetNotFoundError, match="no dataset 'a.h5'.*type 'a'"):
+    with pytest.raises(DatasetNotFoundError, match=r"no dataset 'a\.h5'.*type 'a'"):
         api.resolve_dataset("a.h5")
     with pytest.raises(DatasetNotFoundError, match="no dataset 'ghost'"):
         api.resolve_dataset("ghost")
     with pytest.raises(DatasetNotFoundError, match="that folder does not exist"):
         api.resolve_dataset("a", tmp_path / "missing")
-    with pytest.raises(ConfigError, match="^name = "):
+    with pytest.raises(ConfigError, match=r"^name = "):
         api.resolve_dataset("tab\tname")

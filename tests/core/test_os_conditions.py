@@ -513,7 +513,7 @@ def wait_until(condition, proc, deadline_s=120):
 
 
 def assert_interrupted_cleanly(proc, path):
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert err.rstrip().splitlines()[-1].startswith("interrupted")
@@ -530,10 +530,10 @@ def test_double_ctrl_c_at_any_stage_exits_130_without_a_traceback(workspace):
         "first commit": lambda path: committed(path) > 0,
         "well into the run": lambda path: committed(path) > 200_000,
     }
-    for i, (moment, reached) in enumerate(moments.items()):
+    for i, reached in enumerate(moments.values()):
         path = workspace / f"double{i}.h5"
         proc = start_create(path.stem)
-        wait_until(lambda: reached(path), proc)
+        wait_until(lambda reached=reached, path=path: reached(path), proc)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.02)
         proc.send_signal(signal.SIGINT)

@@ -116,7 +116,7 @@ def test_stored_types_are_judged_as_numpy_sees_them(workspace, small_config):
         gdop = f["samples/gdop"][:]
         del f["samples/gdop"]
         f["samples/gdop"] = gdop.astype(">f4")
-    with pytest.raises(DatasetFormatError, match="gdop .* has dtype >f4"):
+    with pytest.raises(DatasetFormatError, match=r"gdop .* has dtype >f4"):
         read_header(path)
 
 
@@ -209,7 +209,7 @@ def test_unknown_compression_is_bad_input(workspace, small_config):
 
 def test_running_statistics_cover_every_sample(workspace, small_config):
     from heimdall_studio.core.dataset import stats
-    from heimdall_studio.core.dataset.stats import stored_stats
+    from heimdall_studio.core.dataset.stats import read_stored_histograms
 
     api.create_dataset(small_config, 700, workspace)
     api.expand_dataset("small", 300, workspace)
@@ -221,18 +221,18 @@ def test_running_statistics_cover_every_sample(workspace, small_config):
         assert np.array_equal(current.counts[name], expected[name]), name
     assert current.counts["gdop"].sum() == 1000
     assert current.counts["snr_db"].sum() == data["signal_present"].sum()
-    assert stored_stats(workspace / "small.h5") is not None
+    assert read_stored_histograms(workspace / "small.h5")[1] is not None
 
     # statistics out of step with num_samples (a commit interrupted between the two):
     # readers show them for what they cover, the next run rebuilds them
     with h5py.File(workspace / "small.h5", "r+") as f:
         f["stats/gdop"][...] = 0
         f["stats"].attrs["num_samples"] = 999
-    assert stored_stats(workspace / "small.h5") is None
+    assert read_stored_histograms(workspace / "small.h5")[1] is None
     assert api.dataset_stats("small", workspace)[1].num_samples == 999
     assert verify_dataset(workspace / "small.h5").ok
     api.expand_dataset("small", 10, workspace)
-    assert stored_stats(workspace / "small.h5").counts["gdop"].sum() == 1010
+    assert read_stored_histograms(workspace / "small.h5")[1].counts["gdop"].sum() == 1010
 
     # a file without usable statistics is scanned instead
     with h5py.File(workspace / "small.h5", "r+") as f:
@@ -243,7 +243,7 @@ def test_running_statistics_cover_every_sample(workspace, small_config):
     assert np.array_equal(rebuilt.counts["gdop"], stats.histogram(
         data["gdop"], stats.gdop_edges(header.config)))
     api.expand_dataset("small", 10, workspace)  # and the next run restores them
-    assert stored_stats(workspace / "small.h5").counts["gdop"].sum() == 1020
+    assert read_stored_histograms(workspace / "small.h5")[1].counts["gdop"].sum() == 1020
     assert verify_dataset(workspace / "small.h5").ok
 
 
@@ -264,7 +264,7 @@ def test_statistics_caught_mid_update_are_read_again_not_recounted(workspace, sm
                 f["stats"].attrs["num_samples"] = 1000
 
     monkeypatch.setattr(store.time, "sleep", commit_finishes_meanwhile)
-    monkeypatch.setattr(store, "stats_from_samples",
+    monkeypatch.setattr(store, "count_histograms",
                         lambda *args: pytest.fail("scanned instead of read again"))
     assert api.dataset_stats("small", workspace)[1].num_samples == 1000
     assert len(waits) == 2
@@ -274,7 +274,7 @@ def test_statistics_caught_mid_update_are_read_again_not_recounted(workspace, sm
     with h5py.File(path, "r+") as f:
         f["stats"].attrs["num_samples"] = store.STATS_UPDATING
     monkeypatch.setattr(store, "STATS_UPDATE_WAIT_S", 0.001)
-    header, rebuilt = api.dataset_stats("small", workspace)
+    _header, rebuilt = api.dataset_stats("small", workspace)
     assert rebuilt.num_samples == 1000 and rebuilt.counts["gdop"].sum() == 1000
 
 
@@ -300,7 +300,7 @@ def test_history_checksums_detect_altered_samples(workspace, small_config):
     api.expand_dataset("small", 200, workspace)
     path = workspace / "small.h5"
     report = verify_dataset(path)
-    assert report.ok and [c for c in report.checks if c.name == "checksums"][0].ok
+    assert report.ok and next(c for c in report.checks if c.name == "checksums").ok
     with h5py.File(path, "r") as f:
         assert all(f["history"]["checksum"] != 0)
     # flip one bit of one float in the expansion's rows: every other check still passes
@@ -330,3 +330,30 @@ def test_expansion_waits_for_a_reader_in_the_same_process(workspace, small_confi
     finally:
         closer.join()
     assert read_header(path).num_samples == 150
+
+
+def test_compiled_histograms_count_exactly_as_the_definition():
+    """A run counts with sampling.histograms, readers and verify recount with the numpy
+    definition in dataset.stats: any difference would make verify report damage."""
+    from heimdall_studio.core.config.model import make_config
+    from heimdall_studio.core.dataset import stats
+    from heimdall_studio.core.sampling.histograms import histogram as compiled
+
+    edges = stats.histogram_edges(make_config("h", seed=1))
+    rng = np.random.default_rng(7)
+    n, rx = 20_000, 7
+    present = rng.random((n, rx)) < 0.4
+    snr = rng.normal(20, 25, (n, rx)).astype("f4")  # beyond both ends of the bins
+    snr[~present] = np.nan
+    snr[0, :3] = [np.inf, -np.inf, edges["snr_db"][0]]  # infinities, a value on an edge
+    arrays = {"signal_present": present, "snr_db": snr,
+              "gdop": (rng.random(n) * 12).astype("f4"),
+              "num_receivers_detected": rng.integers(0, rx + 1, n).astype("u1"),
+              "distance_km": (rng.random((n, rx)) * 400).astype("f4")}
+    numpy_counts = stats.block_histograms(edges, arrays)
+    compiled_counts = stats.block_histograms(edges, arrays, compiled)
+    for name in stats.HISTOGRAMS:
+        assert numpy_counts[name].dtype == compiled_counts[name].dtype == np.int64
+        assert np.array_equal(numpy_counts[name], compiled_counts[name]), name
+    finite = np.isfinite(snr) & present
+    assert numpy_counts["snr_db"].sum() == finite.sum()  # every finite value lands in a bin

@@ -159,7 +159,7 @@ def test_fixture_files_open_and_list(workspace, version):
     assert entry.status == "ok", entry.error
     assert entry.header.num_samples == record["num_samples"]
     assert entry.header.generator_version == version
-    header, stats = api.dataset_stats(path)
+    _header, stats = api.dataset_stats(path)
     assert stats.num_samples == record["num_samples"]
     assert api.load_dataset(path, start=0, stop=10).arrays["tx_lat"].shape == (10,)
     assert verify_dataset(path).ok

@@ -15,8 +15,8 @@ from .layout import COPY_SLAB_ROWS, HistoryRow
 
 def update_checksums(crcs: list[int], arrays: dict[str, np.ndarray]) -> list[int]:
     """Running CRC-32 per sample field, extended by the rows in `arrays`."""
-    return [zlib.crc32(np.ascontiguousarray(arrays[name]), crc)
-            for name, crc in zip(SAMPLE_FIELDS, crcs)]
+    return [zlib.crc32(np.ascontiguousarray(arrays[name]).data, crc)
+            for name, crc in zip(SAMPLE_FIELDS, crcs, strict=True)]
 
 
 def rows_checksum(crcs: list[int]) -> int:

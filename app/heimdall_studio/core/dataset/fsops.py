@@ -94,7 +94,7 @@ def release_beyond_end(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def write_new_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def write_new_file(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Create the file `path` with what `write` writes to it, whole or not at all.
 
     The file is written unnamed (Linux's O_TMPFILE) and linked into place when complete,
@@ -121,7 +121,7 @@ def write_new_file(path: Path, write: Callable[[BinaryIO], None]) -> None:
     _write_named(path, write)
 
 
-def _write_named(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def _write_named(path: Path, write: Callable[[BinaryIO], object]) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_LINKS, 0o644)
     try:

@@ -99,6 +99,7 @@ class DatasetLock:
             "command": " ".join(os.path.basename(a) for a in sys.argv[:2]),
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }).encode()
+        assert self._fd is not None
         try:
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, info, 0)

@@ -15,12 +15,14 @@ file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
 import re
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,7 +198,7 @@ def _root_attr(fid: h5py.h5f.FileID, key: str) -> Any:
             if kind.equal(_UTF8_TEXT):
                 text = np.empty((), object)
                 attr.read(text)  # as bytes
-                return text[()].decode("utf-8", "replace")
+                return text[()].decode("utf-8", "replace")  # type: ignore[attr-defined]
         value = np.empty(attr.shape, dtype=attr.dtype)
         attr.read(value)
     except (KeyError, OSError, TypeError, ValueError):
@@ -361,7 +363,7 @@ def _check_sample_datasets(samples: h5py.h5g.GroupID, path: Path, n_rx: int,
         want = 2 if name in PER_RECEIVER_FIELDS else 1
         if len(shape) != want or (want == 2 and shape[1] != n_rx):
             raise DatasetFormatError(f"/samples/{name} in {path.name} has shape {shape}, "
-                                     f"expected {'(n, %d)' % n_rx if want == 2 else '(n,)'}")
+                                     f"expected {f'(n, {n_rx})' if want == 2 else '(n,)'}")
         if not ds.get_type().equal(_SAMPLE_TYPES[name]) and ds.dtype != dtype:
             raise DatasetFormatError(f"/samples/{name} in {path.name} has dtype {ds.dtype}, "
                                      f"expected {dtype}")
@@ -389,7 +391,7 @@ def _read_history(f: h5py.h5f.FileID, path: Path) -> tuple[HistoryRow, ...]:
     else:
         dtype, memory_type = ds.dtype, None
         # The first builds of Heimdall Studio 0.1 recorded no checksums.
-        if dtype.names is None or set(HISTORY_DTYPE.names) - set(dtype.names) - {"checksum"}:
+        if dtype.names is None or set(HISTORY_DTYPE.names or ()) - set(dtype.names) - {"checksum"}:
             raise DatasetFormatError(f"{path.name} has no readable /history")
     if ds.shape[0] > MAX_HISTORY_ROWS:
         raise DatasetFormatError(f"{path.name} has an implausible history of "
@@ -430,19 +432,12 @@ def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
 
 
 
-class guard_read:
+@contextlib.contextmanager
+def guard_read(path: Path) -> Iterator[None]:
     """Turn low-level HDF5 failures while reading into a DatasetFormatError."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None or isinstance(exc, (DatasetFormatError, DatasetNotFoundError)):
-            return False
-        if isinstance(exc, (OSError, KeyError, ValueError, TypeError, RuntimeError)):
-            raise DatasetFormatError(
-                f"{self.path.name} cannot be read: {short_reason(exc)}") from None
-        return False
+    try:
+        yield
+    except (DatasetFormatError, DatasetNotFoundError):
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise DatasetFormatError(f"{path.name} cannot be read: {short_reason(exc)}") from None

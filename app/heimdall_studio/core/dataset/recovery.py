@@ -49,7 +49,7 @@ FLAGS_AT = 11
 ADDRESSES_AT = 12
 EOF_ADDRESS_INDEX = 2
 # HDF5 looks for the signature at 0 and at 512 * 2**k (files with a user block).
-SEARCH_OFFSETS = (0,) + tuple(512 << k for k in range(12))
+SEARCH_OFFSETS = (0, *tuple(512 << k for k in range(12)))
 # Leftovers of an interrupted create (a named temporary, where the file system cannot
 # make unnamed ones) or of the recovery by copy of earlier releases.
 _LEFTOVER = re.compile(r"^\.(?P<dataset>.+\.h5)\.[^.]+\.(new|recover)$")

@@ -109,8 +109,9 @@ class DatasetStats:
     counts: dict[str, np.ndarray]
 
 
-def _stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
-    """The running histograms as stored, whatever sample count they cover."""
+def stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
+    """The running histograms as stored, whatever sample count they cover; None if there
+    are none, they are being updated, or their bins are not the config's."""
     group = f.get("stats")
     if not isinstance(group, h5py.Group):
         return None
@@ -129,13 +130,9 @@ def _stored_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats | No
     return DatasetStats(covered, edges, counts)
 
 
-def current_stats(f: h5py.File, header: DatasetHeader) -> DatasetStats | None:
-    """The running histograms, if present and covering exactly the committed samples."""
-    stored = _stored_histograms(f, header)
-    return stored if stored is not None and stored.num_samples == header.num_samples else None
-
-
-def stats_from_samples(f: h5py.File, header: DatasetHeader) -> DatasetStats:
+def count_histograms(f: h5py.File, header: DatasetHeader) -> DatasetStats:
+    """The histograms counted from the committed samples (a file without usable stored
+    ones)."""
     edges = histogram_edges(header.config)
     counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
     fields = ("snr_db", "gdop", "num_receivers_detected", "distance_km", "signal_present")
@@ -147,11 +144,16 @@ def stats_from_samples(f: h5py.File, header: DatasetHeader) -> DatasetStats:
     return DatasetStats(header.num_samples, edges, counts)
 
 
-def stored_stats(path: str | Path) -> DatasetStats | None:
-    """The file's running histograms if they are current, else None."""
+def read_stored_histograms(path: str | Path) -> tuple[DatasetHeader, DatasetStats | None]:
+    """The file's header and its stored histograms if they cover exactly its committed
+    samples, else None (what `verify` compares its own count with)."""
     path = Path(path)
     with guard_read(path), open_read(path) as f:
-        return current_stats(f, parse_header(f.id, path))
+        header = parse_header(f.id, path)
+        stored = stored_histograms(f, header)
+        if stored is None or stored.num_samples != header.num_samples:
+            return header, None
+        return header, stored
 
 
 def _stats_updating(f: h5py.File) -> bool:
@@ -176,10 +178,10 @@ def read_stats(path: str | Path) -> tuple[DatasetHeader, DatasetStats]:
         while True:
             with open_read(path) as f:
                 header = parse_header(f.id, path)
-                stored = _stored_histograms(f, header)
+                stored = stored_histograms(f, header)
                 if stored is not None:
                     return header, stored
                 if attempt == STATS_UPDATE_RETRIES or not _stats_updating(f):
-                    return header, stats_from_samples(f, header)
+                    return header, count_histograms(f, header)
             attempt += 1
             time.sleep(STATS_UPDATE_WAIT_S)

@@ -52,7 +52,7 @@ from .layout import (
 from .locking import DatasetLock
 from .reader import INTERRUPTED_WRITE_SIGNS, DatasetHeader, parse_header, read_header, short_reason
 from .recovery import clear_interrupted_write, leftovers_of, remove_leftovers
-from .stats import DatasetStats, current_stats, stats_from_samples
+from .stats import DatasetStats, count_histograms, stored_histograms
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,8 @@ def _create_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
         shape = (0, n_rx) if per_rx else (0,)
         rows = max(1024, STORAGE_CHUNK_ROWS // n_rx) if per_rx else STORAGE_CHUNK_ROWS
         samples.create_dataset(
-            name, shape=shape, maxshape=(None,) + shape[1:], dtype=dtype,
-            chunks=(rows,) + shape[1:], **filters[name])
+            name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
+            chunks=(rows, *shape[1:]), **filters[name])
     f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
                      chunks=(64,))
     _create_stats_group(f, config)
@@ -224,7 +224,9 @@ class DatasetWriter:
             self._fd = self._file.id.get_vfd_handle()
             self._chunk_bytes = sum(int(np.prod(ds.chunks)) * ds.dtype.itemsize
                                     for ds in self._samples.values())
-            self.stats = current_stats(self._file, self.header)
+            self.stats = stored_histograms(self._file, self.header)
+            if self.stats is not None and self.stats.num_samples != self.header.num_samples:
+                self.stats = None
             if self.stats is None and not _stats_layout_fits(self._file, self.config):
                 _create_stats_group(self._file, self.config)  # before SWMR: adds objects
             self._history = self._file["history"]
@@ -239,7 +241,7 @@ class DatasetWriter:
             self._file.swmr_mode = True
             if self.stats is None:  # an interrupted commit left them behind, or worse
                 # Counted in SWMR mode: readers are not kept waiting while samples are read.
-                self.stats = stats_from_samples(self._file, self.header)
+                self.stats = count_histograms(self._file, self.header)
                 self._file["stats"].attrs.modify("num_samples", np.int64(STATS_UPDATING))
                 self._file.flush()
                 _write_stats(self._file, self.stats)
@@ -273,7 +275,7 @@ class DatasetWriter:
         crcs = update_checksums(self._crcs, block.arrays)
         try:
             for name, ds in self._samples.items():
-                ds.resize((n + m,) + ds.shape[1:])
+                ds.resize((n + m, *ds.shape[1:]))
                 ds[n:n + m] = block.arrays[name]
             self._file.flush()  # rows reach the file before the count that exposes them
             self._row = HistoryRow(**{
@@ -292,6 +294,7 @@ class DatasetWriter:
             # The run's row leads num_samples too; the next writer trims it.
             self._file["stats"].attrs.modify("num_samples", np.int64(STATS_UPDATING))
             self._file.flush()
+            assert self.stats is not None  # read or counted when the file was opened
             counts = {k: self.stats.counts[k] + histograms[k] for k in stats.HISTOGRAMS}
             updated = DatasetStats(n + m, self.stats.edges, counts)
             _write_stats(self._file, updated, mark_current=False)

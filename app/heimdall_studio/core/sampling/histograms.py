@@ -18,7 +18,7 @@ def _uniform_histogram(values, mask, low, width, bins):
         v = flat[i]
         if not keep[i] or not np.isfinite(v):
             continue
-        k = int(math.floor((v - low) / width))
+        k = math.floor((v - low) / width)
         counts[min(max(k, 0), bins - 1)] += 1
     return counts
 

@@ -206,7 +206,7 @@ def kernel_params(config) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def generate_block(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_ratio,
+def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_ratio,
                    rx_box, tr_box, rx, params, min_receivers, max_gdop,
                    max_freq_offset_hz,
                    tx_lat, tx_lon, inside_out, gdop_out, ndet_out, mean_snr_out,
@@ -309,7 +309,7 @@ def fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, sta
     """Fill the block arrays `a` (one per sample field) for the chunks described: every
     field of every sample, so that each version owns all of what it draws."""
     rx_box, tr_box, rx, params = prepared
-    generate_block(
+    draw_chunks(
         keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
         rx_box, tr_box, rx, params,
         config.min_receivers, config.max_gdop, config.propagation.max_freq_offset_hz,

@@ -31,10 +31,6 @@ _ONE = np.uint64(1)
 _LAYER_MASK = np.uint64(255)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
-STRATUM_INSIDE = 0
-STRATUM_OUTSIDE = 1
-
-
 def stream_key(seed: int, chunk: int, stratum: int) -> np.ndarray:
     """The two 64-bit words keying one stratum's stream within one chunk."""
     sequence = np.random.SeedSequence(seed, spawn_key=(chunk, stratum))

@@ -10,6 +10,7 @@ example `torch.from_numpy(x)`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ def shuffled_split(num_samples: int, fractions: Sequence[float],
         raise ValueError("fractions must be non-negative and add up to at most 1")
     order = np.random.default_rng(seed).permutation(num_samples)
     bounds = np.round(np.cumsum([0.0, *fractions]) * num_samples).astype(int)
-    return [np.sort(order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [np.sort(order[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def runs_split(header: DatasetHeader, holdout_runs: Sequence[int]) -> tuple[np.ndarray,
@@ -54,7 +55,7 @@ class BatchLoader:
     """
 
     path: Path
-    indices: np.ndarray | None = None
+    indices: np.ndarray = None  # type: ignore[assignment]  # None: every sample
     batch_size: int = 1024
     features: tuple[str, ...] = DEFAULT_FEATURES
     target: tuple[str, ...] = DEFAULT_TARGET
@@ -97,13 +98,14 @@ class BatchLoader:
         pending = 0
         carry_x = np.empty((0, self.feature_width), np.float32)
         carry_y = np.empty((0, len(self.target)), np.float64)
-        for k, start in enumerate(slabs):
+        for k, first in enumerate(slabs):
+            start = int(first)
             stop = min(self.header.num_samples, start + SLAB_ROWS)
             lo, hi = np.searchsorted(self.indices, [start, stop])
             if lo == hi:
                 continue
             rows = self.indices[lo:hi] - start
-            _, arrays = read_samples(self.path, int(start), int(stop), fields)
+            _, arrays = read_samples(self.path, start, stop, fields)
             x, y = self._arrays_to_xy(arrays, rows)
             buffer_x.append(x)
             buffer_y.append(y)

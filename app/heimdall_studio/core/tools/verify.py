@@ -17,8 +17,9 @@ from ..config.geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, inside_mask, receiver
 from ..dataset import stats
 from ..dataset.checksums import rows_checksum, update_checksums
 from ..dataset.reader import DatasetHeader, read_header, read_samples
-from ..dataset.stats import stored_stats
+from ..dataset.stats import read_stored_histograms
 from ..errors import HeimdallError
+from ..sampling.histograms import histogram
 from ..sampling.physics import gdop_at, noise_floor_dbm
 
 SLAB_ROWS = 1 << 18
@@ -34,7 +35,7 @@ class Check:
     detail: str = ""
     failures: int = 0
 
-    def fail(self, count: int, detail: str) -> None:
+    def fail(self, count: int | np.integer, detail: str) -> None:
         if count:
             self.failures += int(count)
             if self.ok:
@@ -94,7 +95,7 @@ def verify_dataset(path: str | Path) -> VerifyReport:
             stop = min(header.num_samples, start + SLAB_ROWS)
             _, arrays = read_samples(path, start, stop)
             _check_slab(header, start, arrays, checks)
-            for k, part in stats.block_histograms(edges, arrays).items():
+            for k, part in stats.block_histograms(edges, arrays, histogram).items():
                 counts[k] += part
             for i, (first, end, _) in enumerate(runs):  # each run's share of this slab
                 lo, hi = max(first, start), min(end, stop)
@@ -117,7 +118,7 @@ def verify_dataset(path: str | Path) -> VerifyReport:
 
 
 def _check_stats(path: Path, counts: dict[str, np.ndarray], check: Check) -> None:
-    stored = stored_stats(path)
+    _, stored = read_stored_histograms(path)
     if stored is None:
         # An interrupted commit can leave them behind; readers and the next run rebuild.
         check.detail = "behind the samples; rebuilt on the next expansion"

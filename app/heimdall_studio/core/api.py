@@ -22,7 +22,7 @@ from .dataset.locking import DatasetLock
 from .dataset.reader import DatasetHeader, read_header, read_samples
 from .dataset.recovery import RepairReport, clear_interrupted_write
 from .dataset.stats import DatasetStats, read_stats
-from .errors import DatasetNotFoundError, PathError
+from .errors import DatasetNotFoundError
 from .runs.driver import (
     Progress,
     check_sample_count,
@@ -36,7 +36,6 @@ from .workspace.paths import (
     WORKSPACE_ENV,
     dataset_path,
     default_workspace,
-    kind_of,
     resolve_dataset,
     workspace_path,
 )
@@ -47,7 +46,7 @@ from .workspace.paths import (
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset's config, history and sample arrays (SPEC section 7 names)."""
+    """A dataset's config, history and sample arrays (names as in docs/file-format.md)."""
 
     header: DatasetHeader
     arrays: dict[str, np.ndarray]
@@ -93,10 +92,7 @@ def list_datasets(workspace: str | Path | None = None) -> list[DatasetEntry]:
     since they were last read (by this process or, through an index in the user cache
     folder, an earlier one) are not read again: see `listing`.
     """
-    folder = workspace_path(workspace)
-    if os.path.lexists(folder) and not folder.is_dir():
-        raise PathError(f"the workspace {folder} is {kind_of(folder)}, not a folder")
-    return list_workspace(folder)
+    return list_workspace(workspace_path(workspace))
 
 
 def delete_dataset(dataset: str | Path, workspace: str | Path | None = None) -> Path:

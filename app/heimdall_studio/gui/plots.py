@@ -34,8 +34,8 @@ def _style(plot: pg.PlotWidget, title: str, x_label: str, y_label: str,
     plot.setTitle(title, size="10pt")
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
-    # Translucent grid lines are most of what a repaint costs (2.5 vs 6 ms a plot,
-    # offscreen): plots redrawn several times a second during a run go without.
+    # Translucent grid lines are most of what a repaint costs (benchmarks/README.md):
+    # plots redrawn several times a second during a run go without.
     plot.showGrid(x=grid, y=grid, alpha=0.25)
     plot.setMinimumSize(160, 120)
     # Counts read better as plain numbers than as "x0.001" scaled axes.

@@ -80,7 +80,7 @@ class DatasetHeader:
 
 
 def _read_access() -> h5py.h5p.PropFAID:
-    """File access for readers, made once (h5py.File builds one per open, ~50 us).
+    """File access for readers, made once (h5py.File would build one per open).
 
     No HDF5 file locks: writers use our own lock files (see `locking`), and a reader must
     not be refused because a writer holds the file.
@@ -250,7 +250,7 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
     Low-level h5py calls throughout: listing a workspace runs this for every file, and the
     high-level objects cost more than the checks themselves.
     """
-    # Every root attribute first: looked up after the datasets, each costs ~1.6 times more.
+    # Every root attribute first: looked up after the datasets, each costs more.
     attrs = {key: _root_attr(f, key) for key in HEADER_ATTRS}
     fmt = attrs["format"]
     if fmt != FORMAT:

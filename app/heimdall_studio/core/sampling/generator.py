@@ -3,7 +3,7 @@
 `generate_blocks(config, start, stop, version)` yields `SampleBlock`s covering
 [start, stop) in order, drawn by that generator version's kernel (see `versions`; by
 default the current one). Sample `i` is the same whatever the range it is generated in,
-so a dataset grown in several runs equals one generated at once (SPEC section 5).
+so a dataset grown in several runs equals one generated at once (docs/generation.md, Randomness and chunks).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Generator version 1 (Heimdall Studio 0.1): the kernel that drew its datasets.
 
-Kept so that those datasets can still be expanded bit for bit (SPEC section 13): this is
+Kept so that those datasets can still be expanded bit for bit (docs/generation.md, Versions): this is
 the 0.1 kernel as it was, and must not change, even where today's kernel (`kernel`,
 version 2) does better. What sets it apart:
 - shadowing and fading normals by Box-Muller on their own uniforms, six draws per link
@@ -45,7 +45,7 @@ STATUS_UNFILLABLE = 1
 
 @njit(cache=True, nogil=True)
 def is_inside(index, inside_ratio):
-    """Stratification by sample index: every prefix keeps the inside ratio (SPEC 2)."""
+    """Stratification by sample index: every prefix keeps the inside ratio (docs/generation.md)."""
     return math.floor((index + 1) * inside_ratio) - math.floor(index * inside_ratio) == 1
 
 
@@ -98,7 +98,7 @@ def receiver_constants(rx_lat, rx_lon, rx_height_m, rx_gain_dbi, rx_noise_dbm, t
 
 @njit(cache=True, nogil=True)
 def gdop_from_vectors(east, north, use, count):
-    """GDOP of a TOA fix with unknown emission time (SPEC section 4), as 0.1 computed it.
+    """GDOP of a TOA fix with unknown emission time (docs/generation.md), as 0.1 computed it.
 
     `east`, `north`: vectors from the transmitter to each receiver; only entries with
     `use[i]` count. Fewer than three, or a singular geometry, gives +inf.
@@ -146,7 +146,7 @@ def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, model, min_recei
                        snr, dist, present):
     """Place one transmitter and find the SNR at every receiver.
 
-    The formulas are those of `physics` (SPEC section 3), fused: log10(d) is shared by
+    The formulas are those of `physics` (docs/generation.md), fused: log10(d) is shared by
     both path-loss models and Rayleigh fading takes |h|^2 straight from the Box-Muller
     radius. Draws are counter-based, so skipping work never shifts later draws. Stops
     early once too few receivers are left to reach `min_receivers`; returns

@@ -51,7 +51,7 @@ STATUS_UNFILLABLE = 1
 
 @njit(cache=True, nogil=True)
 def is_inside(index, inside_ratio):
-    """Stratification by sample index: every prefix keeps the inside ratio (SPEC 2)."""
+    """Stratification by sample index: every prefix keeps the inside ratio (docs/generation.md)."""
     return math.floor((index + 1) * inside_ratio) - math.floor(index * inside_ratio) == 1
 
 
@@ -125,7 +125,7 @@ def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, snr, dist, prese
                        east, north):
     """Place one transmitter and find the SNR at every receiver.
 
-    The formulas are those of `physics` (SPEC section 3), rearranged to save libm calls:
+    The formulas are those of `physics` (docs/generation.md), rearranged to save libm calls:
     - haversine takes sin((a - b) / 2) from the half-angle sines and cosines of both
       ends, so the transmitter costs four sin/cos and each link none;
     - the path loss is 20 or 40 log10(d) plus a constant (two-ray picks the larger,

@@ -1,4 +1,4 @@
-"""Propagation and geometry formulas of SPEC sections 3 and 4, as numba scalar functions.
+"""Propagation and geometry formulas of docs/generation.md (Propagation; Geometry and the filter), as numba scalar functions.
 
 They are the reference: the generator kernel (`kernel`) calls `gdop_from_vectors` and
 evaluates the link formulas rearranged to save libm calls; tests hold it to these.
@@ -77,7 +77,7 @@ def fading_db(n1, n2, rician_k_linear, line_of_sight):
 
 @njit(cache=True, nogil=True)
 def gdop_from_vectors(east, north, use, count):
-    """GDOP of a TOA fix with unknown emission time (SPEC section 4).
+    """GDOP of a TOA fix with unknown emission time (docs/generation.md).
 
     `east`, `north`: vectors from the transmitter to each receiver; only entries with
     `use[i]` count. Fewer than three, or a singular geometry, gives +inf.

@@ -2,7 +2,7 @@
 
 Every random value is a pure function of (stream key, candidate number, draw number), so a
 candidate can be evaluated on any thread, in any order, with the same result. Stream keys
-come from `numpy.random.SeedSequence(seed, spawn_key=(chunk, stratum))` (SPEC section 5);
+come from `numpy.random.SeedSequence(seed, spawn_key=(chunk, stratum))` (docs/generation.md);
 inside a stream, candidate `c` gets its own key by hashing, and its draws are a SplitMix64
 sequence from that key.
 

@@ -1,0 +1,2 @@
+"""The folder of datasets: dataset names to file paths, and the listing with its persistent
+index."""

@@ -114,12 +114,12 @@ READ_BUSY_WAIT_S = 2.0
 INTERRUPTED_WRITE_SIGNS = ("open for write", "truncated file")
 
 
-def _open_read_id(path: Path) -> h5py.h5f.FileID:
+def open_read_id(path: Path) -> h5py.h5f.FileID:
     """Open for reading, also while another process appends (SWMR) or after it crashed.
 
     A file left by a killed writer is repaired in place first, when nobody writes it, so
     that plain HDF5 readers open it too; a read-only one is read in SWMR mode as it is.
-    The low-level file: header reads need nothing else (`_open_read` wraps it).
+    The low-level file: header reads need nothing else (`open_read` wraps it).
     """
     _check_regular_file(path)
     name = os.fsencode(path)
@@ -164,7 +164,7 @@ def _open_read_id(path: Path) -> h5py.h5f.FileID:
 
 
 def open_read(path: Path) -> h5py.File:
-    return h5py.File(_open_read_id(path))
+    return h5py.File(open_read_id(path))
 
 
 def short_reason(exc: BaseException) -> str:
@@ -406,7 +406,7 @@ def read_header(path: str | Path, check_samples: bool = True) -> DatasetHeader:
     `parse_header` for `check_samples`)."""
     path = Path(path)
     with guard_read(path):
-        fid = _open_read_id(path)
+        fid = open_read_id(path)
         try:
             return parse_header(fid, path, check_samples)
         finally:

@@ -19,8 +19,9 @@ from typing import Any, TextIO
 
 from . import __version__
 from .core import api
+from .core.config.params import BY_PATH, CONFIG_PARAMS, Param
 from .core.config.receivers import load_receivers
-from .core.dataset.layout import COMPRESSION_POLICIES
+from .core.config.units import format_size
 from .core.dataset.writer import end_process_if_abandoned
 from .core.errors import (
     ConfigError,
@@ -38,18 +39,20 @@ BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, Datas
                     PathError)
 log = logging.getLogger("heimdall_studio")
 
-# create flag -> config key; `expand` deliberately has none of them.
-GENERATION_FLAGS = {
-    "--frequency-mhz": ("frequency_mhz", float, "carrier frequency, MHz (default 145)"),
-    "--tx-power-dbm": ("tx_power_dbm", float, "transmitter power, dBm (default 37)"),
-    "--min-snr-db": ("min_snr_db", float, "detection threshold, dB (default 3)"),
-    "--min-receivers": ("min_receivers", int, "detecting receivers needed (default 3)"),
-    "--max-gdop": ("max_gdop", float, "largest GDOP kept (default 10)"),
-    "--inside-ratio": ("inside_ratio", float, "fraction inside the receiver box (0.7)"),
-    "--margin-deg": ("margin_deg", float, "training box margin, degrees (default 0.5)"),
-    "--bandwidth-hz": ("bandwidth_hz", float, "receiver noise bandwidth, Hz (12500)"),
-    "--seed": ("seed", int, "root of all randomness (default: random)"),
-}
+_FLAG_TYPES: dict[str, Callable[[str], Any]] = {"float": float, "int": int, "text": str,
+                                                "choice": str}
+
+
+def _help(param: Param) -> str:
+    """A parameter's help line: what it is, its default and what is allowed."""
+    return param.describe().replace("%", "%%")  # argparse formats help with %
+
+
+# create flag -> (config key, type, help), one per config parameter but the name (the
+# positional argument); `expand` deliberately has none of them.
+GENERATION_FLAGS = {p.cli_flag: (p.key, _FLAG_TYPES[p.kind], _help(p))
+                    for p in CONFIG_PARAMS if p.key != "name"}
+NUM_SAMPLES, COMPRESSION = BY_PATH["num_samples"], BY_PATH["compression"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,24 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     create = sub.add_parser("create", parents=[common], help="create a new dataset")
-    create.add_argument("name", help="dataset name (file <workspace>/<name>.h5)")
-    create.add_argument("--samples", type=int, default=10_000, metavar="N",
-                        help="samples to generate (default 10000)")
+    create.add_argument("name", help=BY_PATH["name"].help)
+    create.add_argument(NUM_SAMPLES.cli_flag, dest="samples", type=int,
+                        default=NUM_SAMPLES.default, metavar="N", help=_help(NUM_SAMPLES))
     for flag, (key, kind, text) in GENERATION_FLAGS.items():
         create.add_argument(flag, dest=key, type=kind, metavar=key.split("_")[-1].upper(),
                             help=text)
     create.add_argument("--receivers", metavar="FILE", type=Path,
                         help="receiver network, .json or .csv (default: NW Italy WebSDRs)")
-    create.add_argument("--compression", choices=COMPRESSION_POLICIES, default="light",
-                        help="file storage: light (default, fastest to write), full "
-                             "(gzip everything, 40%% smaller, slower), none")
+    create.add_argument(COMPRESSION.cli_flag, choices=COMPRESSION.choices,
+                        default=COMPRESSION.default, help=_help(COMPRESSION))
 
     expand = sub.add_parser(
         "expand", parents=[common], help="add samples to a dataset",
         description="Add samples to a dataset. Every generation parameter comes from the "
                     "dataset file itself and cannot be given here.")
     expand.add_argument("dataset", metavar="NAME_OR_PATH")
-    expand.add_argument("--samples", type=int, required=True, metavar="N")
+    expand.add_argument(NUM_SAMPLES.cli_flag, dest="samples", type=int, required=True,
+                        metavar="N", help=f"{NUM_SAMPLES.help}; {NUM_SAMPLES.allowed}")
 
     info = sub.add_parser("info", parents=[common], help="show a dataset's config and runs")
     info.add_argument("dataset", metavar="NAME_OR_PATH")
@@ -341,14 +344,14 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
             "created_utc": header.created_utc, "app_version": header.app_version,
             "generator_version": header.generator_version, "size_bytes": header.size_bytes,
             "config": header.config.to_dict(),
-            "history": [row.__dict__ for row in header.history]}, indent=2))
+            "history": [row.to_dict() for row in header.history]}, indent=2))
         return EXIT_OK
     c = header.config
     print(f"{c.name}  ({header.path})")
     print(f"  samples       {header.num_samples:,}")
     print(f"  created       {header.created_utc}  (app {header.app_version}, "
           f"generator {header.generator_version})")
-    print(f"  size          {header.size_bytes / 1e6:,.1f} MB")
+    print(f"  size          {format_size(header.size_bytes)}")
     for key, value in c.to_dict().items():
         if key not in ("name", "receivers", "propagation"):
             print(f"  {key:<13} {value}")
@@ -380,7 +383,7 @@ def _list(args: argparse.Namespace, workspace: str | None) -> int:
         c = e.header.config
         busy = "" if e.status == "ok" else f"  {e.status}"
         print(f"{e.name:<30} {e.header.num_samples:>12,} samples  {c.frequency_mhz:8.3f} MHz"
-              f"  {c.tx_power_dbm:5.1f} dBm  {e.header.size_bytes / 1e6:9.1f} MB{busy}")
+              f"  {c.tx_power_dbm:5.1f} dBm  {format_size(e.header.size_bytes):>10}{busy}")
     return EXIT_OK
 
 
@@ -400,7 +403,7 @@ def _export(args: argparse.Namespace, workspace: str | None) -> int:
     out = export_dataset(path, args.format, args.out, progress)
     if sys.stderr.isatty():
         print("\r\x1b[2K", end="", file=sys.stderr)
-    print(f"{out}: {out.stat().st_size / 1e6:,.1f} MB in {time.monotonic() - began:.1f} s")
+    print(f"{out}: {format_size(out.stat().st_size)} in {time.monotonic() - began:.1f} s")
     return EXIT_OK
 
 

@@ -32,7 +32,7 @@ path_like_names = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.dictionaries(st.sampled_from(KEYS + ["frequency", "evil", "__class__"]),
+@given(st.dictionaries(st.sampled_from([*KEYS, "frequency", "evil", "__class__"]),
                        weird_values, max_size=6),
        path_like_names)
 def test_validator_accepts_only_valid_configs(data, name):
@@ -60,8 +60,7 @@ number_text = st.one_of(
                      "1_000", "", " 5", "five", "1e-400", "-1"]),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(min_value=-(10**30), max_value=10**30).map(str))
-FLAGS = ["--frequency-mhz", "--tx-power-dbm", "--min-snr-db", "--min-receivers", "--max-gdop",
-         "--inside-ratio", "--margin-deg", "--bandwidth-hz", "--seed", "--samples"]
+FLAGS = [*cli.GENERATION_FLAGS, "--samples"]  # every flag made from the parameter table
 
 
 @settings(max_examples=150, deadline=None,
@@ -80,7 +79,7 @@ def test_command_line_answers_bad_input_with_exit_2(capsys, name, flags):
             code = cli.main([*argv, "--workspace", str(workspace)])
         except SystemExit as exc:  # argparse: unparsable values
             code = exc.code
-        out, err = capsys.readouterr()
+        _out, err = capsys.readouterr()
         assert "Traceback" not in err
         assert code in (0, 2), err
         files = sorted(p.name for p in workspace.glob("*")) if workspace.exists() else []

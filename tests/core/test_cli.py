@@ -61,7 +61,7 @@ def test_receivers_from_a_file(run, tmp_path):
     (["info", "ghost"], "no dataset"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(run, workspace, args, fragment):
-    code, out, err = run(*args)
+    code, _, err = run(*args)
     assert code == 2
     assert fragment in err
     assert "Traceback" not in err
@@ -122,3 +122,17 @@ def test_progress_is_not_repeated_when_not_a_terminal(run):
     code, _, err = run("create", "quiet", "--samples", "50")
     assert code == 0
     assert err.count("100.0%") == 1  # one line at the start, one at the end, no repeats
+
+
+def test_sizes_are_shown_in_binary_units(run):
+    """The command line writes sizes as the app does (KiB, MiB, ...), never MB."""
+    from heimdall_studio.core.config.units import format_size
+
+    assert run("create", "sized", "--samples", "40")[0] == 0
+    code, out, _ = run("info", "sized", "--json")
+    size = format_size(json.loads(out)["size_bytes"])
+    assert size.endswith(("KiB", "MiB"))
+    code, out, _ = run("info", "sized")
+    assert code == 0 and f"size          {size}" in out
+    code, out, _ = run("list")
+    assert code == 0 and size in out and " MB" not in out

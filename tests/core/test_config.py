@@ -82,7 +82,7 @@ def test_bad_values_are_named_with_the_allowed_range(key, value, fragment):
 @pytest.mark.parametrize("name", ["", ".", "..", "../x", "a/b", "a\\b", "x" * 101, "tab\tname",
                                   "città", " ", " lead", "trail "])
 def test_names_that_could_escape_the_workspace_are_refused(name):
-    with pytest.raises(ConfigError, match="^name = "):
+    with pytest.raises(ConfigError, match=r"^name = "):
         cfg(name=name)
 
 
@@ -92,7 +92,7 @@ def test_good_names():
 
 
 def test_unknown_keys_are_refused():
-    with pytest.raises(ConfigError, match="^frequency = 145 is not a known parameter"):
+    with pytest.raises(ConfigError, match=r"^frequency = 145 is not a known parameter"):
         cfg(frequency=145)
     with pytest.raises(ConfigError, match="propagation"):
         cfg(propagation={"sigma": 3})
@@ -106,14 +106,14 @@ def test_missing_name_is_refused():
 def test_receivers_must_be_distinct_and_at_least_three():
     rx = [r.to_dict() for r in default_receivers()]
     with pytest.raises(ConfigError, match="duplicate receiver name"):
-        cfg(receivers=rx[:3] + [dict(rx[3], name=rx[0]["name"])])
+        cfg(receivers=[*rx[:3], dict(rx[3], name=rx[0]["name"])])
     with pytest.raises(ConfigError, match="at least 3 receivers"):
         cfg(receivers=rx[:2])
     same_place = [dict(rx[0], name=f"r{i}") for i in range(3)]
     with pytest.raises(ConfigError, match="distinct positions"):
         cfg(receivers=same_place)
     with pytest.raises(ConfigError, match=r"receivers\['bad'\].lat"):
-        cfg(receivers=rx[:3] + [dict(rx[3], name="bad", lat=91)])
+        cfg(receivers=[*rx[:3], dict(rx[3], name="bad", lat=91)])
 
 
 def test_min_receivers_is_bounded_by_the_network():
@@ -149,7 +149,7 @@ def test_networks_validated_once_still_refuse_a_value_that_only_compares_equal()
         assert config.propagation.tx_height_m == 1.0
     with pytest.raises(ConfigError, match=r"receivers\['Aquila di Giaveno'\]\.lat"):
         cfg(receivers=[{**receivers[0], "lat": True}, *receivers[1:]])
-    with pytest.raises(ConfigError, match="propagation.tx_height_m"):
+    with pytest.raises(ConfigError, match=r"propagation\.tx_height_m"):
         cfg(propagation={"tx_height_m": True})
     # The same network as objects, or mixed, is taken as given.
     objects = cfg(receivers=receivers).receivers

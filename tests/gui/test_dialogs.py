@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import h5py
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QComboBox,
     QDialog,
     QDoubleSpinBox,
@@ -21,6 +23,12 @@ from PySide6.QtWidgets import (
 
 from heimdall_studio.core import api
 from heimdall_studio.core.config.model import DatasetConfig
+from heimdall_studio.core.config.params import (
+    BY_PATH,
+    CONFIG_PARAMS,
+    PROPAGATION_PARAMS,
+    RECEIVER_PARAMS,
+)
 from heimdall_studio.gui.dialogs import (
     ExpandDatasetDialog,
     ExpandDatasetRequest,
@@ -41,7 +49,7 @@ def new_dialog(qtbot, workspace):
 
 
 def test_every_parameter_has_a_widget_named_by_its_key(new_dialog):
-    for key in CONFIG_KEYS + ("num_samples",):
+    for key in (*CONFIG_KEYS, "num_samples"):
         assert new_dialog.findChild(QWidget, key) is not None, key
     defaults = DatasetConfig(name="x", seed=0)
     assert new_dialog.findChild(QDoubleSpinBox, "frequency_mhz").value() == 145.0
@@ -50,6 +58,36 @@ def test_every_parameter_has_a_widget_named_by_its_key(new_dialog):
     assert new_dialog.findChild(QSpinBox, "min_receivers").value() == 3
     assert new_dialog.findChild(QTableView, "receivers").model().rowCount() == 7
     assert new_dialog.findChild(QLineEdit, "seed").text().isdigit()
+
+
+def test_every_table_parameter_has_a_widget_with_its_range_unit_and_tip(new_dialog):
+    """The form is made from the parameter tables: one widget per parameter, named by
+    its path, its spin range wider than what is valid (so a value just outside can be
+    typed and be told why), its unit as suffix, its range in the tooltip."""
+    for param in CONFIG_PARAMS + PROPAGATION_PARAMS:
+        widget = new_dialog.findChild(QWidget, param.path)
+        assert widget is not None, param.path
+        assert param.allowed in widget.toolTip(), param.path
+        if isinstance(widget, QAbstractSpinBox):
+            assert param.kind == "float" or param.hi < 2**31, param.path  # seed: digits
+            assert widget.minimum() < param.lo, param.path
+            assert widget.maximum() > (param.hi if math.isfinite(param.hi) else param.lo)
+            assert widget.suffix() == (f" {param.unit}" if param.unit else "")
+            assert isinstance(widget, QSpinBox) == (param.kind == "int"), param.path
+            if param.default is not None:
+                assert widget.value() == param.default, param.path
+        elif isinstance(widget, QComboBox):
+            assert [widget.itemText(i) for i in range(widget.count())] == list(param.choices)
+            assert widget.currentText() == param.default
+        else:
+            assert isinstance(widget, QLineEdit) and param.kind in ("text", "int")
+    count = BY_PATH["num_samples"]
+    box = new_dialog.findChild(QSpinBox, count.path)
+    assert box.minimum() == count.lo and box.maximum() <= count.hi
+    model = new_dialog.form.receiver_model
+    headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(model.columnCount())]
+    assert headers[:4] == ["Name", "Lat (degrees)", "Lon (degrees)", "Alt (m)"]
+    assert len(headers) == len(RECEIVER_PARAMS)
 
 
 def test_validation_disables_ok_and_names_the_field(qtbot, new_dialog, workspace):

@@ -1,9 +1,11 @@
 """The dataset parameter form shared by the New and Expand dialogs.
 
-Every parameter widget's objectName is its config key (`frequency_mhz`, ...; propagation
-constants are `propagation.<key>`), the sample count is `num_samples`. The form only
-collects values; checking them is `DatasetConfig.from_dict`'s job, so the GUI and the
-command line accept and refuse exactly the same input with the same messages.
+The fields are made from the parameter tables (`core.config.params`): each widget's kind,
+unit, range, step, label and tooltip come from its parameter, and its objectName is the
+parameter's path (`frequency_mhz`, ...; propagation constants are `propagation.<key>`);
+the sample count is `num_samples`. The form only collects values; checking them is
+`DatasetConfig.from_dict`'s job, so the GUI and the command line accept and refuse exactly
+the same input with the same messages.
 
 Spin box ranges are deliberately wider than the valid ranges: a spin box silently refuses
 what is outside its range, while validation says which field is wrong and what is allowed.
@@ -11,7 +13,7 @@ what is outside its range, while validation says which field is wrong and what i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from pathlib import Path
 from typing import Any
 
@@ -39,70 +41,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.config.model import DATASET_TYPES, MAX_SEED, PATH_LOSS_MODELS, DatasetConfig, new_seed
+from ..core.config.model import DatasetConfig, new_seed
+from ..core.config.params import BY_PATH, CONFIG_PARAMS, GROUPS, PROPAGATION_PARAMS, Param
 from ..core.config.receivers import default_receivers, load_receivers
 from ..core.dataset.reader import DatasetHeader
 from ..core.errors import ConfigError
 from .receivers import ReceiverTableModel
 
-DEFAULT_NUM_SAMPLES = 100_000
+DEFAULT_NUM_SAMPLES = 100_000  # a dialog's run is meant to be used, not a quick check
 LABEL_WIDTH = 135
 MAX_NUM_SAMPLES = 2_000_000_000  # what a QSpinBox holds; the command line goes further
-
-
-@dataclass(frozen=True)
-class NumberField:
-    key: str
-    label: str
-    unit: str
-    decimals: int  # -1: whole numbers (QSpinBox)
-    lo: float
-    hi: float
-    step: float
-    tip: str
-
-
-SIGNAL_FIELDS = (
-    NumberField("frequency_mhz", "Frequency", "MHz", 3, 0, 100_000, 1,
-                "Carrier frequency: 1 to 6000 MHz"),
-    NumberField("tx_power_dbm", "Transmit power", "dBm", 1, -200, 200, 1,
-                "Nominal transmitter power: -30 to 70 dBm (37 dBm = 5 W)"),
-    NumberField("bandwidth_hz", "Noise bandwidth", "Hz", 0, 0, 1e10, 500,
-                "Receiver noise bandwidth: greater than 0 Hz"),
-)
-FILTER_FIELDS = (
-    NumberField("min_snr_db", "Min SNR", "dB", 1, -100, 200, 0.5,
-                "A receiver detects the signal when its SNR is at least this: -20 to 60 dB"),
-    NumberField("min_receivers", "Min receivers", "", -1, 0, 255, 1,
-                "Detecting receivers a sample needs to be kept: 3 to the number of receivers"),
-    NumberField("max_gdop", "Max GDOP", "", 2, 0, 1e9, 0.5,
-                "Keep a sample only if its GDOP is at most this: greater than 1"),
-)
-PLACEMENT_FIELDS = (
-    NumberField("inside_ratio", "Inside ratio", "", 3, -1, 2, 0.05,
-                "Fraction of samples with the transmitter inside the receiver box: 0 to 1"),
-    NumberField("margin_deg", "Margin", "deg", 3, -10, 90, 0.1,
-                "The training box is the receiver box grown by this on every side: 0 to 5 deg"),
-)
-PROPAGATION_FIELDS = (
-    NumberField("propagation.tx_height_m", "TX antenna height", "m", 1, 0, 10_000, 1,
-                "Transmitter antenna above ground"),
-    NumberField("propagation.clutter_min_db", "Clutter loss from", "dB", 1, -100, 200, 1,
-                "Per-link clutter loss is uniform between these two"),
-    NumberField("propagation.clutter_max_db", "Clutter loss to", "dB", 1, -100, 200, 1,
-                "Per-link clutter loss is uniform between these two"),
-    NumberField("propagation.shadowing_sigma_db", "Shadowing sigma", "dB", 1, -100, 200, 0.5,
-                "Standard deviation of log-normal shadowing"),
-    NumberField("propagation.rician_k_db", "Rician K", "dB", 1, -100, 200, 0.5,
-                "Rician fading K factor below the line-of-sight distance, Rayleigh beyond"),
-    NumberField("propagation.los_distance_km", "Line of sight up to", "km", 1, -1, 100_000, 1,
-                "Links shorter than this fade as Rician, longer as Rayleigh"),
-    NumberField("propagation.max_freq_offset_hz", "Max oscillator offset", "Hz", 1, -1, 1e7, 5,
-                "Receiver frequency offsets are uniform in plus/minus this"),
-    NumberField("chunk_size", "Chunk size", "samples", -1, 0, 1 << 24, 1024,
-                "Samples per random-stream chunk; part of what makes a dataset reproducible"),
-)
-ALL_NUMBER_FIELDS = SIGNAL_FIELDS + FILTER_FIELDS + PLACEMENT_FIELDS + PROPAGATION_FIELDS
+SPIN_INT_MAX = 2**31 - 1  # larger whole numbers (the seed) are typed as digits
+SPIN_FLOAT_MAX = 1e12
+OPEN_RANGE_SPAN = 1e9  # how far a spin box goes above a bound with no upper limit
+# The parameters the form shows, in its order; their widgets are named by `Param.path`.
+FORM_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS
+# Form groups and the parameters in each, in table order.
+SHOWN_GROUPS = ("dataset", "signal", "filter", "placement")
+ADVANCED_GROUPS = ("propagation", "advanced")
 
 INVALID_STYLE = """
 QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QTableView[invalid="true"] {
@@ -111,22 +67,62 @@ QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QTableView[invalid=
 """
 
 
-def _number_widget(field: NumberField) -> QAbstractSpinBox:
-    if field.decimals < 0:
-        box: QAbstractSpinBox = QSpinBox()
+def tooltip(param: Param) -> str:
+    """What the parameter is, what is allowed, and its default."""
+    default = "" if param.required else f" (default {param.default_text})"
+    return f"{param.help}: {param.allowed}{default}"
+
+
+def spin_range(param: Param) -> tuple[float, float]:
+    """A spin box's range: wider than what is valid on both sides, so that a value just
+    outside can be entered and validation says what is allowed."""
+    limit = SPIN_INT_MAX if param.kind == "int" else SPIN_FLOAT_MAX
+    lo, hi = param.lo, param.hi
+    if math.isfinite(hi):
+        pad = max(hi - lo, 1.0)
+        return max(lo - pad, -limit), min(hi + pad, limit)
+    return max(lo - max(abs(lo), 1.0), -limit), min(lo + OPEN_RANGE_SPAN, limit)
+
+
+def _number_widget(param: Param) -> QAbstractSpinBox:
+    lo, hi = spin_range(param)
+    box: QSpinBox | QDoubleSpinBox
+    if param.kind == "int":
+        box = QSpinBox()
+        box.setRange(int(lo), int(hi))
+        box.setSingleStep(int(param.step))
     else:
         box = QDoubleSpinBox()
-        box.setDecimals(field.decimals)
-    box.setRange(field.lo, field.hi)
-    box.setSingleStep(field.step)
-    if field.unit:
-        box.setSuffix(f" {field.unit}")
-    box.setObjectName(field.key)
-    box.setToolTip(field.tip)
+        box.setDecimals(param.decimals)
+        box.setRange(lo, hi)
+        box.setSingleStep(param.step)
+    if param.unit:
+        box.setSuffix(f" {param.unit}")
     box.setAccelerated(True)
-    box.setGroupSeparatorShown(field.key in ("bandwidth_hz", "chunk_size"))
+    # Thousands are grouped where values run into them (bandwidth, chunk size).
+    box.setGroupSeparatorShown(abs(param.default or 0) >= 1000)
     box.setMinimumWidth(130)
     return box
+
+
+def _widget(param: Param) -> QWidget:
+    """The widget that holds a parameter, named by its path and explained by its tip."""
+    widget: QWidget
+    if param.kind == "choice":
+        widget = QComboBox()
+        widget.addItems(param.choices)
+    elif param.kind == "text":
+        widget = QLineEdit()
+    elif param.kind == "int" and param.hi > SPIN_INT_MAX:
+        widget = QLineEdit()
+        digits = len(str(int(param.hi)))
+        widget.setValidator(QRegularExpressionValidator(QRegularExpression(
+            rf"\d{{0,{digits}}}")))
+    else:
+        widget = _number_widget(param)
+    widget.setObjectName(param.path)
+    widget.setToolTip(tooltip(param))
+    return widget
 
 
 class ConfigForm(QWidget):
@@ -138,8 +134,10 @@ class ConfigForm(QWidget):
         super().__init__(parent)
         self.setObjectName("config_form")
         self.setStyleSheet(INVALID_STYLE)
-        self.numbers: dict[str, QAbstractSpinBox] = {f.key: _number_widget(f)
-                                                     for f in ALL_NUMBER_FIELDS}
+        # Every parameter's widget by path; the spin boxes among them also in `numbers`.
+        self.widgets: dict[str, QWidget] = {p.path: _widget(p) for p in FORM_PARAMS}
+        self.numbers: dict[str, QAbstractSpinBox] = {
+            path: w for path, w in self.widgets.items() if isinstance(w, QAbstractSpinBox)}
         self._build_widgets()
         self._build_layout()
         self._connect()
@@ -148,24 +146,16 @@ class ConfigForm(QWidget):
     # -- construction --------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        self.name = QLineEdit(objectName="name", placeholderText="e.g. nw-italy-2m")
-        self.name.setToolTip("Letters, digits, space, '-', '_', '.'; the file is <name>.h5")
-        self.dataset_type = QComboBox(objectName="dataset_type")
-        self.dataset_type.addItems(DATASET_TYPES)
-        self.dataset_type.setToolTip("What each sample stores")
-        self.seed = QLineEdit(objectName="seed")
-        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,19}")))
-        self.seed.setToolTip(f"Root of all randomness: 0 to {MAX_SEED}. "
-                             "The same seed and parameters give the same samples")
+        self.name = self._line_edit("name")
+        self.name.setPlaceholderText("e.g. nw-italy-2m")
+        self.seed = self._line_edit("seed")
+        self.dataset_type = self._combo("dataset_type")
+        self.path_loss_model = self._combo("propagation.path_loss_model")
         self.new_seed_button = QPushButton("New", objectName="new_seed")
         self.new_seed_button.setToolTip("Draw a new random seed")
         self.target_path = QLabel(objectName="dataset_file")
         self.target_path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.target_path.setWordWrap(True)
-        self.path_loss_model = QComboBox(objectName="propagation.path_loss_model")
-        self.path_loss_model.addItems(PATH_LOSS_MODELS)
-        self.path_loss_model.setToolTip("two_ray: max(free space, plane earth); "
-                                        "free_space: free-space loss only")
 
         self.receiver_model = ReceiverTableModel(self)
         self.receivers = QTableView(objectName="receivers")
@@ -182,13 +172,15 @@ class ConfigForm(QWidget):
         self.default_receivers_button = QPushButton("Reset to default",
                                                     objectName="default_receivers")
 
-        self.num_samples = QSpinBox(objectName="num_samples")
-        self.num_samples.setRange(1, MAX_NUM_SAMPLES)
-        self.num_samples.setSingleStep(10_000)
+        count = BY_PATH["num_samples"]
+        self.num_samples = QSpinBox(objectName=count.path)
+        self.num_samples.setRange(int(count.lo), min(int(count.hi), MAX_NUM_SAMPLES))
+        self.num_samples.setSingleStep(int(count.step))
         self.num_samples.setGroupSeparatorShown(True)
         self.num_samples.setAccelerated(True)
         self.num_samples.setMinimumWidth(150)
-        self.num_samples.setToolTip("How many samples this run adds")
+        self.num_samples.setToolTip(f"{count.help}: 1 to {MAX_NUM_SAMPLES:,} here (the "
+                                    f"command line goes further)")
         self.sample_total = QLabel(objectName="sample_total")
         self.sample_total.setStyleSheet("font-weight: bold;")
 
@@ -197,6 +189,16 @@ class ConfigForm(QWidget):
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_toggle.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
+
+    def _line_edit(self, path: str) -> QLineEdit:
+        widget = self.widgets[path]
+        assert isinstance(widget, QLineEdit)
+        return widget
+
+    def _combo(self, path: str) -> QComboBox:
+        widget = self.widgets[path]
+        assert isinstance(widget, QComboBox)
+        return widget
 
     def _form(self, title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
         group = QGroupBox(title)
@@ -208,22 +210,24 @@ class ConfigForm(QWidget):
             layout.addRow(label, widget)
         return group
 
-    def _build_layout(self) -> None:
-        def rows(fields: tuple[NumberField, ...]) -> list[tuple[str, QWidget]]:
-            return [(f.label, self.numbers[f.key]) for f in fields]
+    def _rows(self, groups: tuple[str, ...], seed_row: QWidget) -> list[tuple[str, QWidget]]:
+        """(label, widget) of the parameters of `groups`, in table order."""
+        return [(p.label, seed_row if p.path == "seed" else self.widgets[p.path])
+                for p in FORM_PARAMS if p.group in groups]
 
+    def _build_layout(self) -> None:
         seed_row = QWidget()
         seed_layout = QHBoxLayout(seed_row)
         seed_layout.setContentsMargins(0, 0, 0, 0)
         seed_layout.addWidget(self.seed, 1)
         seed_layout.addWidget(self.new_seed_button)
-        dataset = self._form("Dataset", [("Name", self.name), ("Type", self.dataset_type),
-                                         ("Seed", seed_row), ("File", self.target_path)])
-        signal = self._form("Signal", rows(SIGNAL_FIELDS))
-        filters = self._form("Filters", rows(FILTER_FIELDS))
-        placement = self._form("Transmitter placement", rows(PLACEMENT_FIELDS))
-        self.advanced = self._form("", [("Path loss model", self.path_loss_model)]
-                                   + rows(PROPAGATION_FIELDS))
+        groups = []
+        for group in SHOWN_GROUPS:
+            rows = self._rows((group,), seed_row)
+            if group == "dataset":
+                rows.append(("File", self.target_path))
+            groups.append(self._form(GROUPS[group], rows))
+        self.advanced = self._form("", self._rows(ADVANCED_GROUPS, seed_row))
         self.advanced.setVisible(False)
 
         network = QGroupBox("Receiver network")
@@ -236,13 +240,13 @@ class ConfigForm(QWidget):
         buttons.addStretch(1)
         network_layout.addLayout(buttons)
 
-        run = self._form("Run", [("Samples to generate", self.num_samples),
-                                 ("", self.sample_total)])
+        run = self._form(GROUPS["run"], [(BY_PATH["num_samples"].label, self.num_samples),
+                                         ("", self.sample_total)])
         self.run_group = run
 
         left = QVBoxLayout()
-        for group in (dataset, signal, filters, placement):
-            left.addWidget(group)
+        for group_box in groups:
+            left.addWidget(group_box)
         left.addWidget(self.advanced_toggle)
         left.addWidget(self.advanced)
         left.addStretch(1)
@@ -257,12 +261,13 @@ class ConfigForm(QWidget):
         grid.setColumnStretch(1, 3)
 
     def _connect(self) -> None:
-        self.name.textChanged.connect(self.changed)
-        self.seed.textChanged.connect(self.changed)
-        self.dataset_type.currentIndexChanged.connect(self.changed)
-        self.path_loss_model.currentIndexChanged.connect(self.changed)
-        for box in self.numbers.values():
-            box.valueChanged.connect(self.changed)
+        for widget in self.widgets.values():
+            if isinstance(widget, QLineEdit):
+                widget.textChanged.connect(self.changed)
+            elif isinstance(widget, QComboBox):
+                widget.currentIndexChanged.connect(self.changed)
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                widget.valueChanged.connect(self.changed)
         self.num_samples.valueChanged.connect(self.changed)
         for signal in (self.receiver_model.dataChanged, self.receiver_model.rowsInserted,
                        self.receiver_model.rowsRemoved, self.receiver_model.modelReset):
@@ -283,16 +288,18 @@ class ConfigForm(QWidget):
 
     def set_values(self, config: DatasetConfig, name: str | None = None) -> None:
         """Show a config; `name` overrides the shown name (empty for a new dataset)."""
-        self.name.setText(config.name if name is None else name)
-        self.seed.setText(str(config.seed))
-        self.dataset_type.setCurrentText(config.dataset_type)
-        self.path_loss_model.setCurrentText(config.propagation.path_loss_model)
-        for key, box in self.numbers.items():
-            if key.startswith("propagation."):
-                value = getattr(config.propagation, key.split(".", 1)[1])
-            else:
-                value = getattr(config, key)
-            box.setValue(value)
+        for param in FORM_PARAMS:
+            holder = config.propagation if param.scope == "propagation" else config
+            value = getattr(holder, param.key)
+            if param.key == "name" and name is not None:
+                value = name
+            widget = self.widgets[param.path]
+            if isinstance(widget, QLineEdit):
+                widget.setText(str(value))
+            elif isinstance(widget, QComboBox):
+                widget.setCurrentText(value)
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                widget.setValue(value)
         self.receiver_model.set_receivers(config.receivers)
 
     def lock_to_dataset(self, header: DatasetHeader) -> None:
@@ -315,8 +322,7 @@ class ConfigForm(QWidget):
 
     def generation_widgets(self) -> list[QWidget]:
         """Every widget that holds a generation parameter (everything but the count)."""
-        return [self.name, self.dataset_type, self.seed, self.new_seed_button,
-                self.path_loss_model, self.receivers, *self.numbers.values()]
+        return [*self.widgets.values(), self.new_seed_button, self.receivers]
 
     def set_target_path(self, text: str) -> None:
         self.target_path.setText(text)
@@ -328,19 +334,24 @@ class ConfigForm(QWidget):
 
     def config_values(self) -> dict[str, Any]:
         """What the widgets hold, as `DatasetConfig.from_dict` input (not yet checked)."""
-        seed_text = self.seed.text().strip()
-        values: dict[str, Any] = {
-            "name": self.name.text(),
-            "seed": int(seed_text) if seed_text.isdigit() else seed_text,
-            "dataset_type": self.dataset_type.currentText(),
-            "receivers": self.receiver_model.receiver_dicts(),
-            "propagation": {"path_loss_model": self.path_loss_model.currentText()},
-        }
-        for key, box in self.numbers.items():
-            if key.startswith("propagation."):
-                values["propagation"][key.split(".", 1)[1]] = box.value()
+        values: dict[str, Any] = {"receivers": self.receiver_model.receiver_dicts(),
+                                  "propagation": {}}
+        for param in FORM_PARAMS:
+            widget = self.widgets[param.path]
+            value: Any
+            if isinstance(widget, QLineEdit):
+                value = widget.text()
+                if param.kind == "int":  # digits only: the seed
+                    value = int(value.strip()) if value.strip().isdigit() else value.strip()
+            elif isinstance(widget, QComboBox):
+                value = widget.currentText()
             else:
-                values[key] = box.value()
+                assert isinstance(widget, (QSpinBox, QDoubleSpinBox))
+                value = widget.value()
+            if param.scope == "propagation":
+                values["propagation"][param.key] = value
+            else:
+                values[param.key] = value
         return values
 
     def mark_invalid(self, field: str | None) -> None:
@@ -351,7 +362,7 @@ class ConfigForm(QWidget):
                 target = self.receivers
             else:
                 target = self.findChild(QWidget, field)
-        for widget in [self.name, self.seed, self.receivers, *self.numbers.values()]:
+        for widget in [*self.widgets.values(), self.receivers]:
             invalid = widget is target
             if widget.property("invalid") != invalid:
                 widget.setProperty("invalid", invalid)

@@ -1,12 +1,12 @@
 """Details of the selected dataset: config, receivers, history, distributions and map.
 
 Config, receivers and history come from the header the listing already read, so they show
-at once. The distributions and the map need samples: a pool worker reads and reduces them
-(`summary.summarize_or_refuse`) while the window stays responsive; a result that arrives
-after the selection moved on is dropped. Samples found damaged are reported
-(`samples_refused`): the listing read only the header. A file being written is not
-damaged: its samples are read once, and again when its writer has ended; one that cannot
-be read for a moment is tried again a second later.
+at once. The distributions and the map need samples: a worker thread reads and reduces them
+(`summary.summarize_dataset`) while the window stays responsive; a result that arrives
+after the selection moved on is dropped. A read that fails says why in the pane; samples
+found damaged are also reported (`samples_refused`), since the listing read only the
+header. A file being written is not damaged: its samples are read once, and again when its
+writer has ended; one that cannot be read for a moment is tried again a second later.
 """
 
 from __future__ import annotations
@@ -28,27 +28,41 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from ..core.api import DatasetEntry
+from ..core.config.params import unit_of
+from ..core.dataset.layout import HISTORY_FIELDS, HistoryRow
 from ..core.dataset.reader import DatasetHeader
-from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError
+from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError, HeimdallError
 from .browser import format_size, writer_text
+from .jobs import describe_error
 from .plots import HistogramPlot, MapPlot
-from .summary import MAX_MAP_POINTS, DatasetSummary, Unreadable, summarize_or_refuse
-from .workers import FunctionWorker
+from .receivers import RECEIVER_COLUMNS, receiver_rows
+from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_dataset
 
 log = logging.getLogger(__name__)
 
-UNITS = {"frequency_mhz": "MHz", "tx_power_dbm": "dBm", "min_snr_db": "dB",
-         "margin_deg": "deg", "bandwidth_hz": "Hz", "chunk_size": "samples",
-         "tx_height_m": "m", "clutter_min_db": "dB", "clutter_max_db": "dB",
-         "shadowing_sigma_db": "dB", "rician_k_db": "dB", "los_distance_km": "km",
-         "max_freq_offset_hz": "Hz"}
-HISTORY_COLUMNS = ("Run", "Started (UTC)", "First index", "Samples", "Candidates",
-                   "Acceptance", "Rejected: too few rx", "Rejected: GDOP", "Duration",
-                   "App version")
-RECEIVER_COLUMNS = ("Name", "Lat (deg)", "Lon (deg)", "Alt (m)", "Noise figure (dB)",
-                    "Gain (dBi)")
+# The history row's titled columns, with after the candidates the acceptance they imply.
+HISTORY_SHOWN = tuple(f for f in HISTORY_FIELDS if f.label)
+HISTORY_COLUMNS = tuple(title for f in HISTORY_SHOWN for title in
+                        ((f.label, "Acceptance") if f.name == "candidates" else (f.label,)))
+
+
+def history_cells(row: HistoryRow) -> tuple[object, ...]:
+    """One run's cells, in HISTORY_COLUMNS order."""
+    cells: list[object] = []
+    for f in HISTORY_SHOWN:
+        value = getattr(row, f.name)
+        if f.name == "started_utc":
+            value = value.replace("T", " ").rstrip("Z")
+        elif f.unit:
+            value = f"{value:.1f} {f.unit}"
+        cells.append(value)
+        if f.name == "candidates":
+            cells.append(f"{100 * row.count / row.candidates:.1f}%" if row.candidates
+                         else "–")
+    return tuple(cells)
 
 
 def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
@@ -100,11 +114,11 @@ def config_rows(header: DatasetHeader) -> list[tuple[str, str, str]]:
         if key in ("receivers", "propagation"):
             continue
         rows.append((key, f"{value:g}" if isinstance(value, float) else str(value),
-                     UNITS.get(key, "")))
+                     unit_of(key)))
     rows.append(("receivers", f"{len(c.receivers)} (see Receivers)", ""))
     for key, value in c.propagation.to_dict().items():
         rows.append((f"propagation.{key}", f"{value:g}" if isinstance(value, float)
-                     else str(value), UNITS.get(key, "")))
+                     else str(value), unit_of(f"propagation.{key}")))
     return rows
 
 
@@ -112,7 +126,6 @@ class DetailsPanel(QWidget):
     """Everything about one dataset."""
 
     summary_loaded = Signal(object)  # DatasetSummary now shown
-    summary_failed = Signal(str)
     samples_refused = Signal(object, str)  # path, why: its samples are damaged
 
     BUSY_RETRY_MS = 1000
@@ -208,13 +221,8 @@ class DetailsPanel(QWidget):
         self.title.setToolTip(str(entry.path))
         self._set_title(header.num_samples)
         _fill(self.config_table, config_rows(header))
-        _fill(self.receiver_table, [(r.name, r.lat, r.lon, r.alt_m, r.noise_figure_db,
-                                     r.antenna_gain_dbi) for r in header.config.receivers])
-        _fill(self.history_table, [
-            (h.kind, h.started_utc.replace("T", " ").rstrip("Z"), h.first_index, h.count,
-             h.candidates, f"{100 * h.count / h.candidates:.1f}%" if h.candidates else "–",
-             h.rejected_too_few_receivers, h.rejected_gdop, f"{h.duration_s:.1f} s",
-             h.app_version) for h in header.history])
+        _fill(self.receiver_table, receiver_rows(header.config.receivers))
+        _fill(self.history_table, [history_cells(h) for h in header.history])
         key = (entry.path, header.num_samples)
         same_dataset = previous is not None and previous.path == entry.path
         # A file another process writes is read once, not at every commit (several a
@@ -284,30 +292,13 @@ class DetailsPanel(QWidget):
         self.loading = True
         self.note.setText("Reading samples…")
         points = self.max_map_points
-        worker = FunctionWorker(f"summary of {path.name}",
-                                lambda: summarize_or_refuse(path, points))
-        worker.signals.succeeded.connect(lambda s: self._loaded(serial, path, s))
-        worker.signals.failed.connect(lambda message: self._load_failed(serial, message))
-        worker.start()
+        create_worker(summarize_dataset, path, points, _connect={
+            "returned": lambda s: self._loaded(serial, s),
+            "errored": lambda exc: self._load_failed(serial, path, exc)})
 
-    def _loaded(self, serial: int, path: Path, summary: DatasetSummary | Unreadable) -> None:
+    def _loaded(self, serial: int, summary: DatasetSummary) -> None:
         if serial != self._load_serial:
             return  # the selection moved on meanwhile
-        if isinstance(summary, DatasetFormatError):
-            self._load_failed(serial, str(summary))
-            self.samples_refused.emit(path, str(summary))
-            return
-        if isinstance(summary, DatasetBusyError):
-            self.loading = False
-            self.note.setText("The file is being written and cannot be read at this "
-                              "moment; reading it again in a second…")
-            self._retry.start()
-            return
-        if isinstance(summary, DatasetInUseError):
-            self.loading = False
-            self.note.setText(f"{summary} (Refresh reads it again).")
-            self.summary_failed.emit(str(summary))
-            return
         self.loading = False
         self.summary = summary
         self._loaded_key = (summary.path, summary.num_samples)
@@ -339,9 +330,22 @@ class DetailsPanel(QWidget):
             shown = "the map shows all of them"
         self.note.setText(f"Distributions over all {summary.num_samples:,} samples; {shown}.")
 
-    def _load_failed(self, serial: int, message: str) -> None:
+    def _load_failed(self, serial: int, path: Path, exc: Exception) -> None:
+        """Why the samples cannot be read, in the pane. Only damage makes the file
+        unreadable (`samples_refused`): a file being written is read again in a second,
+        one another program holds when Refresh asks."""
         if serial != self._load_serial:
             return
         self.loading = False
-        self.note.setText(f"Cannot read the samples: {message}")
-        self.summary_failed.emit(message)
+        if isinstance(exc, DatasetBusyError):
+            self.note.setText("The file is being written and cannot be read at this "
+                              "moment; reading it again in a second…")
+            self._retry.start()
+        elif isinstance(exc, DatasetInUseError):
+            self.note.setText(f"{exc} (Refresh reads it again).")
+        else:
+            if not isinstance(exc, HeimdallError):
+                log.error("reading the samples of %s failed", path, exc_info=exc)
+            self.note.setText(f"Cannot read the samples: {describe_error(exc)}")
+            if isinstance(exc, DatasetFormatError):
+                self.samples_refused.emit(path, str(exc))

@@ -1,8 +1,10 @@
-"""An editable table of a receiver network.
+"""An editable table of a receiver network, and the receiver columns every view shows.
 
-Cells hold what the user typed: a number when it parses, the text otherwise. Checking is
-left to `DatasetConfig.from_dict`, so a bad cell gets the same message, naming the
-receiver and the field, as a bad value anywhere else.
+The columns are the receiver parameters (`params.RECEIVER_PARAMS`), so the editor, the
+details pane and the file list the same ones in the same order. Cells hold what the user
+typed: a number when it parses, the text otherwise. Checking is left to
+`DatasetConfig.from_dict`, so a bad cell gets the same message, naming the receiver and
+the field, as a bad value anywhere else.
 """
 
 from __future__ import annotations
@@ -11,14 +13,29 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 
-from ..core.config.receivers import CSV_COLUMNS, Receiver
+from ..core.config.params import RECEIVER_PARAMS, Param
+from ..core.config.receivers import CSV_COLUMNS, TEXT_COLUMNS, Receiver
 
-HEADERS = ("Name", "Lat (deg)", "Lon (deg)", "Alt (m)", "Noise figure (dB)", "Gain (dBi)")
-DEFAULTS = {"noise_figure_db": 13.0, "antenna_gain_dbi": 0.0}
+
+def column_title(param: Param) -> str:
+    """"Alt (m)": a column's title, with its unit."""
+    return f"{param.label} ({param.unit})" if param.unit else param.label
+
+
+RECEIVER_COLUMNS = tuple(column_title(p) for p in RECEIVER_PARAMS)
+DEFAULTS = {p.key: p.default for p in RECEIVER_PARAMS if p.default is not None}
+
+
+def receiver_rows(receivers: tuple[Receiver, ...]) -> list[tuple[Any, ...]]:
+    """The receivers' values, one tuple per receiver in RECEIVER_COLUMNS order."""
+    return [tuple(getattr(r, key) for key in CSV_COLUMNS) for r in receivers]
+
+
+_ROOT = QModelIndex()
 
 
 def _parse(column: str, value: Any) -> Any:
-    if column == "name":
+    if column in TEXT_COLUMNS:
         return str(value).strip()
     text = str(value).strip()
     try:
@@ -49,8 +66,8 @@ class ReceiverTableModel(QAbstractTableModel):
     def add_receiver(self) -> int:
         row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append({"name": f"Receiver {row + 1}", "lat": 0.0, "lon": 0.0,
-                           "alt_m": 0.0, **DEFAULTS})
+        self._rows.append({p.key: f"Receiver {row + 1}" if p.kind == "text" else
+                           DEFAULTS.get(p.key, 0.0) for p in RECEIVER_PARAMS})
         self.endInsertRows()
         return row
 
@@ -63,19 +80,20 @@ class ReceiverTableModel(QAbstractTableModel):
 
     # -- Qt model interface ---------------------------------------------------
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(CSV_COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if role == Qt.ItemDataRole.ToolTipRole and horizontal:
+            return RECEIVER_PARAMS[section].describe()
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if orientation == Qt.Orientation.Horizontal:
-            return HEADERS[section]
-        return str(section + 1)
+        return RECEIVER_COLUMNS[section] if horizontal else str(section + 1)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

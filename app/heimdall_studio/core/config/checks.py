@@ -4,9 +4,8 @@ the field, the value and what is allowed."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import Any
 
 from ..errors import ConfigError
@@ -63,7 +62,7 @@ def check_mapping(field_name: str, value: Any) -> Mapping[str, Any]:
     return value
 
 
-def reject_unknown(where: str, data: Mapping[str, Any], known: set[str]) -> None:
+def reject_unknown(where: str, data: Mapping[str, Any], known: Set[str]) -> None:
     unknown = sorted((k for k in data if k not in known), key=str)
     if unknown:
         key = unknown[0]
@@ -72,9 +71,15 @@ def reject_unknown(where: str, data: Mapping[str, Any], known: set[str]) -> None
                           problem="is not a known parameter")
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
 def field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
+    """The field names of a dataclass, computed once per class."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 

@@ -1,7 +1,7 @@
 """What a sample is: its fields, their dtypes and which hold one value per receiver.
 
 The generator fills these arrays in `SampleBlock`s and the dataset file stores one HDF5
-dataset per field under /samples (SPEC section 7). Kept apart from both so that reading
+dataset per field under /samples (docs/file-format.md). Kept apart from both so that reading
 or writing a file does not load the generator's compiled kernels.
 """
 

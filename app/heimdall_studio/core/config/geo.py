@@ -1,4 +1,4 @@
-"""Where samples lie (SPEC section 2): the receiver and training boxes, which sample
+"""Where samples lie (docs/generation.md, Placement): the receiver and training boxes, which sample
 indices are drawn inside, and great-circle distance.
 
 Plain Python and numpy, so that the app's window and the file readers use them without

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -18,27 +17,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .checks import (
-    check_integer,
-    check_mapping,
-    check_number,
-    field_names,
-    refuse_constant,
-    reject_unknown,
-    set_field,
+from .checks import check_mapping, field_names, refuse_constant, reject_unknown, set_field
+from .names import NAME_RULE
+from .params import (
+    BY_PATH,
+    CONFIG_PARAMS,
+    DEFAULT_CHUNK_SIZE,
+    MAX_RECEIVERS,
+    PROPAGATION_PARAMS,
 )
-from .names import NAME_RULE, validate_name
+from .params import DATASET_TYPES as DATASET_TYPES
+from .params import MAX_SEED as MAX_SEED
+from .params import PATH_LOSS_MODELS as PATH_LOSS_MODELS
 from .receivers import Receiver, default_receivers
 
-DATASET_TYPES = ("feature_based",)
-PATH_LOSS_MODELS = ("two_ray", "free_space")
-MAX_SEED = 2**63 - 1
-DEFAULT_CHUNK_SIZE = 4096
+# Checked after the receivers, whose number bounds it.
+_MIN_RECEIVERS = BY_PATH["min_receivers"]
 
 
 @dataclass(frozen=True, slots=True)
 class PropagationModel:
-    """Constants of the propagation model (SPEC section 3)."""
+    """Constants of the propagation model, stored with the config; each one's unit,
+    default and range are in `params.PROPAGATION_PARAMS`, in the order of these fields."""
 
     path_loss_model: str = "two_ray"
     tx_height_m: float = 2.0
@@ -50,20 +50,8 @@ class PropagationModel:
     max_freq_offset_hz: float = 50.0
 
     def __post_init__(self) -> None:
-        if self.path_loss_model not in PATH_LOSS_MODELS:
-            raise ConfigError("propagation.path_loss_model", self.path_loss_model,
-                              " or ".join(PATH_LOSS_MODELS))
-        checks = {
-            "tx_height_m": (0.1, 1000, "m"),
-            "clutter_min_db": (0, 100, "dB"),
-            "clutter_max_db": (0, 100, "dB"),
-            "shadowing_sigma_db": (0, 30, "dB"),
-            "rician_k_db": (-30, 40, "dB"),
-            "los_distance_km": (0, 20000, "km"),
-            "max_freq_offset_hz": (0, 1e6, "Hz"),
-        }
-        for key, (lo, hi, unit) in checks.items():
-            set_field(self, key, check_number(f"propagation.{key}", getattr(self, key), lo, hi, unit))
+        for param in PROPAGATION_PARAMS:
+            set_field(self, param.key, param.check(getattr(self, param.key)))
         if self.clutter_max_db < self.clutter_min_db:
             raise ConfigError("propagation.clutter_max_db", self.clutter_max_db,
                               f"at least clutter_min_db ({self.clutter_min_db:g} dB)")
@@ -80,9 +68,11 @@ class PropagationModel:
 
 @dataclass(frozen=True, slots=True)
 class DatasetConfig:
-    """Everything that decides which samples a dataset holds (SPEC section 1).
+    """Everything that decides which samples a dataset holds.
 
-    The sample count is deliberately absent: it belongs to a run, not to the dataset.
+    Each parameter's unit, default and range are in `params.CONFIG_PARAMS`, in the order
+    of these fields; tests hold the two to each other. The sample count is deliberately
+    absent: it belongs to a run, not to the dataset.
     """
 
     name: str
@@ -101,22 +91,12 @@ class DatasetConfig:
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
-        validate_name(self.name)
-        set_field(self, "seed", check_integer("seed", self.seed, 0, MAX_SEED))
-        if self.dataset_type not in DATASET_TYPES:
-            raise ConfigError("dataset_type", self.dataset_type, " or ".join(DATASET_TYPES))
-        set_field(self, "frequency_mhz", check_number("frequency_mhz", self.frequency_mhz, 1, 6000, "MHz"))
-        set_field(self, "tx_power_dbm", check_number("tx_power_dbm", self.tx_power_dbm, -30, 70, "dBm"))
-        set_field(self, "min_snr_db", check_number("min_snr_db", self.min_snr_db, -20, 60, "dB"))
-        set_field(self, "max_gdop", check_number("max_gdop", self.max_gdop, 1, math.inf, lo_open=True))
-        set_field(self, "inside_ratio", check_number("inside_ratio", self.inside_ratio, 0, 1))
-        set_field(self, "margin_deg", check_number("margin_deg", self.margin_deg, 0, 5, "degrees"))
-        set_field(self, "bandwidth_hz",
-             check_number("bandwidth_hz", self.bandwidth_hz, 0, 1e10, "Hz", lo_open=True))
-        set_field(self, "chunk_size", check_integer("chunk_size", self.chunk_size, 64, 1 << 20))
+        for param in CONFIG_PARAMS:
+            if param is not _MIN_RECEIVERS:
+                set_field(self, param.key, param.check(getattr(self, param.key)))
         self._check_receivers()
         set_field(self, "min_receivers",
-             check_integer("min_receivers", self.min_receivers, 3, len(self.receivers)))
+                  _MIN_RECEIVERS.check(self.min_receivers, hi=len(self.receivers)))
         if not isinstance(self.propagation, PropagationModel):
             raise ConfigError("propagation", self.propagation, "a propagation model")
         if self.inside_ratio < 1 and self.margin_deg == 0:
@@ -141,8 +121,9 @@ class DatasetConfig:
         if len(positions) < 3:
             raise ConfigError("receivers", f"{len(positions)} distinct positions",
                               "at least 3 receivers at distinct positions")
-        if len(receivers) > 255:
-            raise ConfigError("receivers", f"{len(receivers)} receivers", "at most 255")
+        if len(receivers) > MAX_RECEIVERS:
+            raise ConfigError("receivers", f"{len(receivers)} receivers",
+                              f"at most {MAX_RECEIVERS}")
 
     # -- conversions --------------------------------------------------------
 

@@ -17,23 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .checks import (
-    check_mapping,
-    check_number,
-    check_text,
-    field_names,
-    refuse_constant,
-    reject_unknown,
-    set_field,
-)
+from .checks import check_mapping, field_names, refuse_constant, reject_unknown, set_field
+from .params import RECEIVER_PARAMS
+from .units import format_size
 
 # Receiver files are small (at most 255 receivers); a larger file is refused unread, so a
 # device such as /dev/zero or a huge file cannot fill memory.
 MAX_RECEIVERS_FILE_BYTES = 1 << 20
 
+# The columns of a receiver network, in file order; those without a default are required.
+CSV_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS)
+REQUIRED_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS if p.required)
+OPTIONAL_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS if not p.required)
+TEXT_COLUMNS = frozenset(p.key for p in RECEIVER_PARAMS if p.kind == "text")
+
 
 @dataclass(frozen=True, slots=True)
 class Receiver:
+    """One receiver of the network; its fields are `params.RECEIVER_PARAMS`, in order."""
+
     name: str
     lat: float
     lon: float
@@ -43,20 +45,15 @@ class Receiver:
 
     def __post_init__(self) -> None:
         where = f"receivers[{self.name!r}]" if isinstance(self.name, str) else "receivers"
-        check_text(f"{where}.name", self.name, 64)
-        set_field(self, "lat", check_number(f"{where}.lat", self.lat, -90, 90, "degrees"))
-        set_field(self, "lon", check_number(f"{where}.lon", self.lon, -180, 180, "degrees"))
-        set_field(self, "alt_m", check_number(f"{where}.alt_m", self.alt_m, -500, 9000, "m"))
-        set_field(self, "noise_figure_db",
-             check_number(f"{where}.noise_figure_db", self.noise_figure_db, 0, 40, "dB"))
-        set_field(self, "antenna_gain_dbi",
-             check_number(f"{where}.antenna_gain_dbi", self.antenna_gain_dbi, -30, 40, "dBi"))
+        for param in RECEIVER_PARAMS:
+            set_field(self, param.key, param.check(getattr(self, param.key),
+                                                   f"{where}.{param.key}"))
 
     @classmethod
     def from_dict(cls, data: Any, index: int = 0) -> Receiver:
         data = check_mapping(f"receivers[{index}]", data)
         reject_unknown(f"receivers[{index}]", data, field_names(cls))
-        missing = [k for k in ("name", "lat", "lon", "alt_m") if k not in data]
+        missing = [k for k in REQUIRED_COLUMNS if k not in data]
         if missing:
             raise ConfigError(f"receivers[{index}].{missing[0]}", None, "a value",
                               problem="is missing")
@@ -69,7 +66,7 @@ class Receiver:
 
 @functools.lru_cache(maxsize=1)
 def default_receivers() -> tuple[Receiver, ...]:
-    """The default network (SPEC section 1), shipped as package data; immutable."""
+    """The default network (north-west Italy; README), shipped as package data; immutable."""
     text = resources.files(__package__).joinpath(
         "data/default_receivers.json").read_text(encoding="utf-8")
     return parse_receivers_json(text)
@@ -92,17 +89,14 @@ def parse_receivers_json(text: str) -> tuple[Receiver, ...]:
     return tuple(Receiver.from_dict(item, i) for i, item in enumerate(data))
 
 
-CSV_COLUMNS = ("name", "lat", "lon", "alt_m", "noise_figure_db", "antenna_gain_dbi")
-
-
 def parse_receivers_csv(text: str) -> tuple[Receiver, ...]:
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in CSV_COLUMNS[:4] if c not in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ConfigError("receivers", ",".join(header) or "empty file",
-                          "a CSV header with name,lat,lon,alt_m"
-                          "[,noise_figure_db,antenna_gain_dbi]")
+                          f"a CSV header with {','.join(REQUIRED_COLUMNS)}"
+                          f"[,{','.join(OPTIONAL_COLUMNS)}]")
     receivers = []
     try:
         for i, row in enumerate(reader):
@@ -120,7 +114,7 @@ def _csv_receiver(i: int, row: dict[Any, Any]) -> Receiver:
         if key not in CSV_COLUMNS:
             raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(CSV_COLUMNS),
                               problem="is not a known column")
-        if key == "name":
+        if key in TEXT_COLUMNS:
             item[key] = value
         elif value != "":
             try:
@@ -168,7 +162,7 @@ def _read_small_file(path: Path, limit: int) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise _NotSmallFile(f"is {_file_kind(st.st_mode)}, not a regular file")
         if st.st_size > limit:
-            raise _NotSmallFile(f"is {st.st_size / (1 << 20):,.1f} MiB, over the limit")
+            raise _NotSmallFile(f"is {format_size(st.st_size)}, over the limit")
         with open(fd, "rb", closefd=False) as f:
             data = f.read(limit + 1)  # it may have grown since fstat
         if len(data) > limit:

@@ -4,7 +4,7 @@ A dataset file names the version that drew its samples in its root attribute
 `generator_version` (files without it were written by Heimdall Studio 0.1: version 1).
 New datasets are drawn with GENERATOR_VERSION; an expansion draws with the dataset's own
 version, so all the samples of a dataset come from one set of random streams and an
-expansion continues them bit for bit (SPEC sections 5 and 13).
+expansion continues them bit for bit (docs/generation.md, Versions).
 
 Versions are forever. A change that would give other samples for the same config and
 seed adds a version, with a kernel module of its own, and leaves the others as they are.

@@ -6,7 +6,9 @@ Readers (`reader`) and the writer (`writer`) both follow it; nothing here opens 
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,9 @@ import h5py
 import numpy as np
 
 from ..config.fields import SAMPLE_FIELDS
-from ..errors import ConfigError
+from ..config.params import COMPRESSION_POLICIES as COMPRESSION_POLICIES
+from ..config.params import RECEIVER_PARAMS, param
+from ..config.receivers import Receiver
 
 FORMAT = "heimdall-studio-dataset"
 FORMAT_VERSION = 1
@@ -30,13 +34,12 @@ STORAGE_CHUNK_ROWS = 1 << 15
 GZIP = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 LOW_ENTROPY_FIELDS = ("tx_alt_m", "frequency_hz", "tx_power_dbm", "inside",
                       "num_receivers_detected", "signal_present")
-COMPRESSION_POLICIES = ("light", "full", "none")
+_COMPRESSION = param("compression")
 
 
 def compression_filters(policy: str) -> dict[str, dict[str, Any]]:
     """h5py filter arguments per sample field for a compression policy."""
-    if policy not in COMPRESSION_POLICIES:
-        raise ConfigError("compression", policy, " or ".join(COMPRESSION_POLICIES))
+    _COMPRESSION.check(policy)
     compressed = {"light": LOW_ENTROPY_FIELDS, "full": tuple(SAMPLE_FIELDS), "none": ()}
     return {name: (GZIP if name in compressed[policy] else {}) for name in SAMPLE_FIELDS}
 
@@ -56,58 +59,117 @@ STATS_UPDATE_WAIT_S = 0.02
 MIN_BYTES_PER_SAMPLE = 16
 
 _text = h5py.string_dtype("utf-8")
-RECEIVER_DTYPE = np.dtype([("name", _text), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
-                           ("noise_figure_db", "f8"), ("antenna_gain_dbi", "f8")])
-HISTORY_DTYPE = np.dtype([
-    ("kind", h5py.string_dtype("utf-8", 8)), ("started_utc", h5py.string_dtype("utf-8", 32)),
-    ("first_index", "i8"), ("count", "i8"), ("candidates", "i8"),
-    ("rejected_too_few_receivers", "i8"), ("rejected_gdop", "i8"), ("duration_s", "f8"),
-    ("app_version", h5py.string_dtype("utf-8", 16)),
-    ("checksum", "u4"),  # of the rows the run appended: see rows_checksum
-])
+# /receivers: one column per receiver parameter, in the table's order.
+RECEIVER_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS)
+RECEIVER_DTYPE = np.dtype([(p.key, _text if p.kind == "text" else "f8")
+                           for p in RECEIVER_PARAMS])
 
+
+def receiver_records(receivers: Iterable[Receiver]) -> np.ndarray:
+    """The receivers as /receivers rows."""
+    return np.array([tuple(getattr(r, name) for name in RECEIVER_COLUMNS)
+                     for r in receivers], dtype=RECEIVER_DTYPE)
 
 
 def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _text_value(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _column(dtype: Any, kind: type, label: str = "", unit: str = "",
+            **default: Any) -> Any:
+    """A HistoryRow field that is a /history column: its HDF5 type, its Python type, and
+    its title where runs are listed ("" for none). The column list is made from these."""
+    return dataclasses.field(metadata={"dtype": np.dtype(dtype), "kind": kind,
+                                       "label": label, "unit": unit}, **default)
+
+
 @dataclass(frozen=True)
 class HistoryRow:
-    kind: str
-    started_utc: str
-    first_index: int
-    count: int
-    candidates: int
-    rejected_too_few_receivers: int
-    rejected_gdop: int
-    duration_s: float
-    app_version: str
-    # None: the file has no checksum column (the first builds of Heimdall Studio 0.1).
-    checksum: int | None = 0
+    """One create or expand run: a row of /history. Its fields are the file's columns,
+    in order; HISTORY_DTYPE, the records and the dicts are all made from them."""
+
+    kind: str = _column(h5py.string_dtype("utf-8", 8), str, "Run")
+    started_utc: str = _column(h5py.string_dtype("utf-8", 32), str, "Started (UTC)")
+    first_index: int = _column("i8", int, "First index")
+    count: int = _column("i8", int, "Samples")
+    candidates: int = _column("i8", int, "Candidates")
+    rejected_too_few_receivers: int = _column("i8", int, "Rejected: too few rx")
+    rejected_gdop: int = _column("i8", int, "Rejected: GDOP")
+    duration_s: float = _column("f8", float, "Duration", "s")
+    app_version: str = _column(h5py.string_dtype("utf-8", 16), str, "App version")
+    # Of the rows the run appended: see rows_checksum. None: the file has no checksum
+    # column (the first builds of Heimdall Studio 0.1).
+    checksum: int | None = _column("u4", int, default=0)
 
     @classmethod
     def from_record(cls, record: np.void) -> HistoryRow:
-        def text(v: Any) -> str:
-            return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-        checksum = int(record["checksum"]) if "checksum" in record.dtype.names else None
-        return cls(text(record["kind"]), text(record["started_utc"]),
-                   int(record["first_index"]), int(record["count"]),
-                   int(record["candidates"]), int(record["rejected_too_few_receivers"]),
-                   int(record["rejected_gdop"]), float(record["duration_s"]),
-                   text(record["app_version"]), checksum)
+        """A row from a record of a history dataset's own dtype (perhaps no checksum)."""
+        names = record.dtype.names or ()
+        values: list[Any] = [None if f.name == "checksum" and f.name not in names
+                             else _FROM_RECORD[f.kind](record[f.name])
+                             for f in HISTORY_FIELDS]
+        return cls(*values)
 
-    def to_record(self, dtype: np.dtype = HISTORY_DTYPE) -> np.ndarray:
+    def to_record(self, dtype: np.dtype | None = None) -> np.ndarray:
         """This row as a record of `dtype`: a history dataset's own, which may lack the
         checksum column."""
-        record = np.array([(self.kind, self.started_utc, self.first_index, self.count,
-                            self.candidates, self.rejected_too_few_receivers,
-                            self.rejected_gdop, self.duration_s, self.app_version,
-                            self.checksum or 0)],
-                          dtype=HISTORY_DTYPE)
-        if dtype == HISTORY_DTYPE:
+        values = tuple(0 if value is None else value for value in self._values())
+        record = np.array([values], dtype=HISTORY_DTYPE)
+        if dtype is None or dtype == HISTORY_DTYPE:
             return record
-        return np.array([tuple(record[0][name] for name in dtype.names)], dtype=dtype)
+        return np.array([tuple(record[0][name] for name in dtype.names or ())], dtype=dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values by column name, for JSON."""
+        return dict(zip(HISTORY_COLUMNS, self._values(), strict=True))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HistoryRow:
+        """The row `to_dict` gave; TypeError if a column is missing or of another type
+        (a whole number will do for a float; the checksum may be None)."""
+        if set(data) != set(HISTORY_COLUMNS):
+            raise TypeError("history row of another layout")
+        values: list[Any] = [_typed(data[f.name], f.kind, f.name == "checksum")
+                             for f in HISTORY_FIELDS]
+        return cls(*values)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in HISTORY_FIELDS)
+
+
+_FROM_RECORD: dict[type, Callable[[Any], Any]] = {str: _text_value, int: int, float: float}
+
+
+def _typed(value: Any, kind: type, optional: bool) -> Any:
+    """`value` if JSON gave it as `kind` (a whole number will do for a float)."""
+    if value is None and optional:
+        return None
+    if type(value) is kind:
+        return value
+    if kind is float and type(value) is int:
+        return float(value)
+    raise TypeError(f"{value!r} is not {kind.__name__}")
+
+
+@dataclass(frozen=True)
+class HistoryField:
+    """A /history column, as the HistoryRow field declares it."""
+
+    name: str
+    dtype: np.dtype
+    kind: type
+    label: str  # its title where runs are listed; "" for a column not shown
+    unit: str
+
+
+HISTORY_FIELDS = tuple(HistoryField(f.name, **f.metadata)
+                       for f in dataclasses.fields(HistoryRow))
+HISTORY_COLUMNS = tuple(f.name for f in HISTORY_FIELDS)
+HISTORY_DTYPE = np.dtype([(f.name, f.dtype) for f in HISTORY_FIELDS])
 
 
 # Root attributes every reader reads first (the config is in config_json).

@@ -1,0 +1,253 @@
+"""Every generation parameter, declared once.
+
+Each `Param` holds what the rest of the product needs to know about one parameter: its
+key, kind, unit, default, what is allowed, a one-line explanation and where it belongs.
+Validation (`DatasetConfig`, `PropagationModel`, `Receiver`), the command line's flags
+and help, the app's form and details pane, the file's `/receivers` columns and README's
+parameter table are all made from these tables, so a parameter cannot be documented,
+offered and checked in three different ways.
+
+Rules between parameters (clutter_max_db >= clutter_min_db, min_receivers up to the
+number of receivers, a margin when samples lie outside) are not facts of one parameter:
+they stay with the classes that hold both values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from .checks import check_integer, check_number, check_text, range_text
+from .names import NAME_RULE, validate_name
+
+# Where a parameter belongs. "config": stored in the dataset file and inherited by every
+# expansion; "propagation": the config's propagation group; "receiver": a column of the
+# receiver network; "run": a property of one create or expand run, never stored.
+SCOPES = ("config", "propagation", "receiver", "run")
+# Titles of the groups the app's form and the documentation arrange parameters in.
+GROUPS = {"dataset": "Dataset", "signal": "Signal", "filter": "Filters",
+          "placement": "Transmitter placement", "propagation": "Propagation model",
+          "advanced": "Advanced", "receiver": "Receiver", "run": "Run"}
+KINDS = ("float", "int", "text", "choice")
+
+DATASET_TYPES = ("feature_based",)
+PATH_LOSS_MODELS = ("two_ray", "free_space")
+COMPRESSION_POLICIES = ("light", "full", "none")
+MAX_SEED = 2**63 - 1
+DEFAULT_CHUNK_SIZE = 4096
+MAX_RECEIVERS = 255  # the detected-receiver count of a sample is stored as u1
+MAX_SAMPLES_PER_RUN = 10**10
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter: what it is, what is allowed, and how it is shown.
+
+    `default` None means it has no fixed default; `default_note` then says what happens
+    instead (the name is required, the seed is drawn). `valid` replaces the allowed range
+    in words where code decides the bound (min_receivers), or for a rule of its own
+    (`rule`, the dataset name's).
+    """
+
+    key: str
+    kind: str
+    default: Any = None
+    unit: str = ""
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    label: str = ""
+    group: str = ""
+    scope: str = "config"
+    default_note: str = ""
+    valid: str = ""
+    max_len: int = 100
+    rule: Callable[[Any], Any] | None = None
+    flag: str = ""  # command-line flag, when it is not --<key with '-'>
+    decimals: int = 0  # digits the form shows of a float
+    step: float = 1.0  # the form's spin-box step
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS or self.scope not in SCOPES or self.group not in GROUPS:
+            raise ValueError(f"parameter {self.key}: kind {self.kind!r}, scope "
+                             f"{self.scope!r} or group {self.group!r} is not known")
+
+    @property
+    def path(self) -> str:
+        """The name errors and widgets use: `propagation.<key>` inside the group."""
+        if self.scope == "propagation":
+            return f"propagation.{self.key}"
+        if self.scope == "receiver":
+            return f"receivers[].{self.key}"
+        return self.key
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.key.replace("_", "-")
+
+    @property
+    def required(self) -> bool:
+        """It must be given: it has neither a default nor a rule to choose one."""
+        return self.default is None and self.default_note == "required"
+
+    @property
+    def allowed(self) -> str:
+        """What is allowed, in the words of the error message."""
+        if self.valid:
+            return self.valid
+        if self.kind == "float":
+            return range_text(self.lo, self.hi, self.unit, self.lo_open, self.hi_open)
+        if self.kind == "int":
+            return f"a whole number from {int(self.lo)} to {int(self.hi)}"
+        if self.kind == "choice":
+            return " or ".join(self.choices)
+        return f"non-empty text of at most {self.max_len} characters"
+
+    @property
+    def default_value(self) -> str:
+        """The default as text, without its unit; the note when it has none."""
+        if self.default is None:
+            return self.default_note
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+
+    @property
+    def default_text(self) -> str:
+        """The default with its unit: `145 MHz`."""
+        unit = f" {self.unit}" if self.unit and self.default is not None else ""
+        return self.default_value + unit
+
+    def describe(self) -> str:
+        """One line: what it is, its default and what is allowed."""
+        default = "required" if self.required else f"default {self.default_text}"
+        return f"{self.help}; {default}; {self.allowed}"
+
+    def check(self, value: Any, where: str | None = None, hi: float | None = None) -> Any:
+        """`value` normalised (a float for a float parameter), or ConfigError naming
+        `where` (the parameter's path unless given), the value and what is allowed.
+        `hi` replaces the upper bound where code decides it."""
+        where = self.path if where is None else where
+        if self.rule is not None:
+            return self.rule(value)
+        upper = self.hi if hi is None else hi
+        if self.kind == "float":
+            return check_number(where, value, self.lo, upper, self.unit, self.lo_open,
+                                self.hi_open)
+        if self.kind == "int":
+            return check_integer(where, value, int(self.lo), int(upper))
+        if self.kind == "choice":
+            if value in self.choices:
+                return value
+            raise ConfigError(where, value, " or ".join(self.choices))
+        return check_text(where, value, self.max_len)
+
+
+def _float(key: str, default: float | None, unit: str, lo: float, hi: float, help: str,
+           label: str, group: str, scope: str = "config", decimals: int = 1,
+           step: float = 1.0, lo_open: bool = False) -> Param:
+    return Param(key, "float", default, unit, lo, hi, lo_open=lo_open, help=help,
+                 label=label, group=group, scope=scope, decimals=decimals, step=step,
+                 default_note="required" if default is None else "")
+
+
+# In the order of DatasetConfig's fields, which is the order they are checked in.
+CONFIG_PARAMS: tuple[Param, ...] = (
+    Param("name", "text", help="Dataset name; its file is the name plus .h5, in the "
+          "workspace", label="Name", group="dataset", default_note="required",
+          valid=NAME_RULE, rule=validate_name),
+    Param("seed", "int", lo=0, hi=MAX_SEED, help="Root of all randomness: the same seed "
+          "and parameters give the same samples", label="Seed", group="dataset",
+          default_note="random, chosen at creation and stored"),
+    Param("dataset_type", "choice", "feature_based", choices=DATASET_TYPES,
+          help="What each sample stores", label="Type", group="dataset"),
+    _float("frequency_mhz", 145.0, "MHz", 1, 6000, "Carrier frequency", "Frequency",
+           "signal", decimals=3),
+    _float("tx_power_dbm", 37.0, "dBm", -30, 70, "Nominal transmitter power "
+           "(37 dBm = 5 W)", "Transmit power", "signal"),
+    _float("min_snr_db", 3.0, "dB", -20, 60, "A receiver detects the signal when its "
+           "SNR is at least this", "Min SNR", "filter", step=0.5),
+    Param("min_receivers", "int", 3, lo=3, hi=MAX_RECEIVERS,
+          help="Detecting receivers a sample needs to be kept", label="Min receivers",
+          group="filter", valid="3 to the number of receivers"),
+    _float("max_gdop", 10.0, "", 1, math.inf, "Keep a sample only if its GDOP is at "
+           "most this", "Max GDOP", "filter", decimals=2, step=0.5, lo_open=True),
+    _float("inside_ratio", 0.7, "", 0, 1, "Fraction of samples with the transmitter "
+           "inside the receiver box", "Inside ratio", "placement", decimals=3, step=0.05),
+    _float("margin_deg", 0.5, "degrees", 0, 5, "The training box is the receiver box "
+           "grown by this on every side", "Margin", "placement", decimals=3, step=0.1),
+    _float("bandwidth_hz", 12500.0, "Hz", 0, 1e10, "Receiver noise bandwidth",
+           "Noise bandwidth", "signal", decimals=0, step=500, lo_open=True),
+    Param("chunk_size", "int", DEFAULT_CHUNK_SIZE, "samples", 64, 1 << 20,
+          help="Samples per random-stream chunk; part of what makes a dataset "
+          "reproducible", label="Chunk size", group="advanced", step=1024),
+)
+
+PROPAGATION_PARAMS: tuple[Param, ...] = (
+    Param("path_loss_model", "choice", "two_ray", choices=PATH_LOSS_MODELS,
+          help="two_ray: max(free space, plane earth); free_space: free-space loss only",
+          label="Path loss model", group="propagation", scope="propagation"),
+    _float("tx_height_m", 2.0, "m", 0.1, 1000, "Transmitter antenna above ground",
+           "TX antenna height", "propagation", "propagation"),
+    _float("clutter_min_db", 5.0, "dB", 0, 100, "Per-link clutter loss is uniform from "
+           "this", "Clutter loss from", "propagation", "propagation"),
+    _float("clutter_max_db", 15.0, "dB", 0, 100, "Per-link clutter loss is uniform up to "
+           "this", "Clutter loss to", "propagation", "propagation"),
+    _float("shadowing_sigma_db", 6.0, "dB", 0, 30, "Standard deviation of log-normal "
+           "shadowing", "Shadowing sigma", "propagation", "propagation", step=0.5),
+    _float("rician_k_db", 6.0, "dB", -30, 40, "Rician fading K factor below the "
+           "line-of-sight distance, Rayleigh beyond", "Rician K", "propagation",
+           "propagation", step=0.5),
+    _float("los_distance_km", 30.0, "km", 0, 20000, "Links shorter than this fade as "
+           "Rician, longer as Rayleigh", "Line of sight up to", "propagation",
+           "propagation"),
+    _float("max_freq_offset_hz", 50.0, "Hz", 0, 1e6, "Receiver frequency offsets are "
+           "uniform in plus/minus this", "Max oscillator offset", "propagation",
+           "propagation", step=5),
+)
+
+# The receiver network's columns: the order of /receivers and of CSV files. A column
+# without a default must be given for every receiver.
+RECEIVER_PARAMS: tuple[Param, ...] = (
+    Param("name", "text", help="Receiver name, unique in the network", label="Name",
+          group="receiver", scope="receiver", default_note="required", max_len=64),
+    _float("lat", None, "degrees", -90, 90, "Latitude of the site", "Lat", "receiver",
+           "receiver", decimals=6),
+    _float("lon", None, "degrees", -180, 180, "Longitude of the site", "Lon", "receiver",
+           "receiver", decimals=6),
+    _float("alt_m", None, "m", -500, 9000, "Ground altitude of the site", "Alt",
+           "receiver", "receiver"),
+    _float("noise_figure_db", 13.0, "dB", 0, 40, "Receiver noise figure", "Noise figure",
+           "receiver", "receiver"),
+    _float("antenna_gain_dbi", 0.0, "dBi", -30, 40, "Receiving antenna gain", "Gain",
+           "receiver", "receiver"),
+)
+
+RUN_PARAMS: tuple[Param, ...] = (
+    Param("num_samples", "int", 10_000, "samples", 1, MAX_SAMPLES_PER_RUN,
+          help="Samples the run adds", label="Samples to generate", group="run",
+          scope="run", flag="--samples", step=10_000),
+    Param("compression", "choice", "light", choices=COMPRESSION_POLICIES,
+          help="How the file stores samples: light gzips the constant, boolean and count "
+          "columns (fastest to write), full gzips everything (smaller files, slower to "
+          "write), none gzips nothing", label="Compression", group="run", scope="run"),
+)
+
+ALL_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS + RECEIVER_PARAMS + RUN_PARAMS
+BY_PATH: dict[str, Param] = {p.path: p for p in ALL_PARAMS}
+
+
+def param(path: str) -> Param:
+    """The parameter named `path` (`frequency_mhz`, `propagation.tx_height_m`,
+    `receivers[].lat`, `num_samples`); KeyError if there is none."""
+    return BY_PATH[path]
+
+
+def unit_of(path: str) -> str:
+    """The unit of the parameter named `path`, "" for none or for an unknown name."""
+    found = BY_PATH.get(path)
+    return found.unit if found else ""

@@ -82,7 +82,7 @@ def main() -> int:
     datasets = make_workspace(workspace)
     window = create_main_window(workspace)
     window.show()
-    wait_until(lambda: window.model.rowCount() == 4 and window.kernels_ready)
+    wait_until(lambda: window.model.rowCount() == 4 and window.run_process_ready)
 
     shown = datasets["nw-italy-2m"]
     window.select_dataset(shown)

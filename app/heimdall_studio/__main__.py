@@ -1,10 +1,21 @@
-"""`python -m heimdall_studio`, and the `heimdall-studio` command (see pyproject.toml)."""
+"""`python -m heimdall_studio`, and the `heimdall-studio` command (see pyproject.toml).
+
+`_run-process` is not a command for users: the app starts itself with it for the process
+its runs happen in (`core.runs.child`). It is handled before the command line is parsed,
+so it is in no help text, and the process loads only what a run needs.
+"""
 
 import signal
 import sys
 
 
 def run() -> int:
+    from heimdall_studio.core.runs.child import RUN_PROCESS_COMMAND
+
+    if sys.argv[1:] == [RUN_PROCESS_COMMAND]:
+        from heimdall_studio.core.runs.process import serve
+
+        return serve()
     # A Ctrl-C while numpy and h5py load can break their import half way, which then
     # reports a long ImportError instead; so it waits until they are loaded.
     blocking = hasattr(signal, "pthread_sigmask")

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, QThreadPool
 from PySide6.QtWidgets import QApplication
+from superqt.utils import WorkerBase
 
 from heimdall_studio.core import api
 from heimdall_studio.gui import create_main_window, settings
 from heimdall_studio.gui.main_window import MainWindow
-from heimdall_studio.gui.workers import live_worker_count
 
 
 @pytest.fixture(autouse=True)
@@ -33,18 +33,26 @@ def private_settings(tmp_path: Path, monkeypatch) -> Path:
     return folder
 
 
+def live_workers() -> int:
+    """superqt's workers started and not yet done: it keeps each in this set until the
+    worker's end has been delivered in the GUI thread."""
+    return len(WorkerBase._worker_set)
+
+
 @pytest.fixture(autouse=True)
 def idle_pool_after(qapp):
     """Set up before qtbot, so it runs after qtbot has closed the test's windows."""
     yield
     pool = QThreadPool.globalInstance()
+    # Deliver the workers' last queued signals, so none lands in the next test; a worker
+    # started from within the event loop reaches the pool only through it, a moment later.
+    deadline = time.monotonic() + 30
+    while live_workers() and time.monotonic() < deadline:
+        QApplication.processEvents()
+        pool.waitForDone(20)
     assert pool.waitForDone(30_000), "background work still running after the test"
     assert pool.activeThreadCount() == 0
-    # Deliver the workers' last queued signals, so none lands in the next test.
-    deadline = time.monotonic() + 10
-    while live_worker_count() and time.monotonic() < deadline:
-        QApplication.processEvents()
-    assert live_worker_count() == 0
+    assert live_workers() == 0
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,10 @@ from heimdall_studio.gui import export as gui_export
 from heimdall_studio.gui.dialogs import NewDatasetRequest
 from heimdall_studio.gui.export import (
     FORMAT_FILTERS,
+    ExportCancelled,
     ExportRequest,
+    ExportWorker,
     choose_export,
-    export_worker,
 )
 
 CSV_FILTER, NPZ_FILTER = FORMAT_FILTERS["csv"], FORMAT_FILTERS["npz"]
@@ -176,11 +177,11 @@ def test_export_disabled_for_unreadable_and_busy_datasets(qtbot, open_window, wo
 def test_aborted_export_leaves_no_file(qtbot, workspace, make_dataset, tmp_path):
     path = make_dataset(workspace, "stopped", 300, seed=15)
     target = tmp_path / "stopped.npz"
-    worker = export_worker(ExportRequest(path, "npz", target))
-    worker.abort()  # as the window does when it closes: stops at the first progress step
-    with qtbot.waitSignal(worker.signals.failed, timeout=10_000) as failed:
+    worker = ExportWorker(ExportRequest(path, "npz", target))
+    worker.quit()  # as the window does when it closes: stops at the first progress step
+    with qtbot.waitSignal(worker.errored, timeout=10_000) as failed:
         worker.start()
-    assert "cancelled" in failed.args[0]
+    assert isinstance(failed.args[0], ExportCancelled) and "cancelled" in str(failed.args[0])
     assert os.listdir(tmp_path) == ["workspace"]
 
 

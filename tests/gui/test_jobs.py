@@ -1,4 +1,4 @@
-"""Generation in the thread pool: workers, progress, cancel, responsiveness, busy datasets."""
+"""Generation on thread workers: progress, cancel, errors, responsiveness, busy datasets."""
 
 from __future__ import annotations
 
@@ -14,28 +14,35 @@ from PySide6.QtWidgets import QMessageBox
 
 from heimdall_studio.core import api
 from heimdall_studio.core.dataset import stats
-from heimdall_studio.core.errors import DatasetBusyError
+from heimdall_studio.core.errors import (
+    DatasetBusyError,
+    DatasetExistsError,
+    StratumUnfillableError,
+)
+from heimdall_studio.core.runs.process import RunProcessError
 from heimdall_studio.gui.dialogs import ExpandDatasetRequest, NewDatasetRequest
-from heimdall_studio.gui.jobs import Job, JobManager
+from heimdall_studio.gui.jobs import Job, JobManager, RunWorker
 from heimdall_studio.gui.plots import HistogramPlot, round_up
-from heimdall_studio.gui.workers import FunctionWorker, GeneratorWorker
 
 BIG = 2_000_000
 
 
-def test_generator_worker_reports_every_step_in_order(qtbot):
-    worker = GeneratorWorker("count", lambda: iter(range(5)))
+def test_run_worker_reports_every_step_in_order(qtbot):
+    def count():
+        yield from range(5)
+        return "done"
+
+    worker = RunWorker(count)
     seen, results = [], []
-    worker.signals.progressed.connect(seen.append)
-    worker.signals.succeeded.connect(results.append)
-    with qtbot.waitSignals([worker.signals.succeeded, worker.signals.finished],
-                           order="strict", timeout=5000):
+    worker.yielded.connect(seen.append)
+    worker.returned.connect(results.append)
+    with qtbot.waitSignals([worker.returned, worker.finished], order="strict", timeout=5000):
         worker.start()
     assert seen == [0, 1, 2, 3, 4]
-    assert results == [4]
+    assert results == ["done"]
 
 
-def test_generator_worker_abort_closes_the_generator(qtbot):
+def test_run_worker_quit_closes_the_generator_at_once(qtbot):
     closed = []
 
     def endless():
@@ -47,21 +54,26 @@ def test_generator_worker_abort_closes_the_generator(qtbot):
         finally:
             closed.append(True)
 
-    worker = GeneratorWorker("endless", endless)
-    worker.signals.progressed.connect(lambda n: n >= 3 and worker.abort())
-    with qtbot.waitSignal(worker.signals.finished, timeout=5000):
+    worker = RunWorker(endless)
+    worker.yielded.connect(lambda n: n >= 3 and worker.quit())
+    with qtbot.waitSignal(worker.finished, timeout=5000):
         worker.start()
-    assert closed == [True] and worker.cancelled
+    # closed by the worker, in its thread: not left for the garbage collector
+    assert closed == [True] and worker.abort_requested
 
 
-def test_function_worker_failure_is_a_message(qtbot):
+@pytest.mark.parametrize("error", [ValueError("bad value"), RuntimeError("broken")])
+def test_run_worker_errors_arrive_as_raised(qtbot, error):
     def broken():
-        raise ValueError("bad value")
+        yield 1
+        raise error
 
-    worker = FunctionWorker("broken", broken)
-    with qtbot.waitSignal(worker.signals.failed, timeout=5000) as failed:
+    worker = RunWorker(broken)
+    errors = []
+    worker.errored.connect(errors.append)
+    with qtbot.waitSignals([worker.errored, worker.finished], order="strict", timeout=5000):
         worker.start()
-    assert failed.args == ["ValueError: bad value"]
+    assert errors == [error] and errors[0] is error  # the object, class and all
 
 
 def _create(window, name: str, n: int, **params) -> NewDatasetRequest:
@@ -112,7 +124,7 @@ def test_cancel_keeps_the_committed_samples(qtbot, open_window, workspace):
 
 def test_window_stays_responsive_during_a_large_run(qtbot, open_window, workspace):
     window = open_window(workspace)
-    qtbot.waitUntil(lambda: window.kernels_ready, timeout=60_000)
+    qtbot.waitUntil(lambda: window.run_process_ready, timeout=60_000)
     ticks: list[float] = []
     timer = QTimer(interval=10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
@@ -124,8 +136,8 @@ def test_window_stays_responsive_during_a_large_run(qtbot, open_window, workspac
     with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
         window.jobs.cancel(job)
     gaps = np.diff(ticks)
-    # The GUI thread kept ticking throughout: generation runs in low-priority pool
-    # threads, the kernels release the GIL, and plots redraw at a throttled rate.
+    # The GUI thread kept ticking throughout: generation runs in a low-priority process
+    # of its own, and plots redraw at a throttled rate.
     expected = (ticks[-1] - ticks[0]) / 0.010
     assert len(ticks) > 30 and len(ticks) > 0.4 * expected, (len(ticks), expected)
     assert gaps.max() < 0.5, f"longest stall {gaps.max():.3f} s"
@@ -165,19 +177,22 @@ def test_the_browser_follows_a_run_from_its_progress_not_from_the_file(
     assert header.num_samples == job.done
 
 
-@pytest.mark.parametrize("interpreter", ["/bin/false", "/nonexistent/python"])
-def test_runs_happen_in_the_apps_process_if_no_other_can_start(qtbot, open_window,
-                                                                workspace, monkeypatch,
-                                                                caplog, interpreter):
-    # children that die at once, or cannot be started at all
+@pytest.mark.parametrize("interpreter,why", [("/bin/false", "did not start"),
+                                              ("/nonexistent/python", "cannot start")])
+def test_a_run_whose_process_cannot_start_fails_and_says_so(qtbot, open_window, workspace,
+                                                            monkeypatch, caplog,
+                                                            interpreter, why):
+    # children that die at once, or cannot be started at all: runs never happen in the
+    # app's own process
     monkeypatch.setattr("sys.executable", interpreter)
     window = open_window(workspace)
-    qtbot.waitUntil(lambda: window.kernels_ready, timeout=60_000)
+    qtbot.waitUntil(lambda: "preparing runs failed" in caplog.text, timeout=30_000)
+    assert not window.run_process_ready
     with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000):
-        job = window.start_create(_create(window, "here", 5000))
-    assert job.state == "finished", job.summary()
-    assert api.dataset_header(job.path).num_samples == 5000
-    assert "cannot have a process of its own" in caplog.text
+        job = window.start_create(_create(window, "nowhere", 5000))
+    assert job.state == "failed" and isinstance(job.error, RunProcessError)
+    assert why in job.error_message and why in window.last_error
+    assert not job.path.exists()
 
 
 def test_dataset_being_written_cannot_be_expanded_or_deleted(qtbot, open_window, workspace,
@@ -213,7 +228,9 @@ def test_failed_run_shows_an_error_without_blocking(qtbot, open_window, workspac
     with qtbot.waitSignal(window.jobs.job_ended, timeout=30_000) as ended:
         window.start_create(_create(window, "exists", 100))
     job = ended.args[0]
-    assert job.state == "failed" and "already exists" in job.error
+    assert job.state == "failed" and "already exists" in job.error_message
+    # raised in the run's process, and still the core's error: its class crossed too
+    assert type(job.error) is DatasetExistsError
     assert "already exists" in window.last_error
     box = window.findChild(QMessageBox, "error_dialog")
     assert box is not None and box.isVisible()
@@ -241,6 +258,7 @@ def test_unfillable_stratum_is_reported(qtbot, open_window, workspace):
     with qtbot.waitSignal(window.jobs.job_ended, timeout=60_000) as ended:
         window.start_create(hopeless)
     assert ended.args[0].state == "failed"
+    assert type(ended.args[0].error) is StratumUnfillableError
     assert "stratum" in window.last_error
 
 
@@ -306,19 +324,25 @@ def test_histogram_y_axis_steps_through_round_values(qtbot):
     assert plot.viewRange()[1][1] == 25
 
 
-def test_shutdown_while_the_run_process_starts_neither_waits_nor_falls_back(
-        qtbot, tmp_path, monkeypatch, caplog):
-    # A run process that never gets ready; closing the app ends it, and must not then
-    # load the kernels in the app's process as if processes could not be started.
+def test_shutdown_while_the_ready_process_starts_neither_waits_nor_fails(
+        qtbot, tmp_path, monkeypatch):
+    # A run process that never gets ready; closing the app ends it, and the preparation
+    # that waited for it ends quietly: not with the error of a process that cannot start.
     pid_file = tmp_path / "pid"
     never_ready = tmp_path / "python"
     never_ready.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
     never_ready.chmod(0o755)
     monkeypatch.setattr("sys.executable", str(never_ready))
-    in_app = []
-    monkeypatch.setattr("heimdall_studio.core.sampling.generator.load_kernels", lambda: in_app.append(1))
     jobs = JobManager()
-    preparing = threading.Thread(target=jobs.prepare)
+    raised = []
+
+    def prepare():
+        try:
+            jobs.prepare()
+        except Exception as exc:
+            raised.append(exc)
+
+    preparing = threading.Thread(target=prepare)
     preparing.start()
     qtbot.waitUntil(lambda: pid_file.exists() and pid_file.read_text().endswith("\n"),
                     timeout=10_000)
@@ -329,7 +353,7 @@ def test_shutdown_while_the_run_process_starts_neither_waits_nor_falls_back(
     assert not preparing.is_alive() and time.monotonic() - began < 5
     with pytest.raises(ProcessLookupError):  # ended and reaped
         os.kill(pid, 0)
-    assert in_app == []
-    assert "process of their own" not in caplog.text
-    jobs.prepare()  # after shutdown: nothing
-    assert in_app == []
+    assert raised == []
+    pid_file.unlink()
+    jobs.prepare()  # after shutdown: nothing, and no process started
+    assert not pid_file.exists()

@@ -45,7 +45,7 @@ window = create_main_window(workspace)
 window.show()
 # Run the event loop until the first listing is shown and the kernels are loaded.
 poll = QTimer(interval=20)
-poll.timeout.connect(lambda: window.listings and window.kernels_ready and app.quit())
+poll.timeout.connect(lambda: window.listings and window.run_process_ready and app.quit())
 poll.start()
 QTimer.singleShot(120_000, app.quit)
 app.exec()
@@ -63,7 +63,7 @@ report = {
     "receivers_json": str(receivers_json),
     "default_receivers": [r.name for r in default_receivers()],
     "listed": [window.model.entry(r).name for r in range(window.model.rowCount())],
-    "kernels_ready": window.kernels_ready,
+    "run_process_ready": window.run_process_ready,
     "title": window.windowTitle(),
 }
 window.close()
@@ -146,6 +146,6 @@ def test_wheel_installs_and_runs_alone(tmp_path):
     assert Path(report["receivers_json"]).resolve().is_relative_to(package)
     assert report["default_receivers"][:3] == ["Aquila di Giaveno", "Montanaro", "Torino"]
     assert len(report["default_receivers"]) == 7
-    assert report["listed"] == ["t"] and report["kernels_ready"]
+    assert report["listed"] == ["t"] and report["run_process_ready"]
     print(f"wheel built and installed in {installed - began:.0f} s, "
           f"whole check {time.monotonic() - began:.0f} s")

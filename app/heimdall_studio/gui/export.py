@@ -1,8 +1,8 @@
 """Exporting a dataset from the app: choosing format and file, and the work that writes it.
 
 The file dialog asks for both at once: its filters are the formats. The export itself is
-`core.export.export_dataset`, run in a pool worker; it streams slab by slab and reports
-progress through the worker's `progressed` signal.
+`core.export.export_dataset`, run on a superqt thread worker; it streams slab by slab and
+reports progress through the worker's `progressed` signal.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
+from superqt.utils import WorkerBase
+from superqt.utils._qthreading import WorkerBaseSignals  # what SignalsClass extends
 
 from ..core.api import DatasetEntry
 from ..core.errors import HeimdallError
 from ..core.tools.export import export_dataset
-from .workers import FunctionWorker
 
 FORMAT_FILTERS = {"csv": "CSV table (*.csv)", "npz": "NumPy arrays (*.npz)"}  # EXPORT_FORMATS
 
@@ -75,15 +77,24 @@ def write_export(request: ExportRequest,
     return target
 
 
-def export_worker(request: ExportRequest) -> FunctionWorker:
-    """A worker (not started) that writes the export; `progressed` carries (done, total)
-    sample counts, `succeeded` the file written. `abort()` stops it at the next slab."""
+class ExportSignals(WorkerBaseSignals):
+    progressed = Signal(object)  # (done, total) sample counts
 
-    def progress(done: int, total: int) -> None:  # in the pool thread
-        if worker.abort_requested:
-            raise ExportCancelled(f"export of '{request.dataset.stem}' cancelled")
-        worker.signals.progressed.emit((done, total))
 
-    worker = FunctionWorker(f"export {request.dataset.name}",
-                            lambda: write_export(request, progress))
-    return worker
+class ExportWorker(WorkerBase[Path]):
+    """superqt's worker for one export (not started): `progressed` carries (done, total)
+    sample counts, `returned` the file written, `errored` the exception. `quit()` stops it
+    at the next slab, with ExportCancelled. A worker of its own, because superqt's
+    function worker has no signal for progress, and an export's is a callback."""
+
+    def __init__(self, request: ExportRequest):
+        super().__init__(SignalsClass=ExportSignals)
+        self.request = request
+
+    def work(self) -> Path:
+        return write_export(self.request, self._progress)
+
+    def _progress(self, done: int, total: int) -> None:  # in the pool thread
+        if self.abort_requested:
+            raise ExportCancelled(f"export of '{self.request.dataset.stem}' cancelled")
+        self.signals.progressed.emit((done, total))

@@ -6,7 +6,6 @@ the source tree's `resources/`, so a wheel or a frozen bundle shows it too.
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import platform
 from importlib import resources
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
+from ..core.api import hdf5_version
 from ..logs import log_dir
 from . import settings
 
@@ -68,17 +68,17 @@ def apply_identity(app: QApplication) -> None:
 
 
 def _version_of(package: str) -> str:
-    """A package's version without importing it (numba takes a fifth of a second), or from
-    the module where its metadata is not installed (a frozen app)."""
+    """A package's version from its metadata, without importing it: numba and h5py are the
+    core's to load (numba takes a fifth of a second), and the frozen app ships their
+    metadata for this (packaging/heimdall-studio.spec)."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
-        return importlib.import_module(package).__version__
+        return "unknown"
 
 
 def component_versions() -> list[tuple[str, str]]:
     """The versions a bug report needs: the app and everything it computes or draws with."""
-    import h5py
     import numpy
     import pyqtgraph
     import PySide6
@@ -92,8 +92,8 @@ def component_versions() -> list[tuple[str, str]]:
         ("numba", _version_of("numba")),
         ("llvmlite", _version_of("llvmlite")),
         ("numpy", numpy.__version__),
-        ("h5py", h5py.__version__),
-        ("HDF5", h5py.version.hdf5_version),
+        ("h5py", _version_of("h5py")),
+        ("HDF5", hdf5_version()),
         ("pyqtgraph", pyqtgraph.__version__),
         ("Platform", platform.platform()),
     ]

@@ -32,7 +32,7 @@ MAX_ENDED_ROWS = 6
 def format_duration(seconds: float | None) -> str:
     if seconds is None or not np.isfinite(seconds):
         return "–"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)

@@ -1,48 +1,74 @@
 """Generation jobs: what runs, what it has produced so far, and how to stop it.
 
 A `Job` is the GUI-side record of one create or expand run: the latest `Progress` and the
-histograms accumulated from the per-block counts. `JobManager` starts runs in pool workers
-and turns worker signals into job signals. It only ever hands the worker plain values: a
-validated config or a dataset path, and a sample count.
+histograms accumulated from the per-block counts. `JobManager` starts runs on superqt's
+thread workers and turns their signals into job signals. It only ever hands a run plain
+values: a validated config or a dataset path, and a sample count.
 
-Each run happens in a process of its own (`core.process_run`), started ahead of time with
-its kernels loaded: the pool worker only relays its progress. In this process, h5py would
-hold the GIL while it writes, and the GUI thread would wait for it.
+Each run happens in a process of its own (`core.runs.process`): in this one, h5py would
+hold the GIL while it writes, and the GUI thread would wait for it. The pool thread only
+relays the run's progress. The next run's process is started ahead of time with its
+kernels loaded (the ready process, `prepare`), so that a run starts at once.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from superqt.utils import GeneratorWorker, create_worker
 
 from ..core import api
-from ..core.runs import process as process_run
+from ..core.errors import HeimdallError
 from ..core.runs.driver import Progress
+from ..core.runs.process import ReadyProcess, RunProcess, RunProcessError
 from .dialogs import ExpandDatasetRequest, NewDatasetRequest
-from .workers import GeneratorWorker
 
 log = logging.getLogger(__name__)
 
-_job_ids = itertools.count(1)
 KEEP_ENDED_JOBS = 20  # ended runs stay listed (and their plots viewable) up to this many
+
+
+def describe_error(exc: BaseException) -> str:
+    """A message fit for a dialog: the core's errors already are; others get their type."""
+    if isinstance(exc, HeimdallError):
+        return str(exc)
+    return f"{type(exc).__name__}: {str(exc) or type(exc).__name__}"
+
+
+class RunWorker(GeneratorWorker):
+    """superqt's generator worker, for a run.
+
+    It closes the run when it stops, so that a cancelled run ends after its last commit
+    there and then (superqt only stops asking for records, and the generator would end
+    whenever it is collected). And a RuntimeError from the run is reported as its error:
+    superqt takes one for a worker deleted under it, and drops it without `finished`.
+    """
+
+    def work(self) -> Any:
+        try:
+            result = super().work()
+        finally:
+            self._gen.close()
+        if isinstance(result, RuntimeError):
+            raise result
+        return result
 
 
 class Job:
     """One run. Updated only in the GUI thread, from worker signals."""
 
-    def __init__(self, kind: str, path: Path, requested: int, worker: GeneratorWorker):
-        self.id = next(_job_ids)
+    def __init__(self, kind: str, path: Path, requested: int, worker: RunWorker | None):
         self.kind = kind  # "create" or "expand"
         self.path = path
         self.requested = requested
         self.worker = worker
         self.state = "starting"  # running, cancelling, finished, cancelled, failed
-        self.error: str | None = None
+        self.error: Exception | None = None  # as the run raised it (its class kept)
         self.last: Progress | None = None
         self.version = 0  # bumped by every progress record; redraws compare it
         self.snr_edges: np.ndarray | None = None
@@ -63,6 +89,10 @@ class Job:
     @property
     def done(self) -> int:
         return self.last.done if self.last else 0
+
+    @property
+    def error_message(self) -> str | None:
+        return None if self.error is None else describe_error(self.error)
 
     def add_progress(self, progress: Progress) -> None:
         if self.snr_counts is None or len(self.snr_counts) != len(progress.snr_counts):
@@ -85,7 +115,7 @@ class Job:
     def summary(self) -> str:
         """One line saying how the job ended (or stands)."""
         if self.state == "failed":
-            return f"failed: {self.error}"
+            return f"failed: {self.error_message}"
         done = f"{self.done:,}"
         if self.state == "cancelled":
             return f"cancelled; {done} samples committed and kept"
@@ -107,78 +137,62 @@ class JobManager(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.jobs: list[Job] = []
-        self._spare = process_run.SpareProcess() if process_run.available() else None
+        self._ready = ReadyProcess()
         self._shut_down = False
 
     def prepare(self) -> None:
-        """Get the next run ready: its process started with the kernels loaded (blocks).
-        Does nothing once `shutdown` has been called, even while it waits."""
-        spare = self._spare
-        if spare is not None:
-            try:
-                process = spare.prepare()
-                if process is not None:
-                    process.wait_ready()
-                return
-            except (OSError, process_run.RunProcessError) as exc:
-                if self._shut_down:  # shutdown ended the process it waited for
-                    return
-                log.warning("runs cannot have a process of their own: %s", exc)
-        if not self._shut_down:  # runs happen in this process: load their kernels here
-            from ..core.sampling.generator import load_kernels
-
-            load_kernels()
+        """Start the ready process and wait until it has loaded its kernels (blocks: call
+        it in a worker). RunProcessError if it cannot start; nothing once `shutdown` has
+        been called, even while it waits."""
+        process = self._ready.prepare()
+        if process is None:
+            return
+        try:
+            process.wait_ready()
+        except RunProcessError:
+            if not self._shut_down:  # else shutdown ended the process it waited for
+                raise
 
     def shutdown(self) -> None:
-        """No more runs: end the spare process (running jobs are cancelled apart)."""
+        """No more runs: end the ready process (running jobs are cancelled apart)."""
         self._shut_down = True
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            spare.discard()
+        self._ready.discard()
 
     def start_create(self, request: NewDatasetRequest, workspace: Path) -> Job:
         config, n = request.config, request.num_samples
         path = api.dataset_path(config.name, workspace)
-        worker = GeneratorWorker(f"create {path.name}", lambda: self._make_run(
-            lambda child: child.create(config, n, workspace),
-            lambda: api.create_run(config, n, workspace)))
-        return self._start(Job("create", path, n, worker))
+        return self._start("create", path, n,
+                           lambda process: process.create(config, n, workspace))
 
     def start_expand(self, request: ExpandDatasetRequest) -> Job:
         path, n = Path(request.path), request.num_samples
-        worker = GeneratorWorker(f"expand {path.name}", lambda: self._make_run(
-            lambda child: child.expand(path, n), lambda: api.expand_run(path, n)))
-        return self._start(Job("expand", path, n, worker))
+        return self._start("expand", path, n, lambda process: process.expand(path, n))
 
-    def _make_run(self, in_child: Callable[[process_run.RunProcess], Iterator[Progress]],
-                  here: Callable[[], Iterator[Progress]]) -> Iterator[Progress]:
-        """The run in a process of its own, or in this one if no process can be started.
-        Called in the pool thread: the run opens and checks the file before it starts."""
-        spare = self._spare
-        if spare is not None:
-            try:
-                return in_child(spare.take())
-            except (OSError, process_run.RunProcessError) as exc:
-                log.warning("the run cannot have a process of its own (%s); running it in "
-                            "the app's process", exc)
-        return here()
+    def _run(self, start: Callable[[RunProcess], Iterator[Progress]]) -> Iterator[Progress]:
+        """The run in the ready process (or a new one), relayed record by record. A
+        generator, so that all of it happens in the pool thread: taking the process,
+        waiting for it, and the opening and checking of the file."""
+        yield from start(self._ready.take())
 
-    def _start(self, job: Job) -> Job:
-        signals = job.worker.signals
-        signals.progressed.connect(lambda progress: self._progressed(job, progress))
-        signals.succeeded.connect(lambda last: self._succeeded(job, last))
-        signals.failed.connect(lambda message: self._failed(job, message))
-        signals.finished.connect(lambda: self._finished(job))
+    def _start(self, kind: str, path: Path, requested: int,
+               start: Callable[[RunProcess], Iterator[Progress]]) -> Job:
+        worker = create_worker(self._run, start, _worker_class=RunWorker,
+                               _start_thread=False, _ignore_errors=True)
+        job = Job(kind, path, requested, worker)
+        worker.yielded.connect(lambda progress: self._progressed(job, progress))
+        worker.errored.connect(lambda exc: self._failed(job, exc))
+        worker.finished.connect(lambda: self._finished(job))
         self.jobs.append(job)
         log.info("starting %s of %s (%d samples)", job.kind, job.path, job.requested)
-        job.worker.start()
+        worker.start()
         self.job_started.emit(job)
         return job
 
     def cancel(self, job: Job) -> None:
-        if job.active:
+        """Stop the run after its current block; what it committed is kept."""
+        if job.active and job.worker is not None:
             job.state = "cancelling"
-            job.worker.abort()
+            job.worker.quit()
 
     def cancel_all(self) -> None:
         for job in self.active_jobs():
@@ -197,26 +211,25 @@ class JobManager(QObject):
         job.add_progress(progress)
         self.job_progressed.emit(job)
 
-    def _succeeded(self, job: Job, last: Progress | None) -> None:
-        if last is not None:
-            job.last = last
-        finished = last is not None and last.finished
-        job.state = "cancelled" if job.worker.cancelled and not finished else "finished"
-        log.info("%s of %s %s", job.kind, job.path, job.summary())
-
-    def _failed(self, job: Job, message: str) -> None:
+    def _failed(self, job: Job, exc: Exception) -> None:
+        if isinstance(exc, HeimdallError):
+            log.warning("%s of %s failed: %s", job.kind, job.path, exc)
+        else:  # a bug: its traceback goes to the log
+            log.error("%s of %s failed", job.kind, job.path, exc_info=exc)
         job.state = "failed"
-        job.error = message
+        job.error = exc
 
     def _finished(self, job: Job) -> None:
-        if self._spare is not None and not self.active_jobs():
+        if job.state != "failed":
+            complete = job.last is not None and job.last.finished
+            cancelled = job.worker is not None and job.worker.abort_requested
+            job.state = "cancelled" if cancelled and not complete else "finished"
+            log.info("%s of %s %s", job.kind, job.path, job.summary())
+        if not self.active_jobs():
             try:
-                self._spare.prepare()  # the next run's process, loading its kernels meanwhile
-            except OSError as exc:  # the next run says so again, and runs here
+                self._ready.prepare()  # the next run's process, loading its kernels meanwhile
+            except RunProcessError as exc:  # the next run says so again
                 log.warning("cannot start a process for the next run: %s", exc)
-        if job.active:  # neither succeeded nor failed was delivered: should not happen
-            job.state = "failed"
-            job.error = job.error or "the run ended without a result"
         ended = [j for j in self.jobs if not j.active]
         if len(ended) > KEEP_ENDED_JOBS:
             dropped = set(map(id, ended[:-KEEP_ENDED_JOBS]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
+from PySide6.QtCore import QItemSelectionModel, Qt, QThreadPool, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QWidget,
 )
+from superqt.utils import create_worker
 
 from ..core import api
 from ..core.api import DatasetEntry
@@ -34,11 +35,10 @@ from .dialogs import (
     NewDatasetDialog,
     NewDatasetRequest,
 )
-from .export import ExportRequest, choose_export, export_worker
+from .export import ExportRequest, ExportWorker, choose_export
 from .identity import AboutDialog, app_icon
 from .job_panel import JobPanel
-from .jobs import Job, JobManager
-from .workers import FunctionWorker, pool
+from .jobs import Job, JobManager, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ DEFAULT_SIZE = (1400, 900)
 
 
 class MainWindow(QMainWindow):
-    WARM_UP_AFTER_MS = 2000
+    PREPARE_AFTER_MS = 2000
     NOTICE_MS = 30_000
 
     def __init__(self, workspace: str | Path, parent: QWidget | None = None):
@@ -57,11 +57,11 @@ class MainWindow(QMainWindow):
         self._ensure_workspace()
         self.dialog: NewDatasetDialog | ExpandDatasetDialog | None = None
         self.about_dialog: AboutDialog | None = None
-        self.exports: dict[Path, FunctionWorker] = {}  # dataset -> its running export
+        self.exports: dict[Path, ExportWorker] = {}  # dataset -> its running export
         self.last_error: str | None = None
         self.notice: str | None = None  # see show_notice
-        self.kernels_ready = False
-        self._warm_up_started = False
+        self.run_process_ready = False  # the first run's, its kernels loaded
+        self._preparing = False
         self._select_when_listed: Path | None = None
         self._restoring_selection = False
         self._closing = False
@@ -87,13 +87,14 @@ class MainWindow(QMainWindow):
 
         self._create_actions()
         self._create_menus_and_toolbar()
+        self.watcher.more_listed.connect(self._more_listed)
         self.watcher.listed.connect(self._listed)
         self.watcher.failed.connect(lambda m: self.statusBar().showMessage(m, 10_000))
         # The first run's process starts (and loads the kernels) once the first listing is
         # in, as both want the CPU and the datasets come first; at the latest after
-        # WARM_UP_AFTER_MS.
-        self.watcher.listed.connect(self._warm_up)
-        self.watcher.failed.connect(self._warm_up)
+        # PREPARE_AFTER_MS.
+        self.watcher.listed.connect(self._prepare_runs)
+        self.watcher.failed.connect(self._prepare_runs)
         self.browser.selectionModel().selectionChanged.connect(self._selection_changed)
         self.details.samples_refused.connect(self._samples_refused)
         self.browser.doubleClicked.connect(lambda _index: self.expand_dataset())
@@ -104,7 +105,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._show_workspace()
         self._update_actions()
-        QTimer.singleShot(self.WARM_UP_AFTER_MS, self._warm_up)
+        QTimer.singleShot(self.PREPARE_AFTER_MS, self._prepare_runs)
 
     # -- construction ------------------------------------------------------------
 
@@ -180,21 +181,20 @@ class MainWindow(QMainWindow):
         except OSError as exc:  # shown as an empty listing; creating a dataset will say why
             log.warning("cannot create workspace %s: %s", self.workspace, exc)
 
-    def _warm_up(self, *_args: object) -> None:
+    def _prepare_runs(self, *_args: object) -> None:
         """Start the first run's process, which compiles (or loads) the numba kernels, so
         that the run starts at once."""
-        if self._warm_up_started or self._closing:
+        if self._preparing or self._closing:
             return
-        self._warm_up_started = True
+        self._preparing = True
         self._show_news("Preparing the generator…")
-        worker = FunctionWorker("run warm-up", self.jobs.prepare)
-        worker.signals.succeeded.connect(self._warmed_up)
-        worker.signals.failed.connect(
-            lambda m: self._closing or log.warning("preparing runs failed: %s", m))
-        worker.start()
+        create_worker(self.jobs.prepare, _connect={
+            "returned": self._runs_prepared,
+            "errored": lambda exc: self._closing or log.warning(
+                "preparing runs failed: %s", describe_error(exc))})
 
-    def _warmed_up(self, _result: object) -> None:
-        self.kernels_ready = True
+    def _runs_prepared(self, _result: object) -> None:
+        self.run_process_ready = True
         self._show_news("Generator ready", 3000)
 
     def show_notice(self, text: str) -> None:
@@ -226,6 +226,11 @@ class MainWindow(QMainWindow):
         self.browser.scrollTo(index)
         return True
 
+    def _more_listed(self, entries: list[DatasetEntry]) -> None:
+        """Rows of a listing going on: a large workspace shows them as its files are read."""
+        self.model.add_entries(entries)
+        self._show_counts()
+
     def _listed(self, entries: list[DatasetEntry]) -> None:
         self.listings += 1
         selected = self.selected_entry()
@@ -233,9 +238,9 @@ class MainWindow(QMainWindow):
         try:
             self.model.set_entries(entries)
             target = self._select_when_listed or (selected.path if selected else None)
-            if target is not None and self.select_dataset(target):
-                if target == self._select_when_listed:
-                    self._select_when_listed = None
+            if (target is not None and self.select_dataset(target)
+                    and target == self._select_when_listed):
+                self._select_when_listed = None
         finally:
             self._restoring_selection = False
         self._selection_changed()
@@ -320,7 +325,7 @@ class MainWindow(QMainWindow):
             return None
         return self.jobs.start_expand(request)
 
-    def export_dataset(self) -> FunctionWorker | None:
+    def export_dataset(self) -> ExportWorker | None:
         """Ask for format and file, then export in the background."""
         entry = self.selected_entry()
         if entry is None or entry.header is None or self._in_use(entry):
@@ -328,16 +333,15 @@ class MainWindow(QMainWindow):
         request = choose_export(self, entry, self.ask)
         return self.start_export(request) if request is not None else None
 
-    def start_export(self, request: ExportRequest) -> FunctionWorker:
-        worker = export_worker(request)
+    def start_export(self, request: ExportRequest) -> ExportWorker:
+        worker = ExportWorker(request)
         name = request.dataset.stem
-        signals = worker.signals
-        signals.progressed.connect(lambda counts: self.statusBar().showMessage(
+        worker.progressed.connect(lambda counts: self.statusBar().showMessage(
             f"Exporting '{name}': {counts[0]:,} of {counts[1]:,} samples"))
-        signals.succeeded.connect(lambda out: self.statusBar().showMessage(
+        worker.returned.connect(lambda out: self.statusBar().showMessage(
             f"Exported '{name}' to {out} ({format_size(Path(out).stat().st_size)})", 10_000))
-        signals.failed.connect(lambda message: self._export_failed(worker, request, message))
-        signals.finished.connect(lambda: self._export_ended(request))
+        worker.errored.connect(lambda exc: self._export_failed(worker, request, exc))
+        worker.finished.connect(lambda: self._export_ended(request))
         self.exports[request.dataset] = worker
         log.info("exporting %s as %s to %s", request.dataset, request.fmt, request.target)
         worker.start()
@@ -345,13 +349,16 @@ class MainWindow(QMainWindow):
         self._update_actions()
         return worker
 
-    def _export_failed(self, worker: FunctionWorker, request: ExportRequest,
-                       message: str) -> None:
+    def _export_failed(self, worker: ExportWorker, request: ExportRequest,
+                       exc: Exception) -> None:
+        if not isinstance(exc, HeimdallError):  # its traceback, for a bug report
+            log.error("exporting %s failed", request.dataset, exc_info=exc)
         if worker.abort_requested:  # we stopped it (closing); not an error to report
             self.statusBar().showMessage(f"Export of '{request.dataset.stem}' cancelled", 5000)
         elif not self._closing:
             self.show_error("Export failed", f"Exporting '{request.dataset.stem}' to "
-                                             f"{request.target} failed.\n\n{message}")
+                                             f"{request.target} failed.\n\n"
+                                             f"{describe_error(exc)}")
 
     def _export_ended(self, request: ExportRequest) -> None:
         self.exports.pop(request.dataset, None)
@@ -437,7 +444,7 @@ class MainWindow(QMainWindow):
             if job.state == "failed":
                 verb = "Creating" if job.kind == "create" else "Expanding"
                 self.show_error("Run failed", f"{verb} dataset '{job.name}' failed.\n\n"
-                                              f"{job.error}")
+                                              f"{job.error_message}")
 
     # -- questions and errors (tests replace these) --------------------------------
 
@@ -496,10 +503,10 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.jobs.cancel_all()
         for worker in self.exports.values():  # an unfinished export leaves no file
-            worker.abort()
+            worker.quit()
         self.watcher.stop()
         self.jobs.shutdown()
         self._save_settings()
         # Runs stop after their current block; wait so that no thread outlives the window.
-        pool().waitForDone()
+        QThreadPool.globalInstance().waitForDone()
         event.accept()

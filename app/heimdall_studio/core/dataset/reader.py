@@ -79,6 +79,11 @@ class DatasetHeader:
 # reading
 
 
+def hdf5_version() -> str:
+    """The version of the HDF5 library that reads and writes the files."""
+    return str(h5py.version.hdf5_version)
+
+
 def _read_access() -> h5py.h5p.PropFAID:
     """File access for readers, made once (h5py.File would build one per open).
 

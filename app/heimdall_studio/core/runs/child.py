@@ -1,10 +1,16 @@
-"""Python processes of this program, talking with it over their standard input and output.
+"""A process of this program, started with a hidden subcommand, and messages to and from it.
 
-Used for work that would otherwise hold this process's GIL for long: reading many headers
-(`listing`) and whole runs (`process_run`). The child gets this process's interpreter and
-`sys.path`, so it imports the same Heimdall Studio; its standard error is shared, so its
-tracebacks reach the same terminal. Messages are pickles (both ends are this program),
-and the child says it is ready with one byte before the first.
+Runs happen in such a process (`runs.process`), because a run holds its process's GIL for
+long while it writes. The program starts itself again rather than a bare interpreter, so
+one command line serves everywhere: `python -m heimdall_studio _run-process` from an
+installed package or a source tree (with this process's `sys.path`, so it imports the same
+Heimdall Studio), and `heimdall-studio _run-process` in a frozen app, whose executable is
+the only interpreter it has. The subcommand is handled first thing in `__main__`; it is not
+a command for users, and `--help` does not list it.
+
+Its standard error is shared, so its tracebacks reach the same terminal. Messages are
+pickles (both ends are this program), and the child says it is ready with one byte before
+the first.
 """
 
 from __future__ import annotations
@@ -12,51 +18,48 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import select
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import IO, Any
 
+RUN_PROCESS_COMMAND = "_run-process"
 READY = b"+"
 
 
-def available() -> bool:
-    """False in a frozen app, which has no Python interpreter to start children with."""
-    return not getattr(sys, "frozen", False)
+def command(subcommand: str) -> list[str]:
+    """The command line that starts this program with `subcommand`."""
+    if getattr(sys, "frozen", False):  # PyInstaller: sys.executable is the app itself
+        return [sys.executable, subcommand]
+    return [sys.executable, "-m", "heimdall_studio", subcommand]
+
+
+def environment() -> dict[str, str]:
+    """The child's environment: ours, and where not frozen our `sys.path`, so that it runs
+    the same Heimdall Studio (a source tree, a test run's path) as this process."""
+    if getattr(sys, "frozen", False):  # the bundle brings its own path
+        return dict(os.environ)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
 class Child:
-    """The parent's side: a child running `python -c code`, and messages to and from it.
+    """The parent's side: a child running `subcommand`, and messages to and from it.
 
     `receive` raises EOFError (or pickle.UnpicklingError) when the child has ended.
     """
 
-    def __init__(self, code: str):
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    def __init__(self, subcommand: str):
+        self.process = subprocess.Popen(command(subcommand), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=environment())
         assert self.process.stdin is not None and self.process.stdout is not None
-        self._to_child: BinaryIO = self.process.stdin
-        self._from_child: BinaryIO = self.process.stdout
+        self._to_child: IO[bytes] = self.process.stdin
+        self._from_child: IO[bytes] = self.process.stdout
         self.ready = False
 
-    def wait_ready(self, unless: Callable[[], bool] | None = None,
-                   timeout: float | None = None) -> bool:
-        """Block until the child is ready: True. False if `unless()` said first that it
-        is no longer needed; EOFError if it ended, or is not ready after `timeout` s."""
-        if unless is not None or timeout is not None:
-            began = time.monotonic()
-            while not select.select([self._from_child], [], [], 0.02)[0]:
-                if unless is not None and unless():
-                    return False
-                if timeout is not None and time.monotonic() - began > timeout:
-                    raise EOFError(f"it was not ready in {timeout:g} s")
+    def wait_ready(self) -> None:
+        """Block until the child is ready; EOFError if it ended first."""
         if self._from_child.read(1) != READY:
             raise EOFError("it ended before it was ready")
         self.ready = True
-        return True
 
     def send(self, message: Any) -> None:
         pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
@@ -65,18 +68,14 @@ class Child:
     def receive(self) -> Any:
         return pickle.load(self._from_child)
 
-    def close(self, timeout: float | None = None) -> None:
-        """Close its input, which ends it, and wait for it: killed at once if it never
-        got ready, or once `timeout` s have passed."""
+    def close(self) -> None:
+        """Close its input, which ends it, and wait for it; killed at once if it never got
+        ready, since then it has nothing to finish."""
         if not self.ready:
             self.process.kill()
         with contextlib.suppress(OSError):
             self._to_child.close()
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.wait()
         self._from_child.close()
 
 

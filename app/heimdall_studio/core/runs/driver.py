@@ -24,6 +24,7 @@ import numpy as np
 
 from ..config.model import DatasetConfig, make_config
 from ..config.names import validate_new_name
+from ..config.params import MAX_SAMPLES_PER_RUN
 from ..dataset import stats
 from ..dataset.fsops import NO_LINKS
 from ..dataset.layout import compression_filters
@@ -45,7 +46,6 @@ from ..workspace.paths import dataset_path, prepare_workspace, resolve_dataset
 
 log = logging.getLogger(__name__)
 
-MAX_SAMPLES_PER_RUN = 10**10
 
 
 def _opening(action: str, path: Path, call: Callable[[], OpenedWrite]) -> OpenedWrite:
@@ -68,6 +68,7 @@ def _opening(action: str, path: Path, call: Callable[[], OpenedWrite]) -> Opened
 
 
 def check_sample_count(num_samples: Any) -> int:
+    """A run's sample count; numpy integers too (the table's check takes Python ones)."""
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
             or not 1 <= num_samples <= MAX_SAMPLES_PER_RUN:
         raise ConfigError("num_samples", num_samples,

@@ -1,19 +1,23 @@
-"""Create and expand runs in a Python process of their own, off the caller's GIL.
+"""Create and expand runs in a process of their own, off the caller's GIL.
 
-A run writes with h5py, which holds the GIL for the whole of every call: tens of
-milliseconds when a block is flushed. In the process of a desktop app that is how long its
-GUI thread waits. `RunProcess` is a child process that imports the engine and loads the
-kernels as it starts, then does one `api.create_run` or `api.expand_run`:
-`RunProcess.create` and `.expand` return the same generator of `Progress` records, so
-callers need not know where the run happens. `SpareProcess` keeps one child started ahead
-of time, so a run starts at once.
+A run writes with h5py, which holds the GIL for the whole of every call, for as long as a
+block takes to flush. In the process of a desktop app that is how long its GUI thread
+waits. `RunProcess` is a child process of this program (`child`) that loads the kernels
+as it starts, lowers its priority so that the app keeps the CPU it needs, then does one
+`create_run` or `expand_run`: `RunProcess.create` and `.expand` return the same generator
+of `Progress` records, and raise the same errors, so callers need not know where the run
+happens. `ReadyProcess` keeps the next run's process started ahead of time, its kernels
+loaded, so that a run starts at once.
 
 The two sides go in lock step: the child sends the Progress of each commit and commits the
 next block only once the caller asks for the next record (its kernels compute meanwhile).
-So closing the generator stops the run exactly as closing `api.create_run`'s does: the
-block in flight is dropped, and every committed sample is one the caller saw.
+So closing the generator stops the run exactly as closing `create_run`'s does: the block
+in flight is dropped, and every committed sample is one the caller saw.
 
-Messages are pickles on the child's standard input and output; both ends are this program.
+An error in the child reaches the caller as the same class: its name, message and plain
+attributes cross, and the parent raises the error of `core.errors` by that name. Any other
+error (a bug, one the core does not name) is a RunProcessError saying what it was; its
+traceback is on the child's standard error.
 """
 
 from __future__ import annotations
@@ -23,41 +27,70 @@ import logging
 import os
 import pickle
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from .. import errors
 from ..config.model import DatasetConfig
 from ..dataset import writer
 from ..errors import HeimdallError
 from . import child, driver
+from .driver import Progress
 
 log = logging.getLogger(__name__)
 
-CHILD_NICE = 10  # the run yields the CPU to the app
+NICE = 10  # how far the run process lowers its priority: the app's GUI comes first
 
 
 class RunProcessError(HeimdallError):
     """The run's process failed or ended; the samples it committed are kept."""
 
 
-def available() -> bool:
-    """Whether runs can have processes of their own (not in a frozen app)."""
-    return child.available()
+def error_report(error: Exception) -> tuple[str, str, dict[str, Any]]:
+    """What crosses from the child of an error: class name, message, and the attributes
+    that pickle (a ConfigError's field, say)."""
+    attributes = {}
+    for key, value in getattr(error, "__dict__", {}).items():
+        with contextlib.suppress(Exception):
+            pickle.dumps(value)
+            attributes[key] = value
+    return type(error).__name__, str(error), attributes
+
+
+def error_from(name: str, message: str, attributes: dict[str, Any]) -> HeimdallError:
+    """The error the child reported: the core's error of that name, else a RunProcessError
+    that names it. Built without calling the class, as its arguments may not be those of
+    Exception (ConfigError's are not): the message and attributes are set as they were."""
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, HeimdallError)):
+        return RunProcessError(f"{name}: {message}" if message else name)
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    vars(error).update(attributes)
+    return error
 
 
 class RunProcess:
     """One child process, ready for one run."""
 
     def __init__(self) -> None:
-        self._child = child.Child(f"import {__name__} as run; run.serve()")
+        try:
+            self._child = child.Child(child.RUN_PROCESS_COMMAND)
+        except OSError as exc:
+            raise RunProcessError(f"cannot start a process for the run: "
+                                  f"{exc.strerror or exc}") from None
         self.process = self._child.process
         self._starting = threading.Lock()  # held by the thread that waits for the start
         self._used = False
 
+    @property
+    def ended(self) -> bool:
+        return self.process.poll() is not None
+
     def wait_ready(self) -> None:
         """Block until the child has loaded the kernels; RunProcessError if it cannot.
-        Any thread may wait (the app's warm-up and its first run, say)."""
+        Any thread may wait (the app's start and its first run, say)."""
         with self._starting:
             if self._child.ready:
                 return
@@ -66,31 +99,33 @@ class RunProcess:
             except EOFError:
                 raise RunProcessError(
                     f"the process for the run did not start (exit code "
-                    f"{self.process.poll()}); see the log for why") from None
+                    f"{self.process.wait()}); see the log for why") from None
 
     def create(self, config: DatasetConfig, num_samples: int, workspace: str | Path | None,
-               compression: str = "light") -> Iterator[Any]:
-        """As `api.create_run`, in the child."""
+               compression: str = "light") -> Iterator[Progress]:
+        """As `driver.create_run`, in the child."""
         return self._run(("create", config.to_json(), num_samples,
                           None if workspace is None else str(workspace), compression))
 
     def expand(self, dataset: str | Path, num_samples: int,
-               workspace: str | Path | None = None) -> Iterator[Any]:
-        """As `api.expand_run`, in the child."""
+               workspace: str | Path | None = None) -> Iterator[Progress]:
+        """As `driver.expand_run`, in the child."""
         return self._run(("expand", str(dataset), num_samples,
                           None if workspace is None else str(workspace)))
 
-    def _run(self, request: tuple) -> Iterator[Any]:
+    def _run(self, request: tuple) -> Iterator[Progress]:
         if self._used:
             raise RuntimeError("a RunProcess does one run")
         self._used = True
-        self.wait_ready()
-        self._send(request)
-        return self._relay()
+        return self._relay(request)
 
-    def _relay(self) -> Iterator[Any]:
+    def _relay(self, request: tuple) -> Iterator[Progress]:
+        """The run, from the first `next` on: waiting for the child to be ready happens in
+        the thread that drives the run, as do the errors of its start."""
         finished = False
         try:
+            self.wait_ready()
+            self._send(request)
             while True:
                 kind, value = self._receive()
                 if kind == "progress":
@@ -98,81 +133,89 @@ class RunProcess:
                     self._send("next")
                 elif kind == "error":
                     finished = True
-                    raise RunProcessError(value)
+                    raise error_from(*value)
                 else:  # done
                     finished = True
                     return
         finally:
-            if not finished:  # closed early: the child commits nothing more and ends
+            if not finished and self._child.ready:  # closed early: it commits no more
                 with contextlib.suppress(OSError, EOFError, RunProcessError):
                     self._send("stop")
                     while self._receive()[0] == "progress":
                         pass
-            self.discard()
+            self._child.close()
 
     def _send(self, message: Any) -> None:
         self._child.send(message)
 
     def _receive(self) -> tuple[str, Any]:
         try:
-            return self._child.receive()
+            message: tuple[str, Any] = self._child.receive()
         except (EOFError, pickle.UnpicklingError, OSError):
             code = self.process.wait()
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
             raise RunProcessError(
                 f"the run's process ended unexpectedly ({how}); the samples it committed "
                 "are kept, and expanding the dataset continues from them") from None
+        return message
 
     def discard(self) -> None:
-        """End the child and wait for it: at once if it has no run, else once the run has
-        closed its file."""
+        """End a child that has no run (it has nothing to keep) and wait for it."""
         if not self._used:
-            self.process.kill()  # a spare: nothing of it to keep
-        self._child.close()
+            self.process.kill()
+            self._child.close()
 
 
-class SpareProcess:
-    """One RunProcess started ahead of time."""
+class ReadyProcess:
+    """The next run's process, started ahead of time so that it is ready when a run
+    starts: `prepare` starts it, `take` hands it to the run."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spare: RunProcess | None = None
+        self._process: RunProcess | None = None
         self._discarded = False
 
     def prepare(self) -> RunProcess | None:
-        """Start the spare if there is none; it loads the kernels meanwhile. None once
-        discarded, also when `discard` comes from another thread while this one waits."""
+        """Start the ready process if there is none; it loads the kernels meanwhile. None
+        once discarded, also when `discard` comes from another thread while this one
+        waits."""
         with self._lock:
             if self._discarded:
                 return None
-            if self._spare is None:
-                self._spare = RunProcess()
-            return self._spare
+            if self._process is None:
+                self._process = RunProcess()
+            return self._process
 
     def take(self) -> RunProcess:
-        """The spare, or a new process if there is none; `prepare` starts the next."""
+        """The ready process, or a new one if there is none or it has ended (killed while
+        it waited); `prepare` starts the next."""
         with self._lock:
-            spare, self._spare = self._spare, None
-        return spare if spare is not None else RunProcess()
+            process, self._process = self._process, None
+        if process is not None and process.ended:
+            process.discard()
+            process = None
+        return process if process is not None else RunProcess()
 
     def discard(self) -> None:
-        """End the spare, for good: `prepare` starts no other."""
+        """End the ready process, for good: `prepare` starts no other."""
         with self._lock:
-            spare, self._spare = self._spare, None
+            process, self._process = self._process, None
             self._discarded = True
-        if spare is not None:
-            spare.discard()
+        if process is not None:
+            process.discard()
 
 
 # ---------------------------------------------------------------------------
 # the child's side
 
 
-def serve() -> None:
-    """Load the kernels, say so, then do the one run the parent asks for."""
+def serve() -> int:
+    """The run process (`heimdall-studio _run-process`): lower its priority, load the
+    kernels, say so, then do the one run the parent asks for. Returns the exit code."""
     parent = child.Parent()
-    with contextlib.suppress(OSError):
-        os.nice(CHILD_NICE)
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(NICE)
     logging.basicConfig(level=logging.WARNING, format="run process: %(message)s")
     from ..sampling.generator import load_kernels
 
@@ -187,12 +230,13 @@ def serve() -> None:
 
     request = receive()
     if request is None:
-        return
+        return 0
     try:
+        run: Iterator[Progress]
         if request[0] == "create":
             _, config_json, num_samples, workspace, compression = request
             run = driver.create_run(DatasetConfig.from_json(config_json), num_samples,
-                                 workspace, compression)
+                                    workspace, compression)
         else:
             _, dataset, num_samples, workspace = request
             run = driver.expand_run(dataset, num_samples, workspace)
@@ -202,12 +246,12 @@ def serve() -> None:
                 if receive() != "next":
                     break
         finally:
-            run.close()
-    except HeimdallError as exc:
-        parent.send(("error", str(exc)))
-    except Exception as exc:  # reported to the parent; the traceback goes to stderr
-        log.exception("the run failed")
-        parent.send(("error", f"{type(exc).__name__}: {exc}"))
+            cast(Generator[Progress, None, None], run).close()  # commits nothing more
+    except Exception as exc:  # reported to the parent, which raises it again
+        if not isinstance(exc, HeimdallError):
+            log.exception("the run failed")  # a bug: its traceback goes to stderr
+        parent.send(("error", error_report(exc)))
     else:
         parent.send(("done", None))
     writer.end_process_if_abandoned(0)
+    return 0

@@ -1,8 +1,8 @@
 """Benchmarks run in folders of their own: never the user's settings, workspace, caches or logs.
 
 The app finds each of those folders through an environment variable of its own or of XDG,
-which the processes a benchmark starts (the app's start-up, its runs, listing workers)
-inherit. They are set before Qt starts, as Qt reads its folders once.
+which the processes a benchmark starts (the app's start-up, its runs) inherit. They are
+set before Qt starts, as Qt reads its folders once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from heimdall_studio.core.workspace.listing import CACHE_DIR_ENV
+from heimdall_studio.core.workspace.index import CACHE_DIR_ENV
 from heimdall_studio.core.workspace.paths import WORKSPACE_ENV
 from heimdall_studio.gui.settings import SETTINGS_DIR_ENV
 from heimdall_studio.logs import LOG_DIR_ENV

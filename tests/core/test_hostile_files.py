@@ -11,7 +11,6 @@ import pytest
 from heimdall_studio import cli
 from heimdall_studio.core import api
 from heimdall_studio.core.errors import DatasetFormatError
-from heimdall_studio.core.workspace import listing
 
 
 def sha(path):
@@ -248,23 +247,3 @@ def test_hostile_file_is_reported_refused_and_left_untouched(kind, workspace, ca
     assert sorted(p.name for p in workspace.iterdir() if not p.name.startswith(".")) == [
         "hostile.h5", "valid.h5"]
     api.expand_dataset("valid", 10, workspace)
-
-
-def test_a_listing_worker_process_gives_every_verdict_this_process_gives(
-        tmp_path, workspace, caplog, monkeypatch):
-    """Large listings share the files with worker processes (`listing.read_entries`)."""
-    for i, kind in enumerate(HOSTILE):
-        folder = tmp_path / f"kind-{i}"
-        folder.mkdir()
-        HOSTILE[kind](folder)
-        os.rename(folder / "hostile.h5", workspace / f"hostile-{i:02d}.h5")
-    valid(workspace)
-    paths = sorted(workspace.glob("*.h5"))
-    here = listing._read_batch(paths)
-    read_here = []
-    monkeypatch.setattr(listing, "_read_batch", read_here.append)
-    there = listing._read_batches([paths[:9], paths[9:]], workers=1, read_here=False)
-    assert "listing worker failed" not in caplog.text and read_here == []  # all by the worker
-    assert [entry for batch in there for entry in batch] == here
-    assert [e.status for e in here].count("ok") == 1 + len(SAMPLE_DEFECTS)
-    assert len(here) == len(HOSTILE) + 1

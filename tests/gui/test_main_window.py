@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QTableView, QToolBar
 
 from heimdall_studio.core import api
 from heimdall_studio.gui import app as gui_app
-from heimdall_studio.gui import settings
+from heimdall_studio.gui import browser, settings
 from heimdall_studio.gui.main_window import MainWindow
 
 
@@ -72,6 +72,43 @@ def test_browser_sorts_unreadable_files_last_and_selection_follows_its_file(
     assert names() == ["a", "b", "c", "junk"]
     assert model.index(0, 2).data() == "9,000"
     assert window.selected_entry().path == workspace / "c.h5"
+
+
+def test_rows_appear_as_the_listing_reads_the_files(qtbot, workspace, make_dataset,
+                                                    monkeypatch):
+    for name in "dcab":
+        make_dataset(workspace, name, 200, seed=1)
+    monkeypatch.setattr(browser, "FIRST_BATCH_S", 0)  # a batch per file after the first
+    monkeypatch.setattr(browser, "LAST_BATCH_S", 0)
+    window = MainWindow(workspace)
+    qtbot.addWidget(window)
+    shown = []
+    window.watcher.more_listed.connect(lambda entries: shown.append(
+        [window.model.index(row, 0).data() for row in range(window.model.rowCount())]))
+    with qtbot.waitSignal(window.watcher.listed, timeout=10_000):
+        window.show()
+    assert shown == [["a", "b"], ["a", "b", "c"], ["a", "b", "c", "d"]]
+    assert window.listings == 1 and window.workspace_label.text().startswith("4 datasets")
+
+
+def test_rows_of_a_listing_going_on_go_where_the_sort_puts_them(
+        open_window, workspace, make_dataset, select):
+    make_dataset(workspace, "a", 1000, seed=1)
+    make_dataset(workspace, "c", 2000, seed=2)
+    window = open_window(workspace)
+    model, view = window.model, window.browser
+    view.sortByColumn(2, Qt.SortOrder.DescendingOrder)  # by samples
+    select(window, workspace / "a.h5")
+    make_dataset(workspace, "b", 3000, seed=3)
+    make_dataset(workspace, "d", 500, seed=4)
+    (workspace / "junk.h5").write_bytes(b"junk")
+    entries = {e.name: e for e in api.list_datasets(workspace)}
+    model.add_entries([entries["junk"], entries["d"], entries["b"]])
+    assert [model.index(row, 0).data() for row in range(model.rowCount())] == [
+        "b", "c", "a", "d", "junk"]
+    assert window.selected_entry().path == workspace / "a.h5"
+    model.add_entries([dataclasses.replace(entries["c"], header=None, error="gone bad")])
+    assert model.rowCount() == 5 and model.index(1, 10).data() == "unreadable"
 
 
 def test_a_dataset_with_damaged_samples_turns_unreadable_once_its_samples_are_read(
@@ -282,7 +319,7 @@ def test_a_saved_workspace_that_is_gone_gives_the_default_one_and_says_so(
         qtbot.addWidget(window)
 
         def look() -> None:  # once the generator is ready: its news came and went
-            if window.kernels_ready:
+            if window.run_process_ready:
                 seen.update(workspace=window.workspace,
                             message=window.statusBar().currentMessage())
                 window.close()

@@ -19,7 +19,7 @@ import numpy as np
 
 from .config.model import DatasetConfig, make_config
 from .dataset.locking import DatasetLock
-from .dataset.reader import DatasetHeader, read_header, read_samples
+from .dataset.reader import DatasetHeader, hdf5_version, read_header, read_samples
 from .dataset.recovery import RepairReport, clear_interrupted_write
 from .dataset.stats import DatasetStats, read_stats
 from .errors import DatasetNotFoundError
@@ -90,7 +90,7 @@ def list_datasets(workspace: str | Path | None = None) -> list[DatasetEntry]:
     Each file's header is read and checked; its sample datasets are checked when samples
     are read (`dataset_stats`, `load_dataset`, `expand_dataset`, ...). Files unchanged
     since they were last read (by this process or, through an index in the user cache
-    folder, an earlier one) are not read again: see `listing`.
+    folder, an earlier one) are not read again: see `workspace.listing`.
     """
     return list_workspace(workspace_path(workspace))
 
@@ -138,6 +138,7 @@ __all__ = [
     "delete_dataset",
     "expand_dataset",
     "expand_run",
+    "hdf5_version",
     "list_datasets",
     "load_dataset",
     "make_config",

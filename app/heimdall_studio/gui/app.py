@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
 from ..core import api
-from ..core.workspace import listing
 from ..logs import configure_logging
 from . import settings
 from .identity import apply_identity
@@ -42,10 +41,7 @@ def create_main_window(workspace: str | Path) -> MainWindow:
 
 
 def open_main_window(workspace: Path) -> MainWindow:
-    """The main window shown, as the app opens it. Before the window's imports, a worker
-    for a large workspace never listed starts, and gets ready meanwhile on the other core
-    (`listing.start_spare_worker`)."""
-    listing.start_spare_worker(workspace)
+    """The main window shown, as the app opens it."""
     window = create_main_window(workspace)
     window.show()
     return window

@@ -1,12 +1,14 @@
 """The dataset browser: a table model of the workspace, and what keeps it current.
 
-`DatasetTableModel` shows `DatasetEntry` values (plain data from `api.list_datasets`).
+`DatasetTableModel` shows `DatasetEntry` values (plain data from the core's listing).
 `WorkspaceWatcher` decides when to list again: a QFileSystemWatcher on the folder (files
 appearing or vanishing) and on each dataset file (commits changing it), funnelled through a
 single-shot timer: the first change of a burst starts it and later ones ride along, so a
 run committing four times a second gives two listings a second, and a burst of file
 operations gives one.
-Listing reads each file's header, so it runs in a pool worker; only entries cross threads.
+Listing reads each file's header, so it runs in a worker thread, which hands the entries
+over in batches as it goes (`listing_batches`): a large workspace never seen before shows
+rows while the rest is read. Only entries cross threads.
 
 A dataset that any process is writing (a run of ours, the command line, a script) is listed
 with that process (`DatasetEntry.writer`) and cannot be expanded, exported or deleted. Its
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
+import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +37,16 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+from superqt.utils import GeneratorWorker, create_worker
 
-from ..core import api
 from ..core.api import DatasetEntry
+from ..core.config.units import format_size as format_size  # the one size format
 from ..core.dataset.locking import writer_pid
 from ..core.dataset.recovery import held_by_another_program
-from ..core.workspace.listing import Signature, signature, with_writer
-from .workers import FunctionWorker
+from ..core.errors import HeimdallError
+from ..core.workspace.index import Signature, signature
+from ..core.workspace.listing import iter_workspace, with_writer
+from .jobs import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +58,6 @@ SAMPLES_COLUMN = 2
 STATUS_COLUMN = len(COLUMNS) - 1
 UNREADABLE_COLOR = QColor(170, 30, 30)
 BUSY_COLOR = QColor(30, 90, 170)
-
-
-def format_size(size_bytes: int) -> str:
-    if size_bytes < 1024:
-        return f"{size_bytes} B"
-    units = ("KiB", "MiB", "GiB", "TiB")
-    exponent = min(len(units), int(math.log(size_bytes, 1024)))
-    return f"{size_bytes / 1024 ** exponent:.1f} {units[exponent - 1]}"
 
 
 def _identity(path: Path) -> Signature | None:
@@ -140,25 +138,66 @@ class DatasetTableModel(QAbstractTableModel):
         self._cells = [cells for _, cells in rows]
         self.endResetModel()
 
+    def add_entries(self, entries: list[DatasetEntry]) -> None:
+        """Show more of a listing going on: new files get rows where the sort puts them,
+        files shown already are updated in place (and sorted again with the next new
+        rows); files gone wait for the complete listing (`set_entries`)."""
+        entries = self._with_headers_kept(self._with_refusals(entries, complete=False))
+        row_of = {entry.path: row for row, entry in enumerate(self._entries)}
+        new = []
+        for entry in entries:
+            row = row_of.get(entry.path)
+            if row is None:
+                new.append((entry, _cells(entry)))
+                continue
+            self._entries[row], self._cells[row] = entry, _cells(entry)
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        if not new:
+            return
+        ordered = self._sorted(list(zip(self._entries, self._cells, strict=True)))
+        if [entry.path for entry, _ in ordered] != [entry.path for entry in self._entries]:
+            self._relayout(ordered)  # updated in place, or by a run's progress
+        # Every shown row keeps its place among the others, so each run of new rows
+        # goes in where the merged order has it.
+        merged = self._sorted(ordered + new)
+        added = {entry.path for entry, _ in new}
+        start = 0
+        while start < len(merged):
+            if merged[start][0].path not in added:
+                start += 1
+                continue
+            end = start
+            while end < len(merged) and merged[end][0].path in added:
+                end += 1
+            self.beginInsertRows(QModelIndex(), start, end - 1)
+            self._entries[start:start] = [entry for entry, _ in merged[start:end]]
+            self._cells[start:start] = [cells for _, cells in merged[start:end]]
+            self.endInsertRows()
+            start = end
+
     def refuse(self, path: Path, why: str) -> None:
         """Show `path` as unreadable for `why`: its samples turned out damaged when they
         were read (a listing reads headers only). It stays so while the file keeps its
-        identity (`listing.signature`); a file changed since is listed afresh."""
+        identity (`index.signature`); a file changed since is listed afresh."""
         identity = _identity(path)
         if self.row_of(path) < 0 or identity is None:
             return
         self._refused[path] = (identity, DatasetEntry(path, None, why))
         self.set_entries(list(self._entries))
 
-    def _with_refusals(self, entries: list[DatasetEntry]) -> list[DatasetEntry]:
-        refused, self._refused = self._refused, {}
+    def _with_refusals(self, entries: list[DatasetEntry],
+                       complete: bool = True) -> list[DatasetEntry]:
+        """The entries, refused files as refused while unchanged; a `complete` listing
+        also forgets the refusals of files that are gone."""
+        kept = {}
         shown = []
         for entry in entries:
-            known = refused.get(entry.path)
+            known = self._refused.pop(entry.path, None)
             if known is not None and _identity(entry.path) == known[0]:
-                self._refused[entry.path] = known
+                kept[entry.path] = known
                 entry = known[1]
             shown.append(entry)
+        self._refused = kept if complete else {**self._refused, **kept}
         return shown
 
     def _with_headers_kept(self, entries: list[DatasetEntry]) -> list[DatasetEntry]:
@@ -196,7 +235,7 @@ class DatasetTableModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Called by the view when a header is clicked."""
         self._sort_column, self._sort_order = column, order
-        self._relayout(self._sorted(list(zip(self._entries, self._cells))))
+        self._relayout(self._sorted(list(zip(self._entries, self._cells, strict=True))))
 
     def _sorted(self, rows: list[tuple[DatasetEntry, list[tuple[str, Any]]]]
                 ) -> list[tuple[DatasetEntry, list[tuple[str, Any]]]]:
@@ -218,7 +257,8 @@ class DatasetTableModel(QAbstractTableModel):
         self._cells = [cells for _, cells in rows]
         row_of = {entry.path: row for row, entry in enumerate(self._entries)}
         self.changePersistentIndexList(
-            old, [self.index(row_of[path], index.column()) for path, index in zip(paths, old)])
+            old, [self.index(row_of[path], index.column())
+                  for path, index in zip(paths, old, strict=True)])
         self.layoutChanged.emit()
 
     # -- data out -----------------------------------------------------------
@@ -303,14 +343,48 @@ def make_browser_view(model: DatasetTableModel) -> QTableView:
     return view
 
 
+FIRST_BATCH_S = 0.05  # a listing going on hands over what it has read this soon,
+LAST_BATCH_S = 0.4  # then half as often each time, down to this
+
+
+def listing_batches(workspace: Path
+                    ) -> Generator[list[DatasetEntry], None, list[DatasetEntry]]:
+    """The workspace's entries in batches, as the core lists them (in a worker thread),
+    then the whole listing, by name, as the return value.
+
+    While the listing goes on, the first batch comes FIRST_BATCH_S after the first entry,
+    each later one after twice the wait of the one before (up to LAST_BATCH_S): the first
+    rows fill the view at once, the others mostly move its scroll bar, and every batch
+    repaints the view, whose calls into Python take the GIL from the thread reading the
+    files. A listing done sooner (files known unchanged) hands over nothing before the end.
+    """
+    entries: list[DatasetEntry] = []
+    handed = 0
+    wait = FIRST_BATCH_S
+    due = None
+    for entry in iter_workspace(workspace):
+        entries.append(entry)
+        now = time.monotonic()
+        if due is None:
+            due = now + wait  # from the first entry: loading the index comes before it
+        elif now >= due:
+            yield entries[handed:]
+            handed = len(entries)
+            wait = min(2 * wait, LAST_BATCH_S)
+            due = now + wait
+    return sorted(entries, key=lambda entry: entry.path.name)
+
+
 class WorkspaceWatcher(QObject):
     """Lists the workspace in the background whenever it may have changed.
 
-    `listed` carries the entries of the latest listing. A listing requested while one runs
-    is remembered and started afterwards, so the last change is never missed.
+    `more_listed` carries entries of a listing going on, `listed` all of the latest
+    listing. A listing requested while one runs is remembered and started afterwards, so
+    the last change is never missed.
     """
 
-    listed = Signal(object)  # list[DatasetEntry]
+    listed = Signal(object)  # list[DatasetEntry], by name
+    more_listed = Signal(object)  # list[DatasetEntry]
     failed = Signal(str)
 
     DELAY_MS = 500
@@ -328,7 +402,7 @@ class WorkspaceWatcher(QObject):
         self._held: set[Path] = set()
         self._writer_probe = QTimer(self, interval=self.WRITER_PROBE_MS)
         self._writer_probe.timeout.connect(self._probe_writers)
-        self._running = False
+        self._running: GeneratorWorker | None = None
         self._pending = False
         self._stopped = False
         self.quiet_paths: frozenset[Path] = frozenset()  # see set_quiet_paths
@@ -336,6 +410,8 @@ class WorkspaceWatcher(QObject):
 
     def set_workspace(self, workspace: Path) -> None:
         self.workspace = Path(workspace)
+        if self._running is not None:
+            self._running.quit()  # at its next batch; then this workspace is listed
         self._set_writers({})
         paths = self._watcher.directories() + self._watcher.files()
         if paths:
@@ -348,6 +424,8 @@ class WorkspaceWatcher(QObject):
         self._stopped = True
         self._delay.stop()
         self._writer_probe.stop()
+        if self._running is not None:
+            self._running.quit()
 
     def _watch_folder(self) -> None:
         if self.workspace.is_dir():
@@ -372,16 +450,19 @@ class WorkspaceWatcher(QObject):
     def refresh(self) -> None:
         if self._stopped:
             return
-        if self._running:
+        if self._running is not None:
             self._pending = True
             return
-        self._running = True
         workspace = self.workspace
-        worker = FunctionWorker(f"listing {workspace}", lambda: api.list_datasets(workspace))
-        worker.signals.succeeded.connect(lambda entries: self._done(workspace, entries))
-        worker.signals.failed.connect(self._failed)
-        worker.signals.finished.connect(self._finished)
-        worker.start()
+        self._running = create_worker(
+            listing_batches, workspace,
+            _connect={"yielded": lambda entries: self._more(workspace, entries),
+                      "returned": lambda entries: self._done(workspace, entries),
+                      "errored": self._failed, "finished": self._finished})
+
+    def _more(self, workspace: Path, entries: list[DatasetEntry]) -> None:
+        if not self._stopped and workspace == self.workspace:
+            self.more_listed.emit(entries)
 
     def _done(self, workspace: Path, entries: list[DatasetEntry]) -> None:
         if self._stopped or workspace != self.workspace:
@@ -391,13 +472,15 @@ class WorkspaceWatcher(QObject):
                           {e.path for e in entries if e.in_use})
         self.listed.emit(entries)
 
-    def _failed(self, message: str) -> None:
-        log.error("listing the workspace failed: %s", message)
+    def _failed(self, exc: Exception) -> None:
+        message = describe_error(exc)
+        log.error("listing the workspace failed: %s", message,
+                  exc_info=None if isinstance(exc, HeimdallError) else exc)
         if not self._stopped:
             self.failed.emit(message)
 
     def _finished(self) -> None:
-        self._running = False
+        self._running = None
         if self._pending:
             self._pending = False
             self.refresh()

@@ -1,11 +1,12 @@
 """What the details view shows of a dataset's samples, computed off the GUI thread.
 
-`summarize_dataset` is a plain function run in a pool worker. Distributions come from the
-file's running histograms (`api.dataset_stats`: every sample, read instantly at any size);
-the map needs positions, so it reads three fields of the first `max_points` samples only.
-The prefix is a fair sample: samples are independent, and stratification is by index, so
-every prefix keeps the inside ratio. Only plain arrays cross to the GUI thread; h5py files
-are opened and closed inside the core calls, in the worker.
+`summarize_dataset` is a plain function run in a worker thread; it raises what the core
+raises (the details pane tells damaged samples from a file being written or held open).
+Distributions come from the file's running histograms (`api.dataset_stats`: every sample,
+read instantly at any size); the map needs positions, so it reads three fields of the
+first `max_points` samples only. The prefix is a fair sample: samples are independent, and
+stratification is by index, so every prefix keeps the inside ratio. Only plain arrays cross
+to the GUI thread; h5py files are opened and closed inside the core calls, in the worker.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 
 from ..core import api
 from ..core.config.geo import receiver_box, training_box
-from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError
 from .plots import MapData
 
 MAX_MAP_POINTS = 5_000  # enough to show the boxes and the ring; setData cost grows with it
@@ -58,19 +58,3 @@ def summarize_dataset(path: Path, max_points: int = MAX_MAP_POINTS) -> DatasetSu
     )
     return DatasetSummary(path=Path(path), num_samples=stats.num_samples,
                           histograms=histograms, map=map_data, map_points=len(lat))
-
-
-# Why a file's samples cannot be read now: damaged (DatasetFormatError), being written and
-# unreadable for a moment (DatasetBusyError), or held by another program (DatasetInUseError).
-Unreadable = DatasetFormatError | DatasetBusyError | DatasetInUseError
-
-
-def summarize_or_refuse(path: Path, max_points: int = MAX_MAP_POINTS
-                        ) -> DatasetSummary | Unreadable:
-    """The summary, or why the file's samples cannot be read. A listing reads only headers,
-    so this is where damaged sample datasets come to light; only those are damaged: a file
-    being written, or held by another program, is readable again later."""
-    try:
-        return summarize_dataset(path, max_points)
-    except (DatasetFormatError, DatasetBusyError, DatasetInUseError) as exc:
-        return exc

@@ -144,7 +144,10 @@ TOUCHES = {
 }
 
 
-@pytest.mark.parametrize("touch, delay", list(zip(TOUCHES, (0.0, 0.15, 0.3, 0.45, 0.6), strict=True)))
+DELAYS = (0.0, 0.15, 0.3, 0.45, 0.6)
+
+
+@pytest.mark.parametrize("touch, delay", list(zip(TOUCHES, DELAYS, strict=True)))
 def test_the_next_touch_repairs_a_killed_file_in_place_as_h5clear_does(workspace, touch,
                                                                       delay):
     h5clear = hdf5_tool("h5clear")

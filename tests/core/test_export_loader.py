@@ -77,7 +77,8 @@ def test_loader_yields_every_split_sample_once(dataset, monkeypatch):
     y = np.concatenate([b[1] for b in batches])
     assert x.shape == (560, 21) and x.dtype == np.float32 and not np.isnan(x).any()
     # each target row is a training sample, each exactly once, with its own features
-    index_of = {(a, b): i for i, (a, b) in enumerate(zip(data["tx_lat"], data["tx_lon"], strict=True))}
+    positions = zip(data["tx_lat"], data["tx_lon"], strict=True)
+    index_of = {(a, b): i for i, (a, b) in enumerate(positions)}
     seen = [index_of[tuple(row)] for row in y]
     assert sorted(seen) == list(train)
     assert seen != sorted(seen)  # shuffled

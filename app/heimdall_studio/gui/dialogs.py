@@ -2,7 +2,8 @@
 
 The Expand dialog's result holds only a dataset path and a sample count. It shows the
 dataset's parameters, greyed, but never reads them back: whatever a widget ends up holding
-cannot reach the generator, because the request has no field to carry it (docs/generation.md, Expansion).
+cannot reach the generator, because the request has no field to carry it
+(docs/generation.md, Expansion).
 """
 
 from __future__ import annotations

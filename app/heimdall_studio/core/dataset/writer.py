@@ -1,4 +1,4 @@
-"""Writing datasets: creating files, crash-safe appends.
+"""Writing datasets: crash-safe appends, and opening a dataset to create or expand it.
 
 Crash safety comes from HDF5's single-writer/multiple-reader (SWMR) mode: while a writer
 appends in SWMR mode the file on disk is consistent at every instant. A commit reserves
@@ -30,26 +30,21 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from ..config.fields import SAMPLE_FIELDS, SampleBlock
 from ..config.model import DatasetConfig
-from ..config.versions import GENERATOR_VERSION, VERSIONS, GeneratorVersion
-from ..errors import DatasetExistsError, DatasetFormatError, DatasetNotFoundError, DatasetWriteError
+from ..config.units import format_size
+from ..config.versions import VERSIONS, GeneratorVersion
+from ..errors import DatasetFormatError, DatasetNotFoundError, DatasetWriteError
 from . import fsops, stats
 from .checksums import rows_checksum, trim_interrupted_run, update_checksums
 from .layout import (
-    FORMAT,
-    FORMAT_VERSION,
-    HISTORY_DTYPE,
     LIBVER,
-    RECEIVER_DTYPE,
-    SCALAR_ATTRS,
     STATS_UPDATING,
-    STORAGE_CHUNK_ROWS,
     HistoryRow,
-    compression_filters,
     utc_now,
 )
 from .locking import DatasetLock
+from .new_file import create_file, create_stats_group, exists_error, stats_layout_fits
 from .reader import INTERRUPTED_WRITE_SIGNS, DatasetHeader, parse_header, read_header, short_reason
 from .recovery import clear_interrupted_write, leftovers_of, remove_leftovers
 from .stats import DatasetStats, count_histograms, stored_histograms
@@ -70,90 +65,6 @@ def write_failure(exc: BaseException) -> str:
         return match.group(1) + (f" (errno {errno_match.group(1)})" if errno_match else "")
     return short_reason(exc)
 
-
-
-def _create_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
-                   filters: dict[str, dict[str, Any]]) -> None:
-    f.attrs["format"] = FORMAT
-    f.attrs["format_version"] = FORMAT_VERSION
-    f.attrs["config_json"] = config.to_json()
-    for key in SCALAR_ATTRS:
-        f.attrs[key] = getattr(config, key)
-    f.attrs["num_samples"] = np.int64(0)
-    f.attrs["created_utc"] = created_utc
-    f.attrs["app_version"] = __version__
-    f.attrs["generator_version"] = np.int64(GENERATOR_VERSION)
-    rx = np.array([(r.name, r.lat, r.lon, r.alt_m, r.noise_figure_db, r.antenna_gain_dbi)
-                   for r in config.receivers], dtype=RECEIVER_DTYPE)
-    f.create_dataset("receivers", data=rx)
-    samples = f.create_group("samples")
-    n_rx = len(config.receivers)
-    for name, dtype in SAMPLE_FIELDS.items():
-        per_rx = name in PER_RECEIVER_FIELDS
-        shape = (0, n_rx) if per_rx else (0,)
-        rows = max(1024, STORAGE_CHUNK_ROWS // n_rx) if per_rx else STORAGE_CHUNK_ROWS
-        samples.create_dataset(
-            name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
-            chunks=(rows, *shape[1:]), **filters[name])
-    f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
-                     chunks=(64,))
-    _create_stats_group(f, config)
-
-
-def _create_stats_group(f: h5py.File, config: DatasetConfig) -> None:
-    if "stats" in f:
-        del f["stats"]
-    group = f.create_group("stats")
-    group.attrs["num_samples"] = np.int64(0)
-    for name, edges in stats.histogram_edges(config).items():
-        group.create_dataset(name, data=np.zeros(len(edges) - 1, np.int64))
-        group.create_dataset(f"{name}_edges", data=edges)
-
-
-def create_file(path: Path, config: DatasetConfig, compression: str = "light") -> None:
-    """Write an empty dataset file; refuse to replace an existing one.
-
-    The file is built in memory, written to an unnamed file in the workspace (or, where
-    the file system cannot make one, to an unpredictable name created exclusively) and
-    linked into place: `path` either does not exist or is a complete, empty dataset, a
-    kill leaves no temporary file, and no link planted in the workspace is followed.
-    """
-    image = _empty_file_image(config, compression)
-    try:
-        fsops.write_new_file(path, lambda out: out.write(image))
-    except FileExistsError:
-        raise _exists(config, path) from None
-    except OSError as exc:
-        raise DatasetWriteError(f"cannot create dataset '{config.name}' in {path.parent}: "
-                                f"{exc.strerror or exc}") from None
-
-
-def _exists(config: DatasetConfig, path: Path) -> DatasetExistsError:
-    return DatasetExistsError(f"dataset '{config.name}' already exists at {path}; "
-                              "expand it, or choose another name")
-
-
-def _empty_file_image(config: DatasetConfig, compression: str) -> bytes:
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_fapl_core(backing_store=False)
-    fapl.set_libver_bounds(*(h5py.h5f.LIBVER_V110,) * 2)
-    fid = h5py.h5f.create(b"heimdall-new-dataset", h5py.h5f.ACC_EXCL, fapl=fapl)
-    with h5py.File(fid) as f:
-        _create_layout(f, config, utc_now(), compression_filters(compression))
-        f.flush()
-        return f.id.get_file_image()
-
-
-def _stats_layout_fits(f: h5py.File, config: DatasetConfig) -> bool:
-    """Whether /stats holds a counts dataset of the right length for every histogram."""
-    group = f.get("stats")
-    if not isinstance(group, h5py.Group):
-        return False
-    for name, edges in stats.histogram_edges(config).items():
-        ds = group.get(name)
-        if not isinstance(ds, h5py.Dataset) or ds.shape != (len(edges) - 1,):
-            return False
-    return True
 
 
 def _write_stats(f: h5py.File, current: DatasetStats, mark_current: bool = True) -> None:
@@ -227,8 +138,8 @@ class DatasetWriter:
             self.stats = stored_histograms(self._file, self.header)
             if self.stats is not None and self.stats.num_samples != self.header.num_samples:
                 self.stats = None
-            if self.stats is None and not _stats_layout_fits(self._file, self.config):
-                _create_stats_group(self._file, self.config)  # before SWMR: adds objects
+            if self.stats is None and not stats_layout_fits(self._file, self.config):
+                create_stats_group(self._file, self.config)  # before SWMR: adds objects
             self._history = self._file["history"]
             self.num_samples = self.header.num_samples
             self._crcs = [0] * len(SAMPLE_FIELDS)
@@ -326,7 +237,7 @@ class DatasetWriter:
             self.close()
             raise DatasetWriteError(
                 f"dataset '{self.config.name}' would exceed this process's file size limit "
-                f"({limit / 1e6:,.0f} MB, see 'ulimit -f')."
+                f"({format_size(limit)}, see 'ulimit -f')."
                 + self._kept("raise the limit and expand the dataset to continue"))
         try:
             fsops.reserve(self._fd, needed, self.path.parent)
@@ -336,7 +247,7 @@ class DatasetWriter:
                       else f"cannot reserve disk space ({exc.strerror})")
             raise DatasetWriteError(
                 f"{reason} to extend dataset '{self.config.name}': the next block needs "
-                f"about {needed / 1e6:,.0f} MB on {self.path.parent}."
+                f"about {format_size(needed)} on {self.path.parent}."
                 + self._kept("free some space and expand the dataset to continue")
             ) from None
 
@@ -435,7 +346,7 @@ def open_for_create(path: Path, config: DatasetConfig,
     try:
         remove_leftovers(leftovers_of(path), held_by_us=True)
         if path.exists() or path.is_symlink():
-            raise _exists(config, path)
+            raise exists_error(config, path)
         create_file(path, config, compression)
         created = path.lstat()
         try:

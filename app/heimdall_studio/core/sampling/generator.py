@@ -1,9 +1,10 @@
 """Sample generation: turns a config and an index range into blocks of sample arrays.
 
 `generate_blocks(config, start, stop, version)` yields `SampleBlock`s covering
-[start, stop) in order, drawn by that generator version's kernel (see `versions`; by
+[start, stop) in order, drawn by that generator version's kernel (`kernel_v<N>`; by
 default the current one). Sample `i` is the same whatever the range it is generated in,
-so a dataset grown in several runs equals one generated at once (docs/generation.md, Randomness and chunks).
+so a dataset grown in several runs equals one generated at once (docs/generation.md,
+Randomness and chunks).
 """
 
 from __future__ import annotations

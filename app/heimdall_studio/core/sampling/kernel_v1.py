@@ -1,8 +1,8 @@
 """Generator version 1 (Heimdall Studio 0.1): the kernel that drew its datasets.
 
-Kept so that those datasets can still be expanded bit for bit (docs/generation.md, Versions): this is
-the 0.1 kernel as it was, and must not change, even where today's kernel (`kernel`,
-version 2) does better. What sets it apart:
+Kept so that those datasets can still be expanded bit for bit (docs/generation.md,
+Versions): this is the 0.1 kernel as it was, and must not change, even where today's
+kernel (`kernel_v2`) does better. What sets it apart:
 - shadowing and fading normals by Box-Muller on their own uniforms, six draws per link
   (clutter, two for shadowing, two for fading, frequency offset);
 - path loss from log10(d), fading from its own log10 of |h|^2;
@@ -11,7 +11,7 @@ version 2) does better. What sets it apart:
 The random streams themselves (`rng.stream_key`, `candidate_key`, `uniform`) are the ones
 every version shares. Chunks run in parallel, one thread each.
 
-Same interface as `kernel` for `generator`: `prepare(config)`, `fill_block(...)` and the
+Same interface as `kernel_v2` for `generator`: `prepare(config)`, `fill_block(...)` and the
 counter and status constants.
 """
 

@@ -1,6 +1,7 @@
-"""Propagation and geometry formulas of docs/generation.md (Propagation; Geometry and the filter), as numba scalar functions.
+"""Propagation and geometry formulas of docs/generation.md (Propagation; Geometry and the
+filter), as numba scalar functions.
 
-They are the reference: the generator kernel (`kernel`) calls `gdop_from_vectors` and
+They are the reference: the generator kernel (`kernel_v2`) calls `gdop_from_vectors` and
 evaluates the link formulas rearranged to save libm calls; tests hold it to these.
 """
 

@@ -1,4 +1,4 @@
-"""Command line (SPEC section 8); with no subcommand it opens the desktop app.
+"""Command line (README, Command line); with no subcommand it opens the desktop app.
 
 Arguments are parsed without touching Qt; the GUI is imported only when it is started.
 Exit codes: 0 success, 2 bad input (nothing written), 1 failure, 130 interrupted.

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QTableView, QToolBar
 
 from heimdall_studio.core import api
 from heimdall_studio.gui import app as gui_app
-from heimdall_studio.gui import browser, settings
+from heimdall_studio.gui import settings, watcher
 from heimdall_studio.gui.main_window import MainWindow
 
 
@@ -78,8 +78,8 @@ def test_rows_appear_as_the_listing_reads_the_files(qtbot, workspace, make_datas
                                                     monkeypatch):
     for name in "dcab":
         make_dataset(workspace, name, 200, seed=1)
-    monkeypatch.setattr(browser, "FIRST_BATCH_S", 0)  # a batch per file after the first
-    monkeypatch.setattr(browser, "LAST_BATCH_S", 0)
+    monkeypatch.setattr(watcher, "FIRST_BATCH_S", 0)  # a batch per file after the first
+    monkeypatch.setattr(watcher, "LAST_BATCH_S", 0)
     window = MainWindow(workspace)
     qtbot.addWidget(window)
     shown = []
@@ -396,5 +396,5 @@ def test_singletons_survive_many_signal_emissions(qtbot):
 @pytest.mark.parametrize("size,text", [(10, "10 B"), (2048, "2.0 KiB"),
                                        (5 * 1024 ** 3, "5.0 GiB")])
 def test_format_size(size, text):
-    from heimdall_studio.gui.browser import format_size
+    from heimdall_studio.core.config.units import format_size
     assert format_size(size) == text

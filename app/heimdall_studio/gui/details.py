@@ -32,10 +32,11 @@ from superqt.utils import create_worker
 
 from ..core.api import DatasetEntry
 from ..core.config.params import unit_of
+from ..core.config.units import format_size
 from ..core.dataset.layout import HISTORY_FIELDS, HistoryRow
 from ..core.dataset.reader import DatasetHeader
 from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError, HeimdallError
-from .browser import format_size, writer_text
+from .browser import writer_text
 from .jobs import describe_error
 from .plots import HistogramPlot, MapPlot
 from .receivers import RECEIVER_COLUMNS, receiver_rows

@@ -1,7 +1,7 @@
 """Exporting a dataset from the app: choosing format and file, and the work that writes it.
 
 The file dialog asks for both at once: its filters are the formats. The export itself is
-`core.export.export_dataset`, run on a superqt thread worker; it streams slab by slab and
+`core.tools.export.export_dataset`, run on a superqt thread worker; it streams slab by slab and
 reports progress through the worker's `progressed` signal.
 """
 

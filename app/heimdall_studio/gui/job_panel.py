@@ -2,8 +2,8 @@
 
 Progress records arrive several times a second per run and only update the `Job` records;
 a timer redraws what changed. The plot items are created once and fed with setData. Each
-tick redraws at most one live plot, in turn: drawing a plot takes the GUI thread 10-15 ms
-here, and all three in one tick would stall the event loop for 30-50 ms.
+tick redraws at most one live plot, in turn: all three in one tick would stall the event
+loop (benchmarks/README.md, the GUI stall figure).
 """
 
 from __future__ import annotations

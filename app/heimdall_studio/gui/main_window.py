@@ -25,9 +25,10 @@ from superqt.utils import create_worker
 
 from ..core import api
 from ..core.api import DatasetEntry
+from ..core.config.units import format_size
 from ..core.errors import HeimdallError
 from . import settings
-from .browser import DatasetTableModel, WorkspaceWatcher, format_size, make_browser_view
+from .browser import DatasetTableModel, make_browser_view
 from .details import DetailsPanel
 from .dialogs import (
     ExpandDatasetDialog,
@@ -39,6 +40,7 @@ from .export import ExportRequest, ExportWorker, choose_export
 from .identity import AboutDialog, app_icon
 from .job_panel import JobPanel
 from .jobs import Job, JobManager, describe_error
+from .watcher import WorkspaceWatcher
 
 log = logging.getLogger(__name__)
 

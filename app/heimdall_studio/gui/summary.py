@@ -34,7 +34,7 @@ class Histogram:
 class DatasetSummary:
     path: Path
     num_samples: int  # in the file when its histograms were read
-    histograms: dict[str, Histogram]  # keyed as core.stats.HISTOGRAMS
+    histograms: dict[str, Histogram]  # keyed as core.dataset.stats.HISTOGRAMS
     map: MapData
     map_points: int
 

@@ -26,11 +26,10 @@ SUFFIX = ".h5"
 SCALAR_ATTRS = ("name", "dataset_type", "frequency_mhz", "tx_power_dbm", "min_snr_db",
                 "min_receivers", "max_gdop", "inside_ratio", "seed")
 STORAGE_CHUNK_ROWS = 1 << 15
-# Compression policies (measured on default-config samples, one core, zlib level 1):
-# the float measurement columns shrink only to 0.6-0.8 and gzip runs at about 55 MB/s,
-# 2.6 s of CPU per million samples, more than generating them costs. The constant,
-# boolean and count columns shrink 5-250x at 100-800 MB/s. "light" (the default)
-# compresses just those; "full" compresses everything, for 40 % smaller files.
+# Compression policies: the float measurement columns barely shrink and gzip compresses
+# them slower than the generator draws them, while the constant, boolean and count
+# columns shrink many times over, fast (benchmarks/README.md, design figures). "light"
+# (the default) compresses just those; "full" compresses everything, for smaller files.
 GZIP = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 LOW_ENTROPY_FIELDS = ("tx_alt_m", "frequency_hz", "tx_power_dbm", "inside",
                       "num_receivers_detected", "signal_present")
@@ -46,7 +45,7 @@ def compression_filters(policy: str) -> dict[str, dict[str, Any]]:
 
 # HDF5 library-version bounds of every file written: HDF5 1.10 and later read them, and
 # they allow SWMR. "latest" under HDF5 2.x writes objects that 1.10-1.14 cannot read, and
-# a bound of v112 already makes boolean datasets unreadable to 1.10 (SPEC section 13).
+# a bound of v112 already makes boolean datasets unreadable to 1.10 (docs/file-format.md).
 LIBVER = ("v110", "v110")
 COPY_SLAB_ROWS = 1 << 18
 MAX_HISTORY_ROWS = 100_000

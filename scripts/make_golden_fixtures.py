@@ -57,10 +57,13 @@ def make_here(version: int, commit: str, out: Path) -> None:
     from heimdall_studio.core import api
 
     where = Path(heimdall_studio.__file__).resolve()
-    try:
-        from heimdall_studio.core.config.fields import GENERATOR_VERSION
-    except ImportError:  # 0.1 had no generator versions: it drew version 1
-        GENERATOR_VERSION = 1
+    try:  # where each layout keeps it
+        from heimdall_studio.core.config.versions import GENERATOR_VERSION
+    except ImportError:
+        try:
+            from heimdall_studio.core.fields import GENERATOR_VERSION  # type: ignore
+        except ImportError:  # 0.1 had no generator versions: it drew version 1
+            GENERATOR_VERSION = 1
     if version != GENERATOR_VERSION:
         sys.exit(f"{where} draws with generator version {GENERATOR_VERSION}, not {version}")
     config = api.make_config(f"golden_v{version}", **CONFIG)

@@ -1,4 +1,4 @@
-"""Any HDF5 reader, at any moment (SPEC section 13): Debian's HDF5 1.10 tools read every
+"""Any HDF5 reader, at any moment (docs/file-format.md): Debian's HDF5 1.10 tools read every
 file, a file left by a killed writer is repaired in place by the next touch, exactly as
 HDF5's own h5clear does it, and no temporary file outlives its run."""
 
@@ -17,8 +17,8 @@ import pytest
 
 from heimdall_studio.core import api
 from heimdall_studio.core.config.fields import SAMPLE_FIELDS
+from heimdall_studio.core.config.params import COMPRESSION_POLICIES
 from heimdall_studio.core.dataset import recovery
-from heimdall_studio.core.dataset.layout import COMPRESSION_POLICIES
 from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import DatasetBusyError, DatasetInUseError
 from heimdall_studio.core.tools.verify import verify_dataset

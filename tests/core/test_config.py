@@ -1,4 +1,4 @@
-"""Config validation, defaults and round trips (SPEC section 1)."""
+"""Config validation, defaults and round trips (core/config/params.py)."""
 
 import json
 import math

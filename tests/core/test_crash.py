@@ -1,4 +1,5 @@
-"""Crash safety: a writer killed with SIGKILL mid-run loses no committed sample (SPEC 7)."""
+"""Crash safety: a writer killed with SIGKILL mid-run loses no committed sample
+(docs/file-format.md, After a crash)."""
 
 import random
 import signal

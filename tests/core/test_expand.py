@@ -1,4 +1,5 @@
-"""Expansion inherits everything from the file (SPEC section 6), through every public path."""
+"""Expansion inherits everything from the file (docs/generation.md, Expansion), through
+every public path."""
 
 import inspect
 import json

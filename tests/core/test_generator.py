@@ -1,4 +1,4 @@
-"""Generator: filters, stratification, determinism (SPEC sections 2, 4, 5)."""
+"""Generator: filters, stratification, determinism (docs/generation.md)."""
 
 import subprocess
 import sys
@@ -47,7 +47,7 @@ def test_default_network_detects_about_four_of_seven_inside():
     config = make_config("d", seed=5, min_receivers=3, max_gdop=1e9, min_snr_db=3,
                          inside_ratio=1.0)
     # Unfiltered view: the kept samples' detection counts, at a filter that keeps anything
-    # with three detections, cluster around four of seven (SPEC section 3).
+    # with three detections, cluster around four of seven (docs/generation.md).
     a = generate_block(config, 0, 4000).arrays
     assert 3.5 < a["num_receivers_detected"].mean() < 5.0
 
@@ -170,7 +170,7 @@ def _two_sample_ks(a, b):
 def test_kernel_random_link_terms_match_an_independent_numpy_draw(line_of_sight):
     # With every link detected, rx power minus the deterministic terms is
     # -clutter + shadowing + fading. Its distribution must match the same terms
-    # drawn with numpy's own generators (SPEC section 3).
+    # drawn with numpy's own generators (docs/generation.md).
     los_km = 20000.0 if line_of_sight else 0.0
     config = make_config("terms", seed=11, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=70,
                          propagation={"los_distance_km": los_km})

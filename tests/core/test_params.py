@@ -23,7 +23,7 @@ from heimdall_studio.core.config.params import (
     Param,
 )
 from heimdall_studio.core.config.receivers import (
-    CSV_COLUMNS,
+    RECEIVER_KEYS,
     Receiver,
     default_receivers,
     parse_receivers_csv,
@@ -85,7 +85,7 @@ def test_paths_are_unique_and_every_param_is_described():
 
 
 def test_receiver_columns_and_dtype_are_the_receiver_table():
-    assert tuple(p.key for p in RECEIVER_PARAMS) == CSV_COLUMNS
+    assert tuple(p.key for p in RECEIVER_PARAMS) == RECEIVER_KEYS
     as_written_before = np.dtype([
         ("name", h5py.string_dtype("utf-8")), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
         ("noise_figure_db", "f8"), ("antenna_gain_dbi", "f8")])

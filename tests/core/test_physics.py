@@ -1,4 +1,4 @@
-"""Physics and geometry kernels against values worked by hand (SPEC sections 3-4)."""
+"""Physics and geometry kernels against values worked by hand (docs/generation.md)."""
 
 import math
 

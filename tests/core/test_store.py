@@ -1,4 +1,4 @@
-"""The dataset file: layout readable by plain h5py, refusals, locking (SPEC section 7)."""
+"""The dataset file: layout readable by plain h5py, refusals, locking (docs/file-format.md)."""
 
 import json
 
@@ -249,12 +249,12 @@ def test_running_statistics_cover_every_sample(workspace, small_config):
 
 def test_statistics_caught_mid_update_are_read_again_not_recounted(workspace, small_config,
                                                                    monkeypatch):
-    from heimdall_studio.core.dataset import stats as store
+    from heimdall_studio.core.dataset import stats
 
     api.create_dataset(small_config, 1000, workspace)
     path = workspace / "small.h5"
     with h5py.File(path, "r+") as f:
-        f["stats"].attrs["num_samples"] = store.STATS_UPDATING  # a commit under way
+        f["stats"].attrs["num_samples"] = stats.STATS_UPDATING  # a commit under way
     waits = []
 
     def commit_finishes_meanwhile(seconds):
@@ -263,8 +263,8 @@ def test_statistics_caught_mid_update_are_read_again_not_recounted(workspace, sm
             with h5py.File(path, "r+") as f:
                 f["stats"].attrs["num_samples"] = 1000
 
-    monkeypatch.setattr(store.time, "sleep", commit_finishes_meanwhile)
-    monkeypatch.setattr(store, "count_histograms",
+    monkeypatch.setattr(stats.time, "sleep", commit_finishes_meanwhile)
+    monkeypatch.setattr(stats, "count_histograms",
                         lambda *args: pytest.fail("scanned instead of read again"))
     assert api.dataset_stats("small", workspace)[1].num_samples == 1000
     assert len(waits) == 2
@@ -272,8 +272,8 @@ def test_statistics_caught_mid_update_are_read_again_not_recounted(workspace, sm
     # a writer that died mid-update leaves the mark: after a few looks, the file is scanned
     monkeypatch.undo()
     with h5py.File(path, "r+") as f:
-        f["stats"].attrs["num_samples"] = store.STATS_UPDATING
-    monkeypatch.setattr(store, "STATS_UPDATE_WAIT_S", 0.001)
+        f["stats"].attrs["num_samples"] = stats.STATS_UPDATING
+    monkeypatch.setattr(stats, "STATS_UPDATE_WAIT_S", 0.001)
     _header, rebuilt = api.dataset_stats("small", workspace)
     assert rebuilt.num_samples == 1000 and rebuilt.counts["gdop"].sum() == 1000
 

@@ -1,5 +1,5 @@
-"""Generator versions are forever (SPEC section 13): every version this app has released
-expands its own datasets bit for bit.
+"""Generator versions are forever (docs/generation.md, Versions): every version this app
+has released expands its own datasets bit for bit.
 
 Each fixture in tests/fixtures is a dataset file written by the release that drew with
 that version, with the SHA-256 of every sample field of a dataset created larger at once
@@ -73,7 +73,7 @@ def test_every_version_has_a_kernel_and_a_fixture():
     for number, version in VERSIONS.items():
         assert version.number == number
         kernel = kernel_of(number)
-        assert callable(kernel.prepare) and callable(kernel.fill_block)
+        assert callable(kernel.kernel_inputs) and callable(kernel.fill_block)
         path, record = golden(number)
         assert path.stat().st_size < 300_000  # fixtures stay small
         size = record["config"]["chunk_size"]  # both counts end mid-chunk

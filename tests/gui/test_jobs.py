@@ -21,8 +21,9 @@ from heimdall_studio.core.errors import (
 )
 from heimdall_studio.core.runs.process import RunProcessError
 from heimdall_studio.gui.dialogs import ExpandDatasetRequest, NewDatasetRequest
-from heimdall_studio.gui.jobs import Job, JobManager, RunWorker
+from heimdall_studio.gui.jobs import Job, JobManager
 from heimdall_studio.gui.plots import HistogramPlot, round_up
+from heimdall_studio.gui.threads import ClosingWorker
 
 BIG = 2_000_000
 
@@ -32,7 +33,7 @@ def test_run_worker_reports_every_step_in_order(qtbot):
         yield from range(5)
         return "done"
 
-    worker = RunWorker(count)
+    worker = ClosingWorker(count)
     seen, results = [], []
     worker.yielded.connect(seen.append)
     worker.returned.connect(results.append)
@@ -54,7 +55,7 @@ def test_run_worker_quit_closes_the_generator_at_once(qtbot):
         finally:
             closed.append(True)
 
-    worker = RunWorker(endless)
+    worker = ClosingWorker(endless)
     worker.yielded.connect(lambda n: n >= 3 and worker.quit())
     with qtbot.waitSignal(worker.finished, timeout=5000):
         worker.start()
@@ -68,7 +69,7 @@ def test_run_worker_errors_arrive_as_raised(qtbot, error):
         yield 1
         raise error
 
-    worker = RunWorker(broken)
+    worker = ClosingWorker(broken)
     errors = []
     worker.errored.connect(errors.append)
     with qtbot.waitSignals([worker.errored, worker.finished], order="strict", timeout=5000):

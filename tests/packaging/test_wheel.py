@@ -49,7 +49,7 @@ poll.timeout.connect(lambda: window.listings and window.run_process_ready and ap
 poll.start()
 QTimer.singleShot(120_000, app.quit)
 app.exec()
-receivers_json = resources.files("heimdall_studio.core").joinpath(
+receivers_json = resources.files("heimdall_studio.core.config").joinpath(
     "data", "default_receivers.json")
 report = {
     "package": heimdall_studio.__file__,
@@ -144,6 +144,7 @@ def test_wheel_installs_and_runs_alone(tmp_path):
     assert not report["app_icon_null"] and not report["window_icon_null"]
     assert report["icon_sizes"] == [16, 24, 32, 48, 64, 128, 256, 512]
     assert Path(report["receivers_json"]).resolve().is_relative_to(package)
+    assert Path(report["receivers_json"]).is_file()
     assert report["default_receivers"][:3] == ["Aquila di Giaveno", "Montanaro", "Torino"]
     assert len(report["default_receivers"]) == 7
     assert report["listed"] == ["t"] and report["run_process_ready"]

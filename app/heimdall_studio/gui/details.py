@@ -39,19 +39,19 @@ from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseErro
 from .browser import writer_text
 from .jobs import describe_error
 from .plots import HistogramPlot, MapPlot
-from .receivers import RECEIVER_COLUMNS, receiver_rows
+from .receivers import RECEIVER_TITLES, receiver_rows
 from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_dataset
 
 log = logging.getLogger(__name__)
 
 # The history row's titled columns, with after the candidates the acceptance they imply.
 HISTORY_SHOWN = tuple(f for f in HISTORY_FIELDS if f.label)
-HISTORY_COLUMNS = tuple(title for f in HISTORY_SHOWN for title in
+HISTORY_TITLES = tuple(title for f in HISTORY_SHOWN for title in
                         ((f.label, "Acceptance") if f.name == "candidates" else (f.label,)))
 
 
 def history_cells(row: HistoryRow) -> tuple[object, ...]:
-    """One run's cells, in HISTORY_COLUMNS order."""
+    """One run's cells, in HISTORY_TITLES order."""
     cells: list[object] = []
     for f in HISTORY_SHOWN:
         value = getattr(row, f.name)
@@ -156,8 +156,8 @@ class DetailsPanel(QWidget):
         header = self.config_table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.receiver_table = _table(RECEIVER_COLUMNS, "receiver_table")
-        self.history_table = _table(HISTORY_COLUMNS, "history_table")
+        self.receiver_table = _table(RECEIVER_TITLES, "receiver_table")
+        self.history_table = _table(HISTORY_TITLES, "history_table")
         self.info_tabs = QTabWidget(objectName="info_tabs")
         self.info_tabs.addTab(self.config_table, "Configuration")
         self.info_tabs.addTab(self.receiver_table, "Receivers")

@@ -69,7 +69,7 @@ def apply_identity(app: QApplication) -> None:
 
 def _version_of(package: str) -> str:
     """A package's version from its metadata, without importing it: numba and h5py are the
-    core's to load (numba takes a fifth of a second), and the frozen app ships their
+    core's to load (numba is slow to import), and the frozen app ships their
     metadata for this (packaging/heimdall-studio.spec)."""
     try:
         return importlib.metadata.version(package)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from .jobs import Job, JobManager
 from .plots import HistogramPlot, TrendPlot
 
-REDRAW_MS = 50  # three plots in turn: each refreshes up to 6-7 times a second
+REDRAW_MS = 50  # three plots in turn: each refreshes at most every third tick
 MAX_ENDED_ROWS = 6
 
 

@@ -16,17 +16,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import GeneratorWorker, create_worker
+from superqt.utils import create_worker
 
 from ..core import api
 from ..core.errors import HeimdallError
 from ..core.runs.driver import Progress
 from ..core.runs.process import ReadyProcess, RunProcess, RunProcessError
 from .dialogs import ExpandDatasetRequest, NewDatasetRequest
+from .threads import ClosingWorker
 
 log = logging.getLogger(__name__)
 
@@ -40,29 +40,10 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc) or type(exc).__name__}"
 
 
-class RunWorker(GeneratorWorker):
-    """superqt's generator worker, for a run.
-
-    It closes the run when it stops, so that a cancelled run ends after its last commit
-    there and then (superqt only stops asking for records, and the generator would end
-    whenever it is collected). And a RuntimeError from the run is reported as its error:
-    superqt takes one for a worker deleted under it, and drops it without `finished`.
-    """
-
-    def work(self) -> Any:
-        try:
-            result = super().work()
-        finally:
-            self._gen.close()
-        if isinstance(result, RuntimeError):
-            raise result
-        return result
-
-
 class Job:
     """One run. Updated only in the GUI thread, from worker signals."""
 
-    def __init__(self, kind: str, path: Path, requested: int, worker: RunWorker | None):
+    def __init__(self, kind: str, path: Path, requested: int, worker: ClosingWorker | None):
         self.kind = kind  # "create" or "expand"
         self.path = path
         self.requested = requested
@@ -176,7 +157,7 @@ class JobManager(QObject):
 
     def _start(self, kind: str, path: Path, requested: int,
                start: Callable[[RunProcess], Iterator[Progress]]) -> Job:
-        worker = create_worker(self._run, start, _worker_class=RunWorker,
+        worker = create_worker(self._run, start, _worker_class=ClosingWorker,
                                _start_thread=False, _ignore_errors=True)
         job = Job(kind, path, requested, worker)
         worker.yielded.connect(lambda progress: self._progressed(job, progress))

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
 
 from ..core.config.params import RECEIVER_PARAMS, Param
-from ..core.config.receivers import CSV_COLUMNS, TEXT_COLUMNS, Receiver
+from ..core.config.receivers import RECEIVER_KEYS, TEXT_COLUMNS, Receiver
 
 
 def column_title(param: Param) -> str:
@@ -22,13 +22,13 @@ def column_title(param: Param) -> str:
     return f"{param.label} ({param.unit})" if param.unit else param.label
 
 
-RECEIVER_COLUMNS = tuple(column_title(p) for p in RECEIVER_PARAMS)
+RECEIVER_TITLES = tuple(column_title(p) for p in RECEIVER_PARAMS)
 DEFAULTS = {p.key: p.default for p in RECEIVER_PARAMS if p.default is not None}
 
 
 def receiver_rows(receivers: tuple[Receiver, ...]) -> list[tuple[Any, ...]]:
-    """The receivers' values, one tuple per receiver in RECEIVER_COLUMNS order."""
-    return [tuple(getattr(r, key) for key in CSV_COLUMNS) for r in receivers]
+    """The receivers' values, one tuple per receiver in RECEIVER_TITLES order."""
+    return [tuple(getattr(r, key) for key in RECEIVER_KEYS) for r in receivers]
 
 
 _ROOT = QModelIndex()
@@ -84,7 +84,7 @@ class ReceiverTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: QModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(CSV_COLUMNS)
+        return 0 if parent.isValid() else len(RECEIVER_KEYS)
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -93,12 +93,12 @@ class ReceiverTableModel(QAbstractTableModel):
             return RECEIVER_PARAMS[section].describe()
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        return RECEIVER_COLUMNS[section] if horizontal else str(section + 1)
+        return RECEIVER_TITLES[section] if horizontal else str(section + 1)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        value = self._rows[index.row()].get(CSV_COLUMNS[index.column()], "")
+        value = self._rows[index.row()].get(RECEIVER_KEYS[index.column()], "")
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             # Text in the editor too: a float editor would round coordinates to 2 decimals.
             return f"{value:.12g}" if isinstance(value, float) else str(value)
@@ -110,7 +110,7 @@ class ReceiverTableModel(QAbstractTableModel):
                 role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.EditRole or self.read_only:
             return False
-        column = CSV_COLUMNS[index.column()]
+        column = RECEIVER_KEYS[index.column()]
         self._rows[index.row()][column] = _parse(column, value)
         self.dataChanged.emit(index, index)
         return True

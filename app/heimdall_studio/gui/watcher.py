@@ -31,6 +31,7 @@ from ..core.dataset.recovery import held_by_another_program
 from ..core.errors import HeimdallError
 from ..core.workspace.listing import iter_workspace
 from .jobs import describe_error
+from .threads import ClosingWorker
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class WorkspaceWatcher(QObject):
             return
         workspace = self.workspace
         self._running = create_worker(
-            listing_batches, workspace,
+            listing_batches, workspace, _worker_class=ClosingWorker,
             _connect={"yielded": lambda entries: self._more(workspace, entries),
                       "returned": lambda entries: self._done(workspace, entries),
                       "errored": self._failed, "finished": self._finished})

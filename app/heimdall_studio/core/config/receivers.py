@@ -26,7 +26,7 @@ from .units import format_size
 MAX_RECEIVERS_FILE_BYTES = 1 << 20
 
 # The columns of a receiver network, in file order; those without a default are required.
-CSV_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS)
+RECEIVER_KEYS = tuple(p.key for p in RECEIVER_PARAMS)
 REQUIRED_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS if p.required)
 OPTIONAL_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS if not p.required)
 TEXT_COLUMNS = frozenset(p.key for p in RECEIVER_PARAMS if p.kind == "text")
@@ -111,8 +111,8 @@ def _csv_receiver(i: int, row: dict[Any, Any]) -> Receiver:
     row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
     item: dict[str, Any] = {}
     for key, value in row.items():
-        if key not in CSV_COLUMNS:
-            raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(CSV_COLUMNS),
+        if key not in RECEIVER_KEYS:
+            raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(RECEIVER_KEYS),
                               problem="is not a known column")
         if key in TEXT_COLUMNS:
             item[key] = value

@@ -16,9 +16,8 @@ import h5py
 import numpy as np
 
 from ..config.fields import SAMPLE_FIELDS
-from ..config.params import COMPRESSION_POLICIES as COMPRESSION_POLICIES
 from ..config.params import RECEIVER_PARAMS, param
-from ..config.receivers import Receiver
+from ..config.receivers import RECEIVER_KEYS, Receiver
 
 FORMAT = "heimdall-studio-dataset"
 FORMAT_VERSION = 1
@@ -34,6 +33,7 @@ GZIP = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 LOW_ENTROPY_FIELDS = ("tx_alt_m", "frequency_hz", "tx_power_dbm", "inside",
                       "num_receivers_detected", "signal_present")
 _COMPRESSION = param("compression")
+DEFAULT_COMPRESSION: str = _COMPRESSION.default
 
 
 def compression_filters(policy: str) -> dict[str, dict[str, Any]]:
@@ -59,14 +59,13 @@ MIN_BYTES_PER_SAMPLE = 16
 
 _text = h5py.string_dtype("utf-8")
 # /receivers: one column per receiver parameter, in the table's order.
-RECEIVER_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS)
 RECEIVER_DTYPE = np.dtype([(p.key, _text if p.kind == "text" else "f8")
                            for p in RECEIVER_PARAMS])
 
 
 def receiver_records(receivers: Iterable[Receiver]) -> np.ndarray:
     """The receivers as /receivers rows."""
-    return np.array([tuple(getattr(r, name) for name in RECEIVER_COLUMNS)
+    return np.array([tuple(getattr(r, name) for name in RECEIVER_KEYS)
                      for r in receivers], dtype=RECEIVER_DTYPE)
 
 
@@ -124,13 +123,13 @@ class HistoryRow:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values by column name, for JSON."""
-        return dict(zip(HISTORY_COLUMNS, self._values(), strict=True))
+        return dict(zip(HISTORY_KEYS, self._values(), strict=True))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HistoryRow:
         """The row `to_dict` gave; TypeError if a column is missing or of another type
         (a whole number will do for a float; the checksum may be None)."""
-        if set(data) != set(HISTORY_COLUMNS):
+        if set(data) != set(HISTORY_KEYS):
             raise TypeError("history row of another layout")
         values: list[Any] = [_typed(data[f.name], f.kind, f.name == "checksum")
                              for f in HISTORY_FIELDS]
@@ -167,7 +166,7 @@ class HistoryField:
 
 HISTORY_FIELDS = tuple(HistoryField(f.name, **f.metadata)
                        for f in dataclasses.fields(HistoryRow))
-HISTORY_COLUMNS = tuple(f.name for f in HISTORY_FIELDS)
+HISTORY_KEYS = tuple(f.name for f in HISTORY_FIELDS)
 HISTORY_DTYPE = np.dtype([(f.name, f.dtype) for f in HISTORY_FIELDS])
 
 

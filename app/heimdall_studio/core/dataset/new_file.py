@@ -16,6 +16,7 @@ from ..config.versions import GENERATOR_VERSION
 from ..errors import DatasetExistsError, DatasetWriteError
 from . import fsops, stats
 from .layout import (
+    DEFAULT_COMPRESSION,
     FORMAT,
     FORMAT_VERSION,
     HISTORY_DTYPE,
@@ -63,7 +64,7 @@ def create_stats_group(f: h5py.File, config: DatasetConfig) -> None:
         group.create_dataset(f"{name}_edges", data=edges)
 
 
-def create_file(path: Path, config: DatasetConfig, compression: str = "light") -> None:
+def create_file(path: Path, config: DatasetConfig, compression: str = DEFAULT_COMPRESSION) -> None:
     """Write an empty dataset file; refuse to replace an existing one.
 
     The file is built in memory, written to an unnamed file in the workspace (or, where

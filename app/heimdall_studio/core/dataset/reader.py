@@ -65,7 +65,7 @@ class DatasetHeader:
     app_version: str
     history: tuple[HistoryRow, ...]
     size_bytes: int
-    # fields.GENERATOR_VERSION that drew the samples (files without it: version 1)
+    # config.versions.GENERATOR_VERSION that drew the samples (files without it: version 1)
     generator_version: int = 1
     # The config as the file stores it, so it can be kept again without serialising it.
     config_json: str = dataclasses.field(default="", repr=False, compare=False)

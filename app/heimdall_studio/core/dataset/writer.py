@@ -38,6 +38,7 @@ from ..errors import DatasetFormatError, DatasetNotFoundError, DatasetWriteError
 from . import fsops, stats
 from .checksums import rows_checksum, trim_interrupted_run, update_checksums
 from .layout import (
+    DEFAULT_COMPRESSION,
     LIBVER,
     STATS_UPDATING,
     HistoryRow,
@@ -341,7 +342,7 @@ class OpenedWrite:
 
 
 def open_for_create(path: Path, config: DatasetConfig,
-                    compression: str = "light") -> OpenedWrite:
+                    compression: str = DEFAULT_COMPRESSION) -> OpenedWrite:
     lock = DatasetLock(path, "create").acquire()
     try:
         remove_leftovers(leftovers_of(path), held_by_us=True)

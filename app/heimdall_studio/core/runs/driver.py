@@ -24,10 +24,10 @@ import numpy as np
 
 from ..config.model import DatasetConfig, make_config
 from ..config.names import validate_new_name
-from ..config.params import MAX_SAMPLES_PER_RUN
+from ..config.params import param
 from ..dataset import stats
 from ..dataset.fsops import NO_LINKS
-from ..dataset.layout import compression_filters
+from ..dataset.layout import DEFAULT_COMPRESSION, compression_filters
 from ..dataset.writer import (
     OpenedWrite,
     open_for_create,
@@ -45,6 +45,8 @@ from ..errors import (
 from ..workspace.paths import dataset_path, prepare_workspace, resolve_dataset
 
 log = logging.getLogger(__name__)
+
+_NUM_SAMPLES = param("num_samples")
 
 
 
@@ -68,12 +70,11 @@ def _opening(action: str, path: Path, call: Callable[[], OpenedWrite]) -> Opened
 
 
 def check_sample_count(num_samples: Any) -> int:
-    """A run's sample count; numpy integers too (the table's check takes Python ones)."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
-            or not 1 <= num_samples <= MAX_SAMPLES_PER_RUN:
-        raise ConfigError("num_samples", num_samples,
-                          f"a whole number from 1 to {MAX_SAMPLES_PER_RUN:,}")
-    return int(num_samples)
+    """A run's sample count, checked by its table entry: a whole number (numpy's too),
+    never a float, even a whole one."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise ConfigError("num_samples", num_samples, _NUM_SAMPLES.allowed)
+    return int(_NUM_SAMPLES.check(int(num_samples)))
 
 
 
@@ -201,10 +202,10 @@ def _discard_empty_create(opened: OpenedWrite, created: os.stat_result) -> bool:
 
 def create_run(config: DatasetConfig, num_samples: int,
                workspace: str | Path | None = None,
-               compression: str = "light") -> Iterator[Progress]:
+               compression: str = DEFAULT_COMPRESSION) -> Iterator[Progress]:
     """Create a new dataset; yields progress after each commit. Never overwrites.
 
-    `compression` ("light", "full" or "none", see store.compression_filters) is how the
+    `compression` ("light", "full" or "none", see dataset.layout.compression_filters) is how the
     file stores samples, not what they are: it is not part of the config.
     """
     num_samples = check_sample_count(num_samples)
@@ -274,7 +275,7 @@ def create_dataset(config: DatasetConfig | str, num_samples: int,
                    workspace: str | Path | None = None, *,
                    progress: ProgressCallback | None = None,
                    should_stop: Callable[[], bool] | None = None,
-                   compression: str = "light", **params: Any) -> Progress:
+                   compression: str = DEFAULT_COMPRESSION, **params: Any) -> Progress:
     """Create a dataset of `num_samples` samples and return the final progress record.
 
     `config` is a DatasetConfig, or a name with parameters as keywords:

@@ -34,6 +34,7 @@ from typing import Any, cast
 from .. import errors
 from ..config.model import DatasetConfig
 from ..dataset import writer
+from ..dataset.layout import DEFAULT_COMPRESSION
 from ..errors import HeimdallError
 from . import child, driver
 from .driver import Progress
@@ -102,7 +103,7 @@ class RunProcess:
                     f"{self.process.wait()}); see the log for why") from None
 
     def create(self, config: DatasetConfig, num_samples: int, workspace: str | Path | None,
-               compression: str = "light") -> Iterator[Progress]:
+               compression: str = DEFAULT_COMPRESSION) -> Iterator[Progress]:
         """As `driver.create_run`, in the child."""
         return self._run(("create", config.to_json(), num_samples,
                           None if workspace is None else str(workspace), compression))

@@ -40,7 +40,7 @@ MAX_BLOCK_SAMPLES = 1 << 18
 
 def kernel_of(version: int) -> ModuleType:
     """The module that draws generator `version`'s samples, `kernel_v<version>`:
-    `prepare(config)`, `fill_block(...)` and the counter and status constants read here.
+    `kernel_inputs(config)`, `fill_block(...)` and the counter and status constants read here.
     KeyError for a version this Heimdall Studio does not know."""
     return importlib.import_module(f".kernel_v{VERSIONS[version].number}", __package__)
 
@@ -51,7 +51,7 @@ class _KernelInputs:
 
     def __init__(self, config: DatasetConfig, version: int = GENERATOR_VERSION):
         self.kernel = kernel_of(version)
-        self.prepared = self.kernel.prepare(config)
+        self.prepared = self.kernel.kernel_inputs(config)
 
 
 def _empty_block_arrays(count: int, n_rx: int) -> dict[str, np.ndarray]:

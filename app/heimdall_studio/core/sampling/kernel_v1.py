@@ -11,7 +11,7 @@ kernel (`kernel_v2`) does better. What sets it apart:
 The random streams themselves (`rng.stream_key`, `candidate_key`, `uniform`) are the ones
 every version shares. Chunks run in parallel, one thread each.
 
-Same interface as `kernel_v2` for `generator`: `prepare(config)`, `fill_block(...)` and the
+Same interface as `kernel_v2` for `generator`: `kernel_inputs(config)`, `fill_block(...)` and the
 counter and status constants.
 """
 
@@ -311,7 +311,7 @@ def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_r
 # what `generator` calls
 
 
-def prepare(config) -> tuple:
+def kernel_inputs(config) -> tuple:
     """Config values converted once per run into the arrays the kernel takes."""
     prop = config.propagation
     rx = config.receivers

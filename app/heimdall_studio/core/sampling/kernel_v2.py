@@ -4,7 +4,7 @@ One call fills a block of consecutive chunks. Each stratum of each chunk is a pi
 work for one thread; inside it, candidates are drawn strictly in order from that chunk's
 stream for the stratum, so the output never depends on the number of threads.
 
-This is generator version 2 (`config/versions.py`); `generator` calls it through `prepare` and
+This is generator version 2 (`config/versions.py`); `generator` calls it through `kernel_inputs` and
 `fill_block`, as it calls every version's kernel.
 """
 
@@ -289,7 +289,7 @@ def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_r
 # what `generator` calls
 
 
-def prepare(config) -> tuple:
+def kernel_inputs(config) -> tuple:
     """Config values converted once per run into the arrays the kernel takes."""
     prop = config.propagation
     rx = config.receivers

@@ -139,3 +139,12 @@ def gdop_at(tx_lat, tx_lon, rx_lat, rx_lon, use):
     for i in range(count):
         east[i], north[i] = local_east_north_km(tx_lat, tx_lon, rx_lat[i], rx_lon[i])
     return gdop_from_vectors(east, north, use, count)
+
+
+@njit(cache=True, nogil=True)
+def gdop_of_samples(tx_lat, tx_lon, rx_lat, rx_lon, present):
+    """`gdop_at` of every sample: `verify` recomputes stored GDOP with it."""
+    out = np.empty(tx_lat.shape[0])
+    for i in range(tx_lat.shape[0]):
+        out[i] = gdop_at(tx_lat[i], tx_lon[i], rx_lat, rx_lon, present[i])
+    return out

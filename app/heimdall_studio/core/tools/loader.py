@@ -55,7 +55,7 @@ class BatchLoader:
     """
 
     path: Path
-    indices: np.ndarray = None  # type: ignore[assignment]  # None: every sample
+    indices: np.ndarray | None = None  # None: every sample
     batch_size: int = 1024
     features: tuple[str, ...] = DEFAULT_FEATURES
     target: tuple[str, ...] = DEFAULT_TARGET
@@ -69,9 +69,11 @@ class BatchLoader:
         self.path = Path(self.path)
         self.header = read_header(self.path)
         n = self.header.num_samples
-        self.indices = (np.arange(n) if self.indices is None
-                        else np.unique(np.asarray(self.indices, dtype=np.int64)))
-        if self.indices.size and (self.indices[0] < 0 or self.indices[-1] >= n):
+        # The rows read, in file order (the given indices, sorted and unique).
+        self._rows: np.ndarray = (np.arange(n) if self.indices is None
+                                  else np.unique(np.asarray(self.indices, dtype=np.int64)))
+        self.indices = self._rows
+        if self._rows.size and (self._rows[0] < 0 or self._rows[-1] >= n):
             raise IndexError(f"indices must lie in [0, {n})")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -83,7 +85,7 @@ class BatchLoader:
         return sum(per_rx if f in PER_RECEIVER_FIELDS else 1 for f in self.features)
 
     def __len__(self) -> int:
-        full, rest = divmod(len(self.indices), self.batch_size)
+        full, rest = divmod(len(self._rows), self.batch_size)
         return full + (0 if self.drop_last or rest == 0 else 1)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -101,10 +103,10 @@ class BatchLoader:
         for k, first in enumerate(slabs):
             start = int(first)
             stop = min(self.header.num_samples, start + SLAB_ROWS)
-            lo, hi = np.searchsorted(self.indices, [start, stop])
+            lo, hi = np.searchsorted(self._rows, [start, stop])
             if lo == hi:
                 continue
-            rows = self.indices[lo:hi] - start
+            rows = self._rows[lo:hi] - start
             _, arrays = read_samples(self.path, start, stop, fields)
             x, y = self._arrays_to_xy(arrays, rows)
             buffer_x.append(x)

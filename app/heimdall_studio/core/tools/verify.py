@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from ..config.fields import SAMPLE_FIELDS
 from ..config.geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, inside_mask, receiver_box, training_box
@@ -20,7 +19,7 @@ from ..dataset.reader import DatasetHeader, read_header, read_samples
 from ..dataset.stats import read_stored_histograms
 from ..errors import HeimdallError
 from ..sampling.histograms import histogram
-from ..sampling.physics import gdop_at, noise_floor_dbm
+from ..sampling.physics import gdop_of_samples, noise_floor_dbm
 
 SLAB_ROWS = 1 << 18
 # Stored per-receiver values are float32: allow their rounding.
@@ -53,14 +52,6 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return self.error is None and all(c.ok for c in self.checks)
-
-
-@njit(cache=True, nogil=True)
-def _gdop_batch(tx_lat, tx_lon, rx_lat, rx_lon, present):
-    out = np.empty(tx_lat.shape[0])
-    for i in range(tx_lat.shape[0]):
-        out[i] = gdop_at(tx_lat[i], tx_lon[i], rx_lat, rx_lon, present[i])
-    return out
 
 
 def _haversine(lat1, lon1, lat2, lon2):
@@ -208,7 +199,7 @@ def _check_slab(header: DatasetHeader, start: int, a: dict[str, np.ndarray],
            f"mean_snr_db is not the mean SNR of the detecting receivers {where}")
 
     c = checks["geometry (GDOP)"]
-    gdop = _gdop_batch(a["tx_lat"], a["tx_lon"], rx_lat, rx_lon, present)
+    gdop = gdop_of_samples(a["tx_lat"], a["tx_lon"], rx_lat, rx_lon, present)
     c.fail(np.count_nonzero(~_close(a["gdop"], gdop)),
            f"stored GDOP differs from the GDOP of the detecting receivers {where}")
 

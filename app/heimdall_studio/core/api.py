@@ -1,12 +1,9 @@
-"""The Python API: create, expand, load and list datasets.
+"""The Python API: create, expand, load, list, delete and repair datasets.
 
-Long work comes in two shapes. `create_run` / `expand_run` are generators of `Progress`
-records, one per committed block; closing the generator stops the run after the last
-commit. `create_dataset` / `expand_dataset` run to the end, with an optional callback and
-stop test.
-
-Expansion takes a dataset and a sample count, nothing else: every generation parameter
-comes from the dataset file, so an expansion can never mix distributions.
+One import for scripts and notebooks, and what the command line and the app call. Runs
+come from `runs.driver` (generators of progress records, or run to the end with a
+callback), reading from `dataset`, listing from `workspace`; this module finds a dataset
+by name or path and adds what is done to a whole one (load, delete, repair).
 """
 
 from __future__ import annotations

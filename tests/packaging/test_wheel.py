@@ -35,6 +35,7 @@ from PySide6.QtWidgets import QApplication
 
 import heimdall_studio
 from heimdall_studio.core.config.receivers import default_receivers
+from heimdall_studio.core.terrain.grid import builtin_grid
 from heimdall_studio.gui import create_main_window
 from heimdall_studio.gui.identity import apply_identity, icon_folder
 
@@ -62,6 +63,7 @@ report = {
     "icon_files": sorted(p.name for p in icon_folder().iterdir()),
     "receivers_json": str(receivers_json),
     "default_receivers": [r.name for r in default_receivers()],
+    "elevation_grid": [builtin_grid().rows, builtin_grid().cols],
     "listed": [window.model.entry(r).name for r in range(window.model.rowCount())],
     "run_process_ready": window.run_process_ready,
     "title": window.windowTitle(),
@@ -147,6 +149,7 @@ def test_wheel_installs_and_runs_alone(tmp_path):
     assert Path(report["receivers_json"]).is_file()
     assert report["default_receivers"][:3] == ["Aquila di Giaveno", "Montanaro", "Torino"]
     assert len(report["default_receivers"]) == 7
+    assert report["elevation_grid"] == [480, 660]  # the GLOBE extract ships
     assert report["listed"] == ["t"] and report["run_process_ready"]
     print(f"wheel built and installed in {installed - began:.0f} s, "
           f"whole check {time.monotonic() - began:.0f} s")

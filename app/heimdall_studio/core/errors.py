@@ -58,3 +58,7 @@ class PathError(HeimdallError):
 
 class ExportError(HeimdallError):
     """Writing an export failed (read-only folder, disk full...); no partial file is left."""
+
+
+class TerrainError(HeimdallError):
+    """Elevation data that cannot be used: not found, unreadable, or not covering a place."""

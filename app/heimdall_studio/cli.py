@@ -30,13 +30,15 @@ from .core.errors import (
     DatasetNotFoundError,
     HeimdallError,
     PathError,
+    TerrainError,
 )
+from .core.terrain.library import TileInfo
 from .core.tools.export import EXPORT_FORMATS
 from .logs import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError,
-                    PathError)
+                    PathError, TerrainError)
 log = logging.getLogger("heimdall_studio")
 
 _FLAG_TYPES: dict[str, Callable[[str], Any]] = {"float": float, "int": int, "text": str,
@@ -107,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     export.add_argument("--out", type=Path, metavar="PATH",
                         help="output file (default: beside the dataset, .csv or .npz)")
+
+    terrain = sub.add_parser("terrain", help="the terrain library: elevation tiles",
+                             description="Elevation tiles (SRTM .hgt and .hgt.zip) kept in "
+                                         "the user data folder, or $HEIMDALL_STUDIO_TERRAIN_DIR.")
+    terrain_sub = terrain.add_subparsers(dest="terrain_command", metavar="COMMAND",
+                                         required=True)
+    terrain_import = terrain_sub.add_parser(
+        "import", parents=[common], help="check tiles and add them to the library")
+    terrain_import.add_argument("paths", nargs="+", metavar="FILE_OR_DIR", type=Path,
+                                help="tiles, or folders whose tiles are all imported")
+    terrain_list = terrain_sub.add_parser("list", parents=[common],
+                                          help="the library's tiles and what they cover")
+    terrain_list.add_argument("--json", action="store_true")
     return parser
 
 
@@ -137,7 +152,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return run_app(workspace, debug=debug)
     command = {"create": _create, "expand": _expand, "info": _info, "list": _list,
-               "verify": _verify, "export": _export, "repair": _repair}[args.command]
+               "verify": _verify, "export": _export, "repair": _repair,
+               "terrain": _terrain}[args.command]
     try:
         return command(args, workspace)
     except BAD_INPUT_ERRORS as exc:
@@ -436,3 +452,30 @@ def _repair(args: argparse.Namespace, workspace: str | None) -> int:
     print(f"{report.path.name}: repaired in place in {report.seconds * 1e3:.1f} ms, nothing "
           f"copied; {header.num_samples:,} committed samples, openable by any HDF5 reader")
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
+# terrain
+
+
+def _terrain(args: argparse.Namespace, _workspace: str | None) -> int:
+    if args.terrain_command == "import":
+        tiles = api.import_terrain(args.paths)
+        for tile in tiles:
+            print(f"imported {tile.name}: {_tile_line(tile)}")
+        return EXIT_OK
+    tiles = api.terrain_tiles()
+    if args.json:
+        print(json.dumps([t.to_dict() for t in tiles], indent=2))
+    elif not tiles:
+        print(f"no tiles in {api.terrain_library()}; add some with 'heimdall-studio "
+              "terrain import FILE_OR_DIR'")
+    for tile in tiles if not args.json else ():
+        print(f"{tile.name:<18} {_tile_line(tile)}")
+    return EXIT_OK
+
+
+def _tile_line(tile: TileInfo) -> str:
+    south, north, west, east = tile.bounds
+    return (f"{south} to {north} N, {west} to {east} E, {tile.arcsec} arc-second, "
+            f"{format_size(tile.size_bytes)}")

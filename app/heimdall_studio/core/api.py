@@ -9,6 +9,7 @@ by name or path and adds what is done to a whole one (load, delete, repair).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from .runs.driver import (
     expand_dataset,
     expand_run,
 )
+from .terrain import library as _terrain
+from .terrain.library import TileInfo
 from .workspace.listing import DatasetEntry, list_workspace
 from .workspace.paths import (
     WORKSPACE_ENV,
@@ -119,6 +122,22 @@ def repair_dataset(dataset: str | Path, workspace: str | Path | None = None) -> 
     return report
 
 
+def import_terrain(paths: Iterable[str | Path]) -> list[TileInfo]:
+    """Check elevation tiles (files, or folders of them) and add them to the terrain
+    library; nothing is imported if one is not a readable tile."""
+    return _terrain.import_tiles(paths)
+
+
+def terrain_tiles() -> list[TileInfo]:
+    """The tiles of the terrain library, south-west first."""
+    return _terrain.list_tiles()
+
+
+def terrain_library() -> Path:
+    """The terrain library's folder (`$HEIMDALL_STUDIO_TERRAIN_DIR` overrides it)."""
+    return _terrain.library_dir()
+
+
 __all__ = [
     "WORKSPACE_ENV",
     "Dataset",
@@ -136,10 +155,13 @@ __all__ = [
     "expand_dataset",
     "expand_run",
     "hdf5_version",
+    "import_terrain",
     "list_datasets",
     "load_dataset",
     "make_config",
     "repair_dataset",
     "resolve_dataset",
+    "terrain_library",
+    "terrain_tiles",
     "workspace_path",
 ]

@@ -143,3 +143,29 @@ def test_a_grid_is_identified_by_its_heights_and_lattice():
     changed[5, 5] += 1
     assert one.sha256 != ElevationGrid(changed, 46.0, 7.0, 0.1).sha256
     assert not one.heights.flags.writeable
+
+
+def test_a_profile_follows_the_great_circle_at_the_grids_spacing():
+    from heimdall_studio.core.config.geo import haversine_km
+    from heimdall_studio.core.terrain.profile import great_circle_points, terrain_profile
+
+    heights, (a, b, c) = plane(121, 45, 7)
+    grid = ElevationGrid(heights, 46.0, 7.0, 1 / 120)
+    dist, ground = terrain_profile(grid, 45.1, 7.1, 45.9, 7.8)
+    assert dist[0] == 0 and dist[-1] == pytest.approx(haversine_km(45.1, 7.1, 45.9, 7.8))
+    assert np.diff(dist).max() <= grid.step_deg * 111.2  # no cell skipped
+    lat, lon, _ = great_circle_points(45.1, 7.1, 45.9, 7.8, len(dist))
+    assert ground == pytest.approx(c + a * (lat - 45) + b * (lon - 7), abs=1.0)
+    # the midpoint of a long east-west path bows towards the pole, as a great circle does
+    lat, _, _ = great_circle_points(45.0, 0.0, 45.0, 40.0, 3)
+    assert lat[1] > 45.0 + 1.5
+    lat, lon, d = great_circle_points(45.0, 7.0, 45.0, 7.0, 5)
+    assert d == 0 and (lat == 45.0).all() and (lon == 7.0).all()
+
+
+def test_the_profile_from_genova_to_the_plain_crosses_the_apennines():
+    from heimdall_studio.core.terrain.profile import terrain_profile
+
+    dist, ground = terrain_profile(builtin_grid(), 44.395, 8.956, 45.0, 8.9)
+    assert ground[0] < 100 and ground.max() > 600
+    assert 5 < dist[int(np.argmax(ground))] < 35  # the ridge is near the coast

@@ -1,11 +1,20 @@
-"""Knife-edge and Bullington diffraction (ITU-R P.526, P.452-16 4.2.1) against closed forms."""
+"""Diffraction (ITU-R P.526, P.452-16): knife edge and Bullington against closed forms,
+delta-Bullington against pycraf's independent implementation."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from heimdall_studio.core.sampling.diffraction import bullington_loss_db, knife_edge_loss_db
+from heimdall_studio.core.sampling.diffraction import (
+    bullington_loss_db,
+    delta_bullington_loss_db,
+    knife_edge_loss_db,
+    smooth_earth_heights,
+    spherical_earth_loss_db,
+)
 
 FLAT_EARTH = 1e9  # a k-factor this large leaves no bulge
 
@@ -76,3 +85,49 @@ def test_the_earths_bulge_hides_low_antennas_beyond_the_horizon():
     # Far beyond the horizon one equivalent edge is too kind to a smooth sphere: this is
     # why delta-Bullington adds P.526's spherical-earth loss rather than trusting it.
     assert 25 < losses[3] < 45
+
+
+REFERENCE = Path(__file__).resolve().parent.parent / "fixtures" / "diffraction_reference.json"
+
+
+def test_delta_bullington_agrees_with_pycraf_on_flat_ridged_hilly_and_real_profiles():
+    """pycraf's P.452-16 (an independent implementation; scripts/diffraction_reference.py
+    recorded its losses) over flat land, a ridge, a wedge, a Gaussian hill and eight
+    profiles of the default network over the built-in grid, at 145, 433 and 1296 MHz."""
+    reference = json.loads(REFERENCE.read_text())
+    assert len(reference["cases"]) >= 60
+    worst = 0.0
+    for case in reference["cases"]:
+        ours = delta_bullington_loss_db(
+            np.array(case["dist_km"]), np.array(case["height_m"]), case["h_tx_agl_m"],
+            case["h_rx_agl_m"], case["f_ghz"], reference["k_factor"], 0.0, False)
+        worst = max(worst, abs(ours - case["pycraf_loss_db"]))
+    assert worst < 0.01
+    losses = [c["pycraf_loss_db"] for c in reference["cases"]]
+    assert min(losses) == 0.0 and max(losses) > 100  # the set spans clear paths to deep shadow
+
+
+def test_the_smooth_surface_is_lowered_under_an_obstruction():
+    dist = np.linspace(0, 20, 201)
+    flat = np.zeros(201)
+    assert smooth_earth_heights(dist, flat, 10.0, 10.0) == pytest.approx((0.0, 0.0))
+    ridge = np.where(np.abs(dist - 5) < 0.05, 100.0, 0.0)
+    h_st, h_sr = smooth_earth_heights(dist, ridge, 10.0, 10.0)
+    # the ridge, 90 m above the line, lowers the transmitter's end more (it is nearer)
+    assert h_st < h_sr < 0
+
+
+def test_the_smooth_sphere_gives_the_plane_earth_loss_well_inside_the_horizon():
+    """Free space plus the sphere's loss is the flat model's max(two-ray, free space) to
+    within 2.5 dB up to half the radio horizon (26 km for two 10 m antennas), and more
+    than it towards the horizon, where the earth's curvature takes over."""
+    def excess(d_km, f_mhz):
+        fspl = 20 * math.log10(d_km) + 20 * math.log10(f_mhz) + 32.45
+        pel = 40 * math.log10(d_km * 1000) - 20 * math.log10(10.0) - 20 * math.log10(10.0)
+        sphere = spherical_earth_loss_db(d_km, 10.0, 10.0, 4 / 3 * 6371, f_mhz / 1000, 0.0,
+                                         False)
+        return fspl + sphere - max(pel, fspl)
+    for f_mhz in (145.0, 433.0, 1296.0):
+        for d_km in (3.0, 5.0, 8.0, 12.0):
+            assert abs(excess(d_km, f_mhz)) < 2.5, (d_km, f_mhz)
+        assert excess(24.0, f_mhz) > excess(12.0, f_mhz) > excess(5.0, f_mhz) - 0.5

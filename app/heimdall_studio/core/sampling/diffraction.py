@@ -62,3 +62,134 @@ def bullington_loss_db(dist_km, height_m, h_tx_m, h_rx_m, wavelength_m, k_factor
                * math.sqrt(0.002 * d / (wavelength_m * d_bp * (d - d_bp))))
         loss = knife_edge_loss_db(v_b)
     return loss + (1.0 - math.exp(-loss / 6.0)) * (10.0 + 0.02 * d)
+
+
+# Ground electrical constants of P.452 4.2.2.1: land, and sea water.
+LAND_PERMITTIVITY, LAND_CONDUCTIVITY = 22.0, 0.003
+SEA_PERMITTIVITY, SEA_CONDUCTIVITY = 80.0, 5.0
+
+
+@njit(cache=True, nogil=True)
+def _height_gain_db(b, k):
+    """G(Y) of P.452 equation 35, at least 2 + 20 log10(K)."""
+    if b > 2.0:
+        g = 17.6 * math.sqrt(b - 1.1) - 5.0 * math.log10(b - 1.1) - 8.0
+    else:
+        g = 20.0 * math.log10(b + 0.1 * b ** 3)
+    return max(g, 2.0 + 20.0 * math.log10(k))
+
+
+@njit(cache=True, nogil=True)
+def first_term_loss_db(d_km, h_te_m, h_re_m, radius_km, f_ghz, permittivity, conductivity,
+                       vertical):
+    """The first-term spherical-earth diffraction loss (P.452-16 equations 30-37) over
+    ground of the given permittivity and conductivity (S/m)."""
+    k = (0.036 * (radius_km * f_ghz) ** (-1.0 / 3.0)
+         * ((permittivity - 1.0) ** 2 + (18.0 * conductivity / f_ghz) ** 2) ** -0.25)
+    if vertical:
+        k *= math.sqrt(permittivity ** 2 + (18.0 * conductivity / f_ghz) ** 2)
+    k2 = k * k
+    beta = (1.0 + 1.6 * k2 + 0.67 * k2 * k2) / (1.0 + 4.5 * k2 + 1.53 * k2 * k2)
+    x = 21.88 * beta * (f_ghz / radius_km ** 2) ** (1.0 / 3.0) * d_km
+    y_scale = 0.9575 * beta * (f_ghz ** 2 / radius_km) ** (1.0 / 3.0)
+    if x >= 1.6:
+        distance_term = 11.0 + 10.0 * math.log10(x) - 17.6 * x
+    else:
+        distance_term = -20.0 * math.log10(x) - 5.6488 * x ** 1.425
+    return (-distance_term - _height_gain_db(beta * y_scale * h_te_m, k)
+            - _height_gain_db(beta * y_scale * h_re_m, k))
+
+
+@njit(cache=True, nogil=True)
+def _first_term_mixed_db(d_km, h_te_m, h_re_m, radius_km, f_ghz, sea_fraction, vertical):
+    land = first_term_loss_db(d_km, h_te_m, h_re_m, radius_km, f_ghz, LAND_PERMITTIVITY,
+                              LAND_CONDUCTIVITY, vertical)
+    if sea_fraction <= 0.0:
+        return land
+    sea = first_term_loss_db(d_km, h_te_m, h_re_m, radius_km, f_ghz, SEA_PERMITTIVITY,
+                             SEA_CONDUCTIVITY, vertical)
+    return sea_fraction * sea + (1.0 - sea_fraction) * land
+
+
+@njit(cache=True, nogil=True)
+def spherical_earth_loss_db(d_km, h_te_m, h_re_m, radius_km, f_ghz, sea_fraction, vertical):
+    """Diffraction loss of a smooth sphere of radius `radius_km` between antennas h_te,
+    h_re above it (P.452-16 4.2.2, equations 21-29): the first-term loss beyond the
+    marginal line-of-sight distance, that loss scaled by the clearance's shortfall
+    inside it, 0 where the first Fresnel zone is clear enough."""
+    wavelength_m = 0.299792458 / f_ghz
+    d_los = math.sqrt(2.0 * radius_km) * (math.sqrt(0.001 * h_te_m) + math.sqrt(0.001 * h_re_m))
+    if d_km >= d_los:
+        return _first_term_mixed_db(d_km, h_te_m, h_re_m, radius_km, f_ghz, sea_fraction,
+                                    vertical)
+    c = (h_te_m - h_re_m) / (h_te_m + h_re_m)
+    m = 250.0 * d_km * d_km / (radius_km * (h_te_m + h_re_m))
+    b = (2.0 * math.sqrt((m + 1.0) / (3.0 * m))
+         * math.cos(math.pi / 3.0 + math.acos(1.5 * c * math.sqrt(3.0 * m / (m + 1.0) ** 3))
+                    / 3.0))
+    d_se1 = 0.5 * d_km * (1.0 + b)
+    d_se2 = d_km - d_se1
+    h_se = ((h_te_m - 500.0 * d_se1 * d_se1 / radius_km) * d_se2
+            + (h_re_m - 500.0 * d_se2 * d_se2 / radius_km) * d_se1) / d_km
+    h_req = 17.456 * math.sqrt(d_se1 * d_se2 * wavelength_m / d_km)
+    if h_se > h_req:
+        return 0.0
+    radius_m = 500.0 * (d_km / (math.sqrt(h_te_m) + math.sqrt(h_re_m))) ** 2
+    loss = _first_term_mixed_db(d_km, h_te_m, h_re_m, radius_m, f_ghz, sea_fraction, vertical)
+    return max(0.0, (1.0 - h_se / h_req) * loss)
+
+
+@njit(cache=True, nogil=True)
+def smooth_earth_heights(dist_km, height_m, h_ts_m, h_rs_m):
+    """Heights above sea level, at the two ends, of the smooth surface the effective
+    antenna heights of diffraction are measured from (P.452-16 Attachment 2, 5.1.6.2
+    and 5.1.6.3): the least-squares straight line through the profile, lowered where
+    the terrain stands above the line between the antennas (by the highest obstruction,
+    shared between the ends as the slopes towards it), and not above the ground."""
+    n = dist_km.shape[0]
+    d = dist_km[n - 1]
+    v1 = 0.0
+    v2 = 0.0
+    for i in range(1, n):
+        step = dist_km[i] - dist_km[i - 1]
+        v1 += step * (height_m[i] + height_m[i - 1])
+        v2 += step * (height_m[i] * (2.0 * dist_km[i] + dist_km[i - 1])
+                      + height_m[i - 1] * (dist_km[i] + 2.0 * dist_km[i - 1]))
+    h_st = (2.0 * v1 * d - v2) / (d * d)
+    h_sr = (v2 - v1 * d) / (d * d)
+    h_obs = -math.inf
+    slope_t = -math.inf
+    slope_r = -math.inf
+    for i in range(1, n - 1):
+        di = dist_km[i]
+        above = height_m[i] - (h_ts_m * (d - di) + h_rs_m * di) / d
+        h_obs = max(h_obs, above)
+        slope_t = max(slope_t, above / di)
+        slope_r = max(slope_r, above / (d - di))
+    if h_obs > 0.0:
+        h_st -= h_obs * slope_t / (slope_t + slope_r)
+        h_sr -= h_obs * slope_r / (slope_t + slope_r)
+    return min(h_st, height_m[0]), min(h_sr, height_m[n - 1])
+
+
+@njit(cache=True, nogil=True)
+def delta_bullington_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_ghz, k_factor,
+                             sea_fraction, vertical):
+    """The delta-Bullington diffraction loss of P.452-16 4.2.3 (equation 40): Bullington
+    over the real profile, plus what the smooth sphere loses beyond what Bullington
+    gives it, `L = L_bull(profile) + max(L_dsph - L_bull(smooth), 0)`. Antenna heights
+    are above the ground at the two ends."""
+    n = dist_km.shape[0]
+    d = dist_km[n - 1]
+    wavelength_m = 0.299792458 / f_ghz
+    h_ts = height_m[0] + h_tx_agl_m
+    h_rs = height_m[n - 1] + h_rx_agl_m
+    actual = bullington_loss_db(dist_km, height_m, h_ts, h_rs, wavelength_m, k_factor)
+    h_st, h_sr = smooth_earth_heights(dist_km, height_m, h_ts, h_rs)
+    h_te = h_ts - h_st
+    h_re = h_rs - h_sr
+    flat = height_m * 0.0
+    smooth = bullington_loss_db(dist_km, flat, h_te, h_re, wavelength_m, k_factor)
+    sphere = spherical_earth_loss_db(d, h_te, h_re, k_factor * EARTH_RADIUS_KM, f_ghz,
+                                     sea_fraction, vertical)
+    return actual + max(sphere - smooth, 0.0)

@@ -38,8 +38,14 @@ def synthetic_profiles() -> list[dict]:
     dist = np.linspace(0, 40, 401)
     cases.append(("wedge", dist, np.interp(dist, [0, 28, 40], [50, 420, 120]), 5.0, 10.0))
     cases.append(("Gaussian hill", dist, 400 * np.exp(-((dist - 15) / 4) ** 2), 2.0, 10.0))
-    return [{"name": n, "dist_km": list(dd), "height_m": list(hh), "h_tx_agl_m": a,
-             "h_rx_agl_m": b} for n, dd, hh, a, b in cases]
+    return [_case(n, dd, hh, a, b) for n, dd, hh, a, b in cases]
+
+
+def _case(name: str, dist: np.ndarray, heights: np.ndarray, h_tx: float, h_rx: float) -> dict:
+    """A profile as stored: rounded first (0.1 m of height, 1 m of distance), so that both
+    implementations see exactly the numbers in the file."""
+    return {"name": name, "dist_km": np.round(dist, 3).tolist(),
+            "height_m": np.round(heights, 1).tolist(), "h_tx_agl_m": h_tx, "h_rx_agl_m": h_rx}
 
 
 def network_profiles() -> list[dict]:
@@ -59,9 +65,7 @@ def network_profiles() -> list[dict]:
         lat, lon = places[place]
         r = rx[receiver]
         dist, ground = terrain_profile(grid, lat, lon, r.lat, r.lon)
-        out.append({"name": f"{place} to {receiver}", "dist_km": dist.tolist(),
-                    "height_m": ground.astype(float).tolist(), "h_tx_agl_m": 2.0,
-                    "h_rx_agl_m": 10.0})
+        out.append(_case(f"{place} to {receiver}", dist, ground, 2.0, 10.0))
     return out
 
 
@@ -96,7 +100,7 @@ def main() -> None:
             print(f"{case['name']:40} {f_ghz * 1000:5.0f} {reference:8.3f} {ours:8.3f}")
     OUT.write_text(json.dumps({"k_factor": K_FACTOR, "polarization": "horizontal",
                                "source": "pycraf 2.1.0, pathprof.loss_diffraction, P.452-16",
-                               "cases": rows}, indent=1))
+                               "cases": rows}, separators=(",", ":")))
     print(f"wrote {OUT} ({len(rows)} cases)")
 
 

@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-EARTH_RADIUS_KM = 6371.0
+EARTH_RADIUS_KM = 6371.0  # P.452's own value (config.geo uses the mean radius 6371.0088)
 KNIFE_EDGE_FROM = -0.78  # J(v) is 0 below this (P.526 equation 31)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import platformdirs
 
 from ..errors import TerrainError
-from .srtm import SAMPLES_BY_SIZE, read_hgt, tile_corner
+from .srtm import SAMPLES_BY_SIZE, read_hgt, tile_corner, tile_member
 
 LIBRARY_ENV = "HEIMDALL_STUDIO_TERRAIN_DIR"
 TILE_SUFFIXES = (".hgt", ".hgt.zip")
@@ -150,8 +150,7 @@ def _info(path: Path) -> TileInfo:
     if path.name.lower().endswith(".zip"):
         try:
             with zipfile.ZipFile(path) as archive:
-                raw_size = sum(m.file_size for m in archive.infolist()
-                               if m.filename.lower().endswith(".hgt"))
+                raw_size = tile_member(archive, path.name).file_size
         except (zipfile.BadZipFile, OSError):
             raise TerrainError(f"{path.name} is not a readable zip archive") from None
     samples = SAMPLES_BY_SIZE.get(raw_size)

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
+from ..config.geo import EARTH_RADIUS_KM
 from .grid import ElevationGrid
 
-EARTH_RADIUS_KM = 6371.0088  # the mean radius, as config.geo's distances use
 KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
 
 

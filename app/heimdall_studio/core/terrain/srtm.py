@@ -52,18 +52,22 @@ def read_hgt(path: str | Path) -> ElevationGrid:
                          f"SRTM {path.name}")
 
 
+def tile_member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    """The one `.hgt` file of a tile archive named `name`, of a tile's size."""
+    members = [m for m in archive.infolist() if m.filename.lower().endswith(".hgt")]
+    if len(members) != 1:
+        raise TerrainError(f"{name} holds {len(members)} .hgt files; a tile archive holds one")
+    if members[0].file_size not in SAMPLES_BY_SIZE:
+        raise TerrainError(f"{name}: {members[0].filename} holds {members[0].file_size:,} "
+                           "bytes, not an SRTM tile")
+    return members[0]
+
+
 def _tile_bytes(path: Path) -> bytes:
     try:
         if path.name.lower().endswith(".zip"):
             with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.infolist() if m.filename.lower().endswith(".hgt")]
-                if len(members) != 1:
-                    raise TerrainError(f"{path.name} holds {len(members)} .hgt files; a "
-                                       "tile archive holds one")
-                if members[0].file_size not in SAMPLES_BY_SIZE:
-                    raise TerrainError(f"{path.name}: {members[0].filename} holds "
-                                       f"{members[0].file_size:,} bytes, not an SRTM tile")
-                return archive.read(members[0])
+                return archive.read(tile_member(archive, path.name))
         return path.read_bytes()
     except zipfile.BadZipFile:
         raise TerrainError(f"{path.name} is not a readable zip archive") from None

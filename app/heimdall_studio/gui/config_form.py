@@ -67,12 +67,6 @@ QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QTableView[invalid=
 """
 
 
-def tooltip(param: Param) -> str:
-    """What the parameter is, what is allowed, and its default."""
-    default = "" if param.required else f" (default {param.default_text})"
-    return f"{param.help}: {param.allowed}{default}"
-
-
 def spin_range(param: Param) -> tuple[float, float]:
     """A spin box's range: wider than what is valid on both sides, so that a value just
     outside can be entered and validation says what is allowed."""
@@ -121,7 +115,7 @@ def _widget(param: Param) -> QWidget:
     else:
         widget = _number_widget(param)
     widget.setObjectName(param.path)
-    widget.setToolTip(tooltip(param))
+    widget.setToolTip(param.describe())  # as the command line's help says it
     return widget
 
 

@@ -19,6 +19,7 @@ from heimdall_studio.core.config.params import (
     PROPAGATION_PARAMS,
     RECEIVER_PARAMS,
     RUN_PARAMS,
+    TERRAIN_PARAMS,
     Param,
 )
 
@@ -30,6 +31,7 @@ HEADER = ("| parameter | unit | default | allowed | `create` flag | meaning |\n"
 # Where each table's parameters go, as the first row of their part of the table says.
 PARTS = ((CONFIG_PARAMS, "stored in the dataset file, inherited by every expansion"),
          (PROPAGATION_PARAMS, "the config's `propagation` group"),
+         (TERRAIN_PARAMS, "its `propagation.terrain` group (docs/propagation.md)"),
          (RECEIVER_PARAMS, "one per receiver: the columns of `--receivers` files"),
          (RUN_PARAMS, "one run's, not stored in the config"))
 
@@ -43,7 +45,7 @@ def _code(text: str) -> str:
 
 
 def _row(param: Param) -> str:
-    if param.scope in ("config", "run"):
+    if param.scope in ("config", "run", "terrain"):
         flag = "argument NAME" if param.key == "name" else _code(param.cli_flag)
     else:
         flag = ""

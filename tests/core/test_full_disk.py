@@ -52,7 +52,8 @@ def fill(folder):
     made."""
     path = folder / f"filler-{uuid.uuid4().hex}"
     try:
-        out = open(path, "wb")  # noqa: SIM115 (closed by the with below)
+        # unbuffered: closing it then has nothing left to write to the full disk
+        out = open(path, "wb", buffering=0)  # noqa: SIM115 (closed by the with below)
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise

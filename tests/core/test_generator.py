@@ -44,8 +44,9 @@ def test_noise_floor_links_power_and_snr(small_config):
 
 
 def test_default_network_detects_about_four_of_seven_inside():
+    # SPEC section 3's statement, of its flat-plane model (terrain none)
     config = make_config("d", seed=5, min_receivers=3, max_gdop=1e9, min_snr_db=3,
-                         inside_ratio=1.0)
+                         inside_ratio=1.0, propagation={"terrain": {"source": "none"}})
     # Unfiltered view: the kept samples' detection counts, at a filter that keeps anything
     # with three detections, cluster around four of seven (docs/generation.md).
     a = generate_block(config, 0, 4000).arrays
@@ -126,8 +127,10 @@ def test_unfillable_stratum_stops_with_advice():
 def test_unfillable_outside_stratum_says_so_and_suggests_more_inside():
     # The outer ring hopeless, the receiver box fine: only the outside stratum fails,
     # in the second of three chunks.
+    # (a ring 5 degrees wide: beyond the built-in elevation grid, so over a flat plane)
     config = make_config("ring", seed=1, chunk_size=64, margin_deg=5.0, inside_ratio=0.9,
-                         tx_power_dbm=30, min_snr_db=20)
+                         tx_power_dbm=30, min_snr_db=20,
+                         propagation={"terrain": {"source": "none"}})
     with pytest.raises(StratumUnfillableError) as info:
         generate_block(config, 70, 150)
     message = str(info.value)
@@ -136,12 +139,15 @@ def test_unfillable_outside_stratum_says_so_and_suggests_more_inside():
 
 @pytest.mark.parametrize("model", ["two_ray", "free_space"])
 def test_kernel_power_matches_the_reference_formulas(model):
+    # the flat-plane model of SPEC section 3 (terrain none; tests/core/test_terrain_model.py
+    # holds the terrain model to its own)
     # Freeze the random terms: fixed clutter, no shadowing, near-deterministic fading
     # (Rician K = 40 dB on every link), so rx power is the path-loss formula alone.
     config = make_config("formula", seed=8, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=60,
                          propagation={"path_loss_model": model, "clutter_min_db": 10,
                                       "clutter_max_db": 10, "shadowing_sigma_db": 0,
-                                      "rician_k_db": 40, "los_distance_km": 20000})
+                                      "rician_k_db": 40, "los_distance_km": 20000,
+                                      "terrain": {"source": "none"}})
     a = generate_block(config, 0, 300).arrays
     alt = [r.alt_m for r in config.receivers]
     code = physics.PATH_LOSS_CODES[model]
@@ -173,7 +179,8 @@ def test_kernel_random_link_terms_match_an_independent_numpy_draw(line_of_sight)
     # drawn with numpy's own generators (docs/generation.md).
     los_km = 20000.0 if line_of_sight else 0.0
     config = make_config("terms", seed=11, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=70,
-                         propagation={"los_distance_km": los_km})
+                         propagation={"los_distance_km": los_km,
+                                      "terrain": {"source": "none"}})
     a = generate_block(config, 0, 20000).arrays
     alt = [r.alt_m for r in config.receivers]
     assert a["signal_present"].mean() > 0.99

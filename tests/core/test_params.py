@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 
 from heimdall_studio import cli
-from heimdall_studio.core.config.model import DatasetConfig, PropagationModel
+from heimdall_studio.core.config.model import DatasetConfig, PropagationModel, TerrainModel
 from heimdall_studio.core.config.params import (
     ALL_PARAMS,
     CONFIG_PARAMS,
     PROPAGATION_PARAMS,
     RECEIVER_PARAMS,
     RUN_PARAMS,
+    TERRAIN_PARAMS,
     Param,
 )
 from heimdall_studio.core.config.receivers import (
@@ -55,7 +56,10 @@ def _load_script():
 
 
 @pytest.mark.parametrize("cls, params, groups", [
-    (DatasetConfig, CONFIG_PARAMS, GROUPS), (PropagationModel, PROPAGATION_PARAMS, set()),
+    (DatasetConfig, CONFIG_PARAMS, GROUPS),
+    (PropagationModel, PROPAGATION_PARAMS, {"terrain"}),
+    # the grid's identity is filled in at creation, not set by a user
+    (TerrainModel, TERRAIN_PARAMS, {"tiles_dir", "sha256", "step_deg", "bounds"}),
     (Receiver, RECEIVER_PARAMS, set())])
 def test_dataclass_fields_types_and_defaults_are_the_table(cls, params, groups):
     fields = [f for f in dataclasses.fields(cls) if f.name not in groups]
@@ -75,6 +79,8 @@ def test_defaults_of_a_new_config_are_the_table_defaults():
             assert getattr(config, p.key) == p.default, p.key
     for p in PROPAGATION_PARAMS:
         assert getattr(config.propagation, p.key) == p.default, p.key
+    for p in TERRAIN_PARAMS:
+        assert getattr(config.propagation.terrain, p.key) == p.default, p.key
 
 
 def test_paths_are_unique_and_every_param_is_described():
@@ -86,14 +92,15 @@ def test_paths_are_unique_and_every_param_is_described():
 
 def test_receiver_columns_and_dtype_are_the_receiver_table():
     assert tuple(p.key for p in RECEIVER_PARAMS) == RECEIVER_KEYS
+    # the columns of 0.1 and 0.2, and the mast height of the terrain model after them
     as_written_before = np.dtype([
         ("name", h5py.string_dtype("utf-8")), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
-        ("noise_figure_db", "f8"), ("antenna_gain_dbi", "f8")])
+        ("noise_figure_db", "f8"), ("antenna_gain_dbi", "f8"), ("antenna_height_m", "f8")])
     assert as_written_before == RECEIVER_DTYPE
     records = receiver_records(default_receivers())
     assert records.dtype == RECEIVER_DTYPE and records[1]["name"] == "Montanaro"
     with pytest.raises(ConfigError, match=r"name,lat,lon,alt_m\[,noise_figure_db,"
-                                          r"antenna_gain_dbi\]"):
+                                          r"antenna_gain_dbi,antenna_height_m\]"):
         parse_receivers_csv("who,where\nA,B\n")
 
 

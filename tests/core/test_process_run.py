@@ -1,5 +1,6 @@
 """Runs in a process of their own: the same samples, progress, stops and errors."""
 
+import itertools
 import os
 import signal
 import subprocess
@@ -40,7 +41,9 @@ def test_a_run_in_its_own_process_writes_the_same_samples(workspace):
 def test_closing_the_run_keeps_exactly_the_samples_it_reported(workspace):
     run = RunProcess().create(api.make_config("stopped", seed=2, chunk_size=512),
                               5_000_000, workspace)
-    seen = [next(run) for _ in range(3)]
+    seen = [p for p in itertools.takewhile(lambda p: p.done == 0, run)]  # preparing
+    assert seen[0].prepared == 0.0
+    seen += [next(run) for _ in range(2)]  # and two commits
     run.close()  # the child commits nothing after the record we saw last
     header = api.dataset_header("stopped", workspace)
     assert 0 < seen[-1].done == header.num_samples < 5_000_000

@@ -15,6 +15,8 @@ from heimdall_studio.core.errors import (
     DatasetFormatError,
     DatasetNotFoundError,
 )
+from heimdall_studio.core.terrain.grid import builtin_grid
+from heimdall_studio.core.terrain.source import resolve_terrain
 from heimdall_studio.core.tools.verify import verify_dataset
 
 
@@ -32,7 +34,7 @@ def test_layout_with_plain_h5py(workspace, small_config):
         rx = f["receivers"][:]
         assert [n.decode() for n in rx["name"]][:2] == ["Aquila di Giaveno", "Montanaro"]
         assert rx.dtype.names == ("name", "lat", "lon", "alt_m", "noise_figure_db",
-                                  "antenna_gain_dbi")
+                                  "antenna_gain_dbi", "antenna_height_m")
         s = f["samples"]
         shapes = {"tx_lat": ((300,), "f8"), "tx_lon": ((300,), "f8"),
                   "tx_alt_m": ((300,), "f8"), "frequency_hz": ((300,), "f8"),
@@ -46,7 +48,11 @@ def test_layout_with_plain_h5py(workspace, small_config):
             assert s[name].chunks is not None and s[name].maxshape[0] is None
             assert s[name].compression in ("gzip", None)
         assert (s["frequency_hz"][:] == 145e6).all()
-        assert (s["tx_alt_m"][:] == 2.0).all()
+        ground = s["tx_ground_m"][:]
+        assert ground.dtype == np.float32 and ground.max() > 500  # the Alps are there
+        assert np.allclose(s["tx_alt_m"][:], ground + 2.0, atol=1e-3)
+        assert s["path_loss_db"].shape == s["line_of_sight"].shape == (300, 7)
+        assert f["terrain/elevation"].dtype == np.float32
         history = f["history"][:]
         assert history["kind"][0] == b"create" and history["count"][0] == 300
         assert set(history.dtype.names) >= {
@@ -57,7 +63,10 @@ def test_layout_with_plain_h5py(workspace, small_config):
 def test_the_file_alone_reproduces_the_dataset(workspace, small_config, tmp_path):
     api.create_dataset(small_config, 200, workspace)
     config = read_header(workspace / "small.h5").config
-    assert config == small_config
+    # the given config, with the elevation grid it was drawn over identified
+    assert config == resolve_terrain(small_config)[0] != small_config
+    assert config.propagation.terrain.sha256 == builtin_grid().crop(
+        *config.propagation.terrain.bounds).sha256
     other = tmp_path / "other"
     api.create_dataset(config, 200, other)
     a, b = api.load_dataset("small", workspace), api.load_dataset("small", other)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from heimdall_studio.core import api
-from heimdall_studio.core.config.fields import SAMPLE_FIELDS
+from heimdall_studio.core.config.fields import sample_fields
 from heimdall_studio.core.config.versions import GENERATOR_VERSION, VERSIONS
 from heimdall_studio.core.errors import DatasetFormatError
 from heimdall_studio.core.runs import process as process_run
@@ -46,7 +46,8 @@ def assert_samples_are(path, record):
     """The file holds exactly the samples of create(num_samples + expand_by)."""
     data = api.load_dataset(path)
     assert data.num_samples == record["num_samples"] + record["expand_by"]
-    assert set(data.arrays) == set(SAMPLE_FIELDS) == set(record["fields"])
+    assert set(data.arrays) == set(sample_fields(record["generator_version"])) == set(
+        record["fields"])
     differ = [name for name, want in record["fields"].items()
               if list(data[name].shape) != want["shape"] or data[name].dtype.str != want["dtype"]
               or field_sha256(data[name]) != want["sha256"]]

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# One array per field, of this dtype; the per-receiver ones are (n, receivers).
-SAMPLE_FIELDS: dict[str, np.dtype] = {
+# One array per field, of this dtype; the per-receiver ones are (n, receivers). These are
+# the fields of generator versions 1 and 2.
+_FLAT_WORLD_FIELDS: dict[str, np.dtype] = {
     "tx_lat": np.dtype("f8"),
     "tx_lon": np.dtype("f8"),
     "tx_alt_m": np.dtype("f8"),
@@ -28,8 +29,28 @@ SAMPLE_FIELDS: dict[str, np.dtype] = {
     "freq_offset_hz": np.dtype("f4"),
     "distance_km": np.dtype("f4"),
 }
+# Ground truth of the terrain model, in every dataset of generator version 3 and later
+# (docs/propagation.md): the deterministic loss of each link, whether it is line of sight,
+# and the ground under the transmitter.
+TERRAIN_FIELDS: dict[str, np.dtype] = {
+    "path_loss_db": np.dtype("f4"),
+    "line_of_sight": np.dtype("bool"),
+    "tx_ground_m": np.dtype("f4"),
+}
+TERRAIN_FIELDS_FROM_VERSION = 3
+
+# Every field any generator version writes, in file order.
+SAMPLE_FIELDS: dict[str, np.dtype] = {**_FLAT_WORLD_FIELDS, **TERRAIN_FIELDS}
 PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
-                       "distance_km")
+                       "distance_km", "path_loss_db", "line_of_sight")
+
+
+def sample_fields(generator_version: int) -> dict[str, np.dtype]:
+    """The fields of a sample drawn by `generator_version`, in file order: the order of
+    the datasets under /samples and of the checksums in the history."""
+    if generator_version >= TERRAIN_FIELDS_FROM_VERSION:
+        return SAMPLE_FIELDS
+    return _FLAT_WORLD_FIELDS
 
 
 @dataclass(frozen=True)

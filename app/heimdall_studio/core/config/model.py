@@ -25,6 +25,7 @@ from .params import (
     DEFAULT_CHUNK_SIZE,
     MAX_RECEIVERS,
     PROPAGATION_PARAMS,
+    TERRAIN_PARAMS,
 )
 from .params import DATASET_TYPES as DATASET_TYPES
 from .params import MAX_SEED as MAX_SEED
@@ -33,6 +34,87 @@ from .receivers import Receiver, default_receivers
 
 # Checked after the receivers, whose number bounds it.
 _MIN_RECEIVERS = BY_PATH["min_receivers"]
+
+
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True, slots=True)
+class TerrainModel:
+    """The ground the links see (docs/propagation.md): where the elevation data comes
+    from and the constants of the terrain model; `params.TERRAIN_PARAMS` has the units,
+    defaults and ranges of the first three.
+
+    `sha256`, `step_deg` and `bounds` identify the elevation grid the dataset was drawn
+    with; they are filled in when a dataset is created (`terrain.source.resolve_terrain`)
+    and empty in a config that has not been. `tiles_dir` is the folder a `tiles` source
+    was read from ("" for the terrain library); it is a note: expansion reads the grid
+    from the dataset file.
+    """
+
+    source: str = "builtin"
+    k_factor: float = 4.0 / 3.0
+    shadowing_decorrelation_m: float = 500.0
+    tiles_dir: str = ""
+    sha256: str = ""
+    step_deg: float = 0.0
+    bounds: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for param in TERRAIN_PARAMS:
+            set_field(self, param.key, param.check(getattr(self, param.key)))
+        where = "propagation.terrain"
+        if not isinstance(self.tiles_dir, str) or len(self.tiles_dir) > 4096:
+            raise ConfigError(f"{where}.tiles_dir", self.tiles_dir, "a folder's path")
+        if self.tiles_dir and self.source != "tiles":
+            raise ConfigError(f"{where}.tiles_dir", self.tiles_dir,
+                              "empty unless the source is tiles")
+        if not isinstance(self.sha256, str) or (
+                self.sha256 and (len(self.sha256) != 64 or set(self.sha256) - _SHA256_HEX)):
+            raise ConfigError(f"{where}.sha256", self.sha256,
+                              "64 lower-case hexadecimal digits, or empty")
+        if isinstance(self.step_deg, bool) or not isinstance(self.step_deg, (int, float)) \
+                or not 0 <= self.step_deg < 1:
+            raise ConfigError(f"{where}.step_deg", self.step_deg, "0 to less than 1 degree")
+        set_field(self, "step_deg", float(self.step_deg))
+        bounds = self.bounds
+        if bounds is not None:
+            if (not isinstance(bounds, (list, tuple)) or len(bounds) != 4
+                    or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                               for b in bounds)
+                    or not (-90 <= bounds[0] < bounds[1] <= 90
+                            and -180 <= bounds[2] < bounds[3] <= 180)):
+                raise ConfigError(f"{where}.bounds", bounds,
+                                  "[south, north, west, east] in degrees, or null")
+            set_field(self, "bounds", tuple(float(b) for b in bounds))
+        identified = bool(self.sha256) + (self.step_deg > 0) + (bounds is not None)
+        if self.source == "none" and identified:
+            raise ConfigError(f"{where}.sha256", self.sha256,
+                              "empty for source none (it uses no elevation data)")
+        if identified not in (0, 3):
+            raise ConfigError(f"{where}", "a partial grid identity",
+                              "sha256, step_deg and bounds all given, or none of them")
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the elevation grid is identified (or none is needed)."""
+        return self.source == "none" or bool(self.sha256)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TerrainModel:
+        data = check_mapping("propagation.terrain", data)
+        reject_unknown("propagation.terrain", data, field_names(cls))
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["bounds"] = None if self.bounds is None else list(self.bounds)
+        return data
+
+
+# A stored config without a terrain group was written before terrain existed (generator
+# versions 1 and 2): its world is the flat plane.
+LEGACY_TERRAIN = TerrainModel(source="none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +130,15 @@ class PropagationModel:
     rician_k_db: float = 6.0
     los_distance_km: float = 30.0
     max_freq_offset_hz: float = 50.0
+    terrain: TerrainModel = field(default_factory=TerrainModel)
 
     def __post_init__(self) -> None:
         for param in PROPAGATION_PARAMS:
             set_field(self, param.key, param.check(getattr(self, param.key)))
+        if isinstance(self.terrain, Mapping):
+            set_field(self, "terrain", TerrainModel.from_dict(self.terrain))
+        if not isinstance(self.terrain, TerrainModel):
+            raise ConfigError("propagation.terrain", self.terrain, "a terrain group")
         if self.clutter_max_db < self.clutter_min_db:
             raise ConfigError("propagation.clutter_max_db", self.clutter_max_db,
                               f"at least clutter_min_db ({self.clutter_min_db:g} dB)")
@@ -63,7 +150,9 @@ class PropagationModel:
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["terrain"] = self.terrain.to_dict()
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +252,10 @@ class DatasetConfig:
                               "valid JSON", problem=f"is not valid JSON ({exc})") from None
         if isinstance(data, Mapping) and data.get("seed") is None:
             raise ConfigError("seed", None, "a stored seed", problem="is missing")
+        if isinstance(data, Mapping) and isinstance(data.get("propagation"), Mapping) \
+                and "terrain" not in data["propagation"]:
+            data = {**data, "propagation": {**data["propagation"],
+                                            "terrain": LEGACY_TERRAIN.to_dict()}}
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> DatasetConfig:

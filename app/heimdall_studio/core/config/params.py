@@ -24,17 +24,22 @@ from .checks import check_integer, check_number, check_text, range_text
 from .names import NAME_RULE, validate_name
 
 # Where a parameter belongs. "config": stored in the dataset file and inherited by every
-# expansion; "propagation": the config's propagation group; "receiver": a column of the
-# receiver network; "run": a property of one create or expand run, never stored.
-SCOPES = ("config", "propagation", "receiver", "run")
+# expansion; "propagation": the config's propagation group; "terrain": its terrain group;
+# "receiver": a column of the receiver network; "run": a property of one create or
+# expand run, never stored.
+SCOPES = ("config", "propagation", "terrain", "receiver", "run")
 # Titles of the groups the app's form and the documentation arrange parameters in.
 GROUPS = {"dataset": "Dataset", "signal": "Signal", "filter": "Filters",
-          "placement": "Transmitter placement", "propagation": "Propagation model",
+          "placement": "Transmitter placement", "terrain": "Terrain",
+          "propagation": "Propagation model",
           "advanced": "Advanced", "receiver": "Receiver", "run": "Run"}
 KINDS = ("float", "int", "text", "choice")
 
 DATASET_TYPES = ("feature_based",)
 PATH_LOSS_MODELS = ("two_ray", "free_space")
+# builtin: the elevation grid shipped with the app; none: the flat plane of generator
+# version 2 (SPEC section 3); flat: a sea-level sphere; tiles: user tiles (docs/propagation.md)
+TERRAIN_SOURCES = ("builtin", "none", "flat", "tiles")
 COMPRESSION_POLICIES = ("light", "full", "none")
 MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 4096
@@ -83,6 +88,8 @@ class Param:
         """The name errors and widgets use: `propagation.<key>` inside the group."""
         if self.scope == "propagation":
             return f"propagation.{self.key}"
+        if self.scope == "terrain":
+            return f"propagation.terrain.{self.key}"
         if self.scope == "receiver":
             return f"receivers[].{self.key}"
         return self.key
@@ -199,12 +206,13 @@ PROPAGATION_PARAMS: tuple[Param, ...] = (
            "this", "Clutter loss to", "propagation", "propagation"),
     _float("shadowing_sigma_db", 6.0, "dB", 0, 30, "Standard deviation of log-normal "
            "shadowing", "Shadowing sigma", "propagation", "propagation", step=0.5),
-    _float("rician_k_db", 6.0, "dB", -30, 40, "Rician fading K factor below the "
-           "line-of-sight distance, Rayleigh beyond", "Rician K", "propagation",
-           "propagation", step=0.5),
-    _float("los_distance_km", 30.0, "km", 0, 20000, "Links shorter than this fade as "
-           "Rician, longer as Rayleigh", "Line of sight up to", "propagation",
-           "propagation"),
+    _float("rician_k_db", 6.0, "dB", -30, 40, "Rician fading K factor: with terrain, of "
+           "a line-of-sight link 1 km long (K falls as the square root of distance, "
+           "Rayleigh where the terrain obstructs); without, below the line-of-sight "
+           "distance", "Rician K", "propagation", "propagation", step=0.5),
+    _float("los_distance_km", 30.0, "km", 0, 20000, "Terrain none only: links shorter "
+           "than this fade as Rician, longer as Rayleigh", "Line of sight up to",
+           "propagation", "propagation"),
     _float("max_freq_offset_hz", 50.0, "Hz", 0, 1e6, "Receiver frequency offsets are "
            "uniform in plus/minus this", "Max oscillator offset", "propagation",
            "propagation", step=5),
@@ -225,6 +233,26 @@ RECEIVER_PARAMS: tuple[Param, ...] = (
            "receiver", "receiver"),
     _float("antenna_gain_dbi", 0.0, "dBi", -30, 40, "Receiving antenna gain", "Gain",
            "receiver", "receiver"),
+    _float("antenna_height_m", 10.0, "m", 0.5, 1000, "Receiving antenna above the ground "
+           "at the site (the terrain models; terrain none uses alt_m)", "Mast",
+           "receiver", "receiver"),
+)
+
+# The config's propagation.terrain group, as set by a user; the elevation grid's sha256,
+# step and bounds are filled in at creation (`TerrainModel`).
+TERRAIN_PARAMS: tuple[Param, ...] = (
+    Param("source", "choice", "builtin", choices=TERRAIN_SOURCES, help="Elevation data: "
+          "builtin (shipped with the app), none (the flat plane of generator version 2), "
+          "flat (a sea-level sphere: horizon and earth bulge only), tiles (the terrain "
+          "library, or a folder of tiles)", label="Terrain", group="terrain",
+          scope="terrain", flag="--terrain"),
+    _float("k_factor", 4.0 / 3.0, "", 0.5, 10, "Effective earth radius factor "
+           "(4/3: standard refraction)", "Earth radius factor k", "terrain", "terrain",
+           decimals=3, step=0.05),
+    _float("shadowing_decorrelation_m", 500.0, "m", 10, 20000, "Shadowing is a random "
+           "field per receiver, exponentially correlated over this distance "
+           "(Gudmundson)", "Shadowing decorrelation", "terrain", "terrain", decimals=0,
+           step=50),
 )
 
 RUN_PARAMS: tuple[Param, ...] = (
@@ -237,7 +265,7 @@ RUN_PARAMS: tuple[Param, ...] = (
           "write), none gzips nothing", label="Compression", group="run", scope="run"),
 )
 
-ALL_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS + RECEIVER_PARAMS + RUN_PARAMS
+ALL_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS + RECEIVER_PARAMS + RUN_PARAMS
 BY_PATH: dict[str, Param] = {p.path: p for p in ALL_PARAMS}
 
 

@@ -42,6 +42,7 @@ class Receiver:
     alt_m: float
     noise_figure_db: float = 13.0
     antenna_gain_dbi: float = 0.0
+    antenna_height_m: float = 10.0
 
     def __post_init__(self) -> None:
         where = f"receivers[{self.name!r}]" if isinstance(self.name, str) else "receivers"

@@ -29,10 +29,13 @@ class GeneratorVersion:
 VERSIONS: dict[int, GeneratorVersion] = {v.number: v for v in (
     GeneratorVersion(1, "0.1", "Box-Muller normals; log10 path loss and fading"),
     GeneratorVersion(2, "0.2", "ziggurat normals; path loss and fading share one logarithm"),
+    GeneratorVersion(3, "0.3", "terrain: delta-Bullington loss over elevation data, "
+                     "line of sight, a shadowing field per receiver; terrain none is "
+                     "version 2's flat plane"),
 )}
 
 # The version new datasets are drawn with.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def generator_version(number: int) -> GeneratorVersion:

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
+from collections.abc import Iterable
 
 import h5py
 import numpy as np
 
-from ..config.fields import SAMPLE_FIELDS
 from .layout import COPY_SLAB_ROWS, HistoryRow
 
 
 def update_checksums(crcs: list[int], arrays: dict[str, np.ndarray]) -> list[int]:
-    """Running CRC-32 per sample field, extended by the rows in `arrays`."""
-    return [zlib.crc32(np.ascontiguousarray(arrays[name]).data, crc)
-            for name, crc in zip(SAMPLE_FIELDS, crcs, strict=True)]
+    """Running CRC-32 per sample field, extended by the rows in `arrays`: one array per
+    field of the file, in the file's field order (`DatasetHeader.fields`)."""
+    return [zlib.crc32(np.ascontiguousarray(values).data, crc)
+            for values, crc in zip(arrays.values(), crcs, strict=True)]
 
 
 def rows_checksum(crcs: list[int]) -> int:
@@ -24,16 +25,17 @@ def rows_checksum(crcs: list[int]) -> int:
     return zlib.crc32(np.array(crcs, dtype="<u4").tobytes())
 
 
-def checksum_of_rows(f: h5py.File, start: int, stop: int) -> int:
+def checksum_of_rows(f: h5py.File, fields: Iterable[str], start: int, stop: int) -> int:
     """Recompute `rows_checksum` over rows [start, stop) as stored in an open file."""
-    crcs = [0] * len(SAMPLE_FIELDS)
+    fields = tuple(fields)
+    crcs = [0] * len(fields)
     for i in range(start, stop, COPY_SLAB_ROWS):
         j = min(stop, i + COPY_SLAB_ROWS)
-        crcs = update_checksums(crcs, {k: f["samples"][k][i:j] for k in SAMPLE_FIELDS})
+        crcs = update_checksums(crcs, {k: f["samples"][k][i:j] for k in fields})
     return rows_checksum(crcs)
 
 
-def trim_interrupted_run(f: h5py.File, rows: list[HistoryRow],
+def trim_interrupted_run(f: h5py.File, fields: Iterable[str], rows: list[HistoryRow],
                          num_samples: int) -> list[HistoryRow]:
     """History as committed: a crash can leave the last run's row one block ahead of
     `num_samples` (the row is written first); trim it and recompute its checksum."""
@@ -42,6 +44,6 @@ def trim_interrupted_run(f: h5py.File, rows: list[HistoryRow],
         last = rows[-1]
         rows[-1] = dataclasses.replace(
             last, count=num_samples - last.first_index,
-            checksum=checksum_of_rows(f, last.first_index, num_samples))
+            checksum=checksum_of_rows(f, fields, last.first_index, num_samples))
     return rows
 

@@ -10,10 +10,11 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from ..config.fields import PER_RECEIVER_FIELDS, sample_fields
 from ..config.model import DatasetConfig
 from ..config.versions import GENERATOR_VERSION
 from ..errors import DatasetExistsError, DatasetWriteError
+from ..terrain.grid import ElevationGrid
 from . import fsops, stats
 from .layout import (
     DEFAULT_COMPRESSION,
@@ -29,7 +30,7 @@ from .layout import (
 
 
 def _write_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
-                   filters: dict[str, dict[str, Any]]) -> None:
+                   filters: dict[str, dict[str, Any]], terrain: ElevationGrid | None) -> None:
     f.attrs["format"] = FORMAT
     f.attrs["format_version"] = FORMAT_VERSION
     f.attrs["config_json"] = config.to_json()
@@ -42,7 +43,7 @@ def _write_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
     f.create_dataset("receivers", data=receiver_records(config.receivers))
     samples = f.create_group("samples")
     n_rx = len(config.receivers)
-    for name, dtype in SAMPLE_FIELDS.items():
+    for name, dtype in sample_fields(GENERATOR_VERSION).items():
         per_rx = name in PER_RECEIVER_FIELDS
         shape = (0, n_rx) if per_rx else (0,)
         rows = max(1024, STORAGE_CHUNK_ROWS // n_rx) if per_rx else STORAGE_CHUNK_ROWS
@@ -52,6 +53,23 @@ def _write_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
     f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
                      chunks=(64,))
     create_stats_group(f, config)
+    if terrain is not None:
+        write_terrain(f, terrain)
+
+
+def write_terrain(f: h5py.File, grid: ElevationGrid) -> None:
+    """/terrain: the elevation grid the samples are drawn over, so that the file alone
+    expands (docs/file-format.md)."""
+    group = f.create_group("terrain")
+    rows, cols = grid.heights.shape
+    group.create_dataset("elevation", data=grid.heights, dtype="f4",
+                         chunks=(min(rows, 256), min(cols, 256)), shuffle=True,
+                         compression="gzip", compression_opts=4)
+    group.attrs["first_lat"] = np.float64(grid.first_lat)
+    group.attrs["first_lon"] = np.float64(grid.first_lon)
+    group.attrs["step_deg"] = np.float64(grid.step_deg)
+    group.attrs["source"] = grid.source
+    group.attrs["sha256"] = grid.sha256
 
 
 def create_stats_group(f: h5py.File, config: DatasetConfig) -> None:
@@ -64,7 +82,8 @@ def create_stats_group(f: h5py.File, config: DatasetConfig) -> None:
         group.create_dataset(f"{name}_edges", data=edges)
 
 
-def create_file(path: Path, config: DatasetConfig, compression: str = DEFAULT_COMPRESSION) -> None:
+def create_file(path: Path, config: DatasetConfig, compression: str = DEFAULT_COMPRESSION,
+                terrain: ElevationGrid | None = None) -> None:
     """Write an empty dataset file; refuse to replace an existing one.
 
     The file is built in memory, written to an unnamed file in the workspace (or, where
@@ -72,7 +91,7 @@ def create_file(path: Path, config: DatasetConfig, compression: str = DEFAULT_CO
     linked into place: `path` either does not exist or is a complete, empty dataset, a
     kill leaves no temporary file, and no link planted in the workspace is followed.
     """
-    image = _empty_file_image(config, compression)
+    image = _empty_file_image(config, compression, terrain)
     try:
         fsops.write_new_file(path, lambda out: out.write(image))
     except FileExistsError:
@@ -87,13 +106,14 @@ def exists_error(config: DatasetConfig, path: Path) -> DatasetExistsError:
                               "expand it, or choose another name")
 
 
-def _empty_file_image(config: DatasetConfig, compression: str) -> bytes:
+def _empty_file_image(config: DatasetConfig, compression: str,
+                      terrain: ElevationGrid | None) -> bytes:
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
     fapl.set_fapl_core(backing_store=False)
     fapl.set_libver_bounds(*(h5py.h5f.LIBVER_V110,) * 2)
     fid = h5py.h5f.create(b"heimdall-new-dataset", h5py.h5f.ACC_EXCL, fapl=fapl)
     with h5py.File(fid) as f:
-        _write_layout(f, config, utc_now(), compression_filters(compression))
+        _write_layout(f, config, utc_now(), compression_filters(compression), terrain)
         f.flush()
         return f.id.get_file_image()
 

@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, sample_fields
 from ..config.model import DatasetConfig
 from ..errors import (
     ConfigError,
@@ -39,7 +39,9 @@ from ..errors import (
     DatasetFormatError,
     DatasetInUseError,
     DatasetNotFoundError,
+    TerrainError,
 )
+from ..terrain.grid import ElevationGrid
 from .layout import (
     FORMAT,
     FORMAT_VERSION,
@@ -73,6 +75,11 @@ class DatasetHeader:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def fields(self) -> dict[str, np.dtype]:
+        """The sample fields of this file (those of its generator version), in order."""
+        return sample_fields(self.generator_version)
 
 
 # ---------------------------------------------------------------------------
@@ -281,17 +288,24 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
     if num_samples * MIN_BYTES_PER_SAMPLE > size:
         raise DatasetFormatError(f"{path.name} claims {num_samples:,} samples but holds only "
                                  f"{size:,} bytes")
+    generator_version = 1  # written before files named their generator
+    if attrs["generator_version"] is not None:
+        generator_version = _attr_int(attrs, "generator_version", path)
+        if generator_version < 1:
+            raise DatasetFormatError(f"{path.name} has an invalid generator_version "
+                                     f"{generator_version}")
+    fields = sample_fields(generator_version)
     root = h5py.h5g.open(f, b"/")
     for name in ROOT_MEMBERS:
         _check_plain_link(root, name, "", path)
     samples = _open_object(f, "samples")
     if not isinstance(samples, h5py.h5g.GroupID):
         raise DatasetFormatError(f"{path.name} has no /samples group")
-    for name in SAMPLE_FIELDS:
+    for name in fields:
         if not _check_plain_link(samples, name, "/samples", path):
             raise DatasetFormatError(f"{path.name} lacks /samples/{name}")
     if check_samples:
-        _check_sample_datasets(samples, path, len(config.receivers), num_samples)
+        _check_sample_datasets(samples, path, fields, len(config.receivers), num_samples)
         _check_group_members(samples, "/samples", path)
         receivers = _open_object(f, "receivers")
         if isinstance(receivers, h5py.h5d.DatasetID):
@@ -299,12 +313,6 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
         stats_group = _open_object(f, "stats")
         if isinstance(stats_group, h5py.h5g.GroupID):
             _check_group_members(stats_group, "/stats", path)
-    generator_version = 1  # written before files named their generator
-    if attrs["generator_version"] is not None:
-        generator_version = _attr_int(attrs, "generator_version", path)
-        if generator_version < 1:
-            raise DatasetFormatError(f"{path.name} has an invalid generator_version "
-                                     f"{generator_version}")
     return DatasetHeader(
         path=path, config=config, num_samples=num_samples,
         created_utc=_attr_text(attrs, "created_utc", path),
@@ -354,10 +362,10 @@ def _check_group_members(group: h5py.h5g.GroupID, where: str, path: Path) -> Non
         _check_plain_dataset(obj, f"{where}/{name}", path)
 
 
-def _check_sample_datasets(samples: h5py.h5g.GroupID, path: Path, n_rx: int,
-                           num_samples: int) -> None:
+def _check_sample_datasets(samples: h5py.h5g.GroupID, path: Path,
+                           fields: dict[str, np.dtype], n_rx: int, num_samples: int) -> None:
     """Every sample dataset has its shape and type, and holds `num_samples` rows."""
-    for name, dtype in SAMPLE_FIELDS.items():
+    for name, dtype in fields.items():
         try:
             ds = h5py.h5d.open(samples, name.encode())
         except KeyError:
@@ -428,13 +436,42 @@ def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
         n = header.num_samples
         stop = n if stop is None else max(0, min(stop, n))
         start = max(0, min(start, stop))
-        names = fields or tuple(SAMPLE_FIELDS)
-        unknown = [k for k in names if k not in SAMPLE_FIELDS]
+        names = fields or tuple(header.fields)
+        unknown = [k for k in names if k not in header.fields]
         if unknown:
-            raise KeyError(f"unknown sample field {unknown[0]!r}")
+            raise KeyError(f"unknown sample field {unknown[0]!r}" + (
+                f" (generator version {header.generator_version} files do not hold it)"
+                if unknown[0] in SAMPLE_FIELDS else ""))
         return header, {k: f["samples"][k][start:stop] for k in names}
 
 
+
+
+def read_terrain(f: h5py.File, header: DatasetHeader) -> ElevationGrid | None:
+    """The elevation grid under /terrain that the file's samples are drawn over (None
+    for a flat world); DatasetFormatError if it is missing or not the one the config
+    names."""
+    terrain = header.config.propagation.terrain
+    if terrain.source == "none":
+        return None
+    where = f"{header.path.name}: /terrain"
+    group = f.get("terrain")
+    ds = group.get("elevation") if isinstance(group, h5py.Group) else None
+    if not isinstance(ds, h5py.Dataset) or ds.ndim != 2 or ds.dtype != np.float32:
+        raise DatasetFormatError(f"{where} lacks the elevation grid the samples are drawn "
+                                 "over, so the dataset cannot grow")
+    try:
+        grid = ElevationGrid(ds[()], float(group.attrs["first_lat"]),
+                             float(group.attrs["first_lon"]), float(group.attrs["step_deg"]),
+                             str(group.attrs.get("source", "")))
+    except (KeyError, TypeError, ValueError, TerrainError) as exc:
+        raise DatasetFormatError(f"{where} is not a readable elevation grid "
+                                 f"({short_reason(exc)})") from None
+    if grid.sha256 != terrain.sha256:
+        raise DatasetFormatError(f"{where} is not the elevation grid its config names "
+                                 f"(sha256 {grid.sha256[:12]}..., not "
+                                 f"{terrain.sha256[:12]}...): altered or damaged")
+    return grid
 
 
 @contextlib.contextmanager

@@ -30,11 +30,13 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import SAMPLE_FIELDS, SampleBlock
+from ..config.fields import SampleBlock
 from ..config.model import DatasetConfig
 from ..config.units import format_size
 from ..config.versions import VERSIONS, GeneratorVersion
 from ..errors import DatasetFormatError, DatasetNotFoundError, DatasetWriteError
+from ..terrain.grid import ElevationGrid
+from ..terrain.source import resolve_terrain
 from . import fsops, stats
 from .checksums import rows_checksum, trim_interrupted_run, update_checksums
 from .layout import (
@@ -46,7 +48,14 @@ from .layout import (
 )
 from .locking import DatasetLock
 from .new_file import create_file, create_stats_group, exists_error, stats_layout_fits
-from .reader import INTERRUPTED_WRITE_SIGNS, DatasetHeader, parse_header, read_header, short_reason
+from .reader import (
+    INTERRUPTED_WRITE_SIGNS,
+    DatasetHeader,
+    parse_header,
+    read_header,
+    read_terrain,
+    short_reason,
+)
 from .recovery import clear_interrupted_write, leftovers_of, remove_leftovers
 from .stats import DatasetStats, count_histograms, stored_histograms
 
@@ -131,8 +140,9 @@ class DatasetWriter:
             self._file = _open_for_append(path)
         try:
             self.header = parse_header(self._file.id, path)
+            self.terrain = read_terrain(self._file, self.header)
             self._check_history_agrees()
-            self._samples = {k: self._file["samples"][k] for k in SAMPLE_FIELDS}
+            self._samples = {k: self._file["samples"][k] for k in self.header.fields}
             self._fd = self._file.id.get_vfd_handle()
             self._chunk_bytes = sum(int(np.prod(ds.chunks)) * ds.dtype.itemsize
                                     for ds in self._samples.values())
@@ -143,7 +153,7 @@ class DatasetWriter:
                 create_stats_group(self._file, self.config)  # before SWMR: adds objects
             self._history = self._file["history"]
             self.num_samples = self.header.num_samples
-            self._crcs = [0] * len(SAMPLE_FIELDS)
+            self._crcs = [0] * len(self.header.fields)
             self._row = HistoryRow(kind, utc_now(), self.num_samples, 0, 0, 0, 0, 0.0,
                                    __version__, rows_checksum(self._crcs))
             self._row_index = self._history.shape[0]
@@ -166,7 +176,8 @@ class DatasetWriter:
     def _check_history_agrees(self) -> None:
         """Trim a last history row that an interrupted commit left ahead of num_samples."""
         rows = list(self.header.history)
-        fixed = trim_interrupted_run(self._file, rows, self.header.num_samples)
+        fixed = trim_interrupted_run(self._file, self.header.fields, rows,
+                                     self.header.num_samples)
         if fixed != rows:
             history = self._file["history"]
             history.resize((len(fixed),))
@@ -342,13 +353,18 @@ class OpenedWrite:
 
 
 def open_for_create(path: Path, config: DatasetConfig,
-                    compression: str = DEFAULT_COMPRESSION) -> OpenedWrite:
+                    compression: str = DEFAULT_COMPRESSION,
+                    terrain: ElevationGrid | None = None) -> OpenedWrite:
+    """Create the dataset file and open it for its first run. `terrain` is the elevation
+    grid `config` is drawn over (`terrain.source.resolve_terrain` finds it when not given)."""
+    if terrain is None:
+        config, terrain = resolve_terrain(config)
     lock = DatasetLock(path, "create").acquire()
     try:
         remove_leftovers(leftovers_of(path), held_by_us=True)
         if path.exists() or path.is_symlink():
             raise exists_error(config, path)
-        create_file(path, config, compression)
+        create_file(path, config, compression, terrain)
         created = path.lstat()
         try:
             return OpenedWrite(lock, DatasetWriter(path, "create"))

@@ -42,11 +42,14 @@ from ..errors import (
     HeimdallError,
     StratumUnfillableError,
 )
+from ..terrain.source import resolve_terrain
 from ..workspace.paths import dataset_path, prepare_workspace, resolve_dataset
 
 log = logging.getLogger(__name__)
 
 _NUM_SAMPLES = param("num_samples")
+# While a run prepares (the terrain's link grids), a record at most this often.
+PREPARATION_RECORD_S = 0.25
 
 
 
@@ -98,6 +101,8 @@ class Progress:
     snr_counts: np.ndarray = field(repr=False)
     gdop_edges: np.ndarray = field(repr=False)
     gdop_counts: np.ndarray = field(repr=False)
+    # Share of the preparation done (the terrain's link grids); 1 once samples come.
+    prepared: float = 1.0
 
     @property
     def dataset(self) -> str:
@@ -145,15 +150,30 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str,
     try:
         yield None  # type: ignore[misc]  # where `_started` leaves it
         # numba loads with the first run, not with the API
-        from ..sampling.generator import generate_blocks
+        from ..sampling.generator import generate_blocks, preparation
         from ..sampling.histograms import histogram
 
-        yield Progress(writer.path, kind, start, num_samples, 0, 0, 0, 0, 0.0,
-                       edges["snr_db"], empty["snr_db"], edges["gdop"], empty["gdop"])
+        def nothing_yet(prepared: float) -> Progress:
+            return Progress(writer.path, kind, start, num_samples, 0, 0, 0, 0,
+                            time.perf_counter() - began, edges["snr_db"], empty["snr_db"],
+                            edges["gdop"], empty["gdop"], prepared)
+
+        yield nothing_yet(0.0)
         # The file's own generator version: the current one for a new dataset, the one
-        # that drew the samples for an expansion (open_for_expand refused unknown ones).
-        for block in generate_blocks(config, start, start + num_samples,
-                                     writer.header.generator_version):
+        # that drew the samples for an expansion (open_for_expand refused unknown ones),
+        # over the file's own elevation grid.
+        steps = preparation(config, writer.header.generator_version, writer.terrain)
+        heard = time.perf_counter()
+        while True:
+            try:
+                share = next(steps)
+            except StopIteration as prepared:
+                inputs = prepared.value
+                break
+            if time.perf_counter() - heard >= PREPARATION_RECORD_S:
+                heard = time.perf_counter()
+                yield nothing_yet(min(share, 0.999))
+        for block in generate_blocks(config, start, start + num_samples, inputs=inputs):
             histograms = stats.block_histograms(edges, block.arrays, histogram)
             writer.append(block, histograms)
             done += block.count
@@ -214,8 +234,10 @@ def create_run(config: DatasetConfig, num_samples: int,
     validate_new_name(config.name)
     path = dataset_path(config.name, workspace)
     compression_filters(compression)  # refuse a bad policy before touching the disk
+    config, terrain = resolve_terrain(config)  # refuse what does not cover the box, too
     prepare_workspace(path.parent)
-    opened = _opening("create", path, lambda: open_for_create(path, config, compression))
+    opened = _opening("create", path,
+                      lambda: open_for_create(path, config, compression, terrain))
     try:
         created = path.lstat()  # this run's file: the lock is held, nobody replaced it
         return _started(_run(opened, num_samples, "create", created))

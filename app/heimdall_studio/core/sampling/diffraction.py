@@ -27,10 +27,11 @@ def knife_edge_loss_db(v):
 
 
 @njit(cache=True, nogil=True)
-def bullington_loss_db(dist_km, height_m, h_tx_m, h_rx_m, wavelength_m, k_factor):
-    """Bullington's loss over the profile (P.452-16 4.2.1, equations 14-20): the single
-    equivalent knife edge of the profile's obstructions, with the earth's bulge, plus the
-    correction (1 - exp(-L/6)) (10 + 0.02 d) for the obstructions it stands in for."""
+def bullington_nu(dist_km, height_m, h_tx_m, h_rx_m, wavelength_m, k_factor):
+    """The diffraction parameter of Bullington's single equivalent knife edge (P.452-16
+    4.2.1, equations 14-19): of the point nearest the direct ray on a line-of-sight path
+    (negative when the ray clears everything), of the edge where the two steepest lines
+    from the antennas meet on a path beyond it. The earth's bulge is included."""
     n = dist_km.shape[0]
     d = dist_km[n - 1]
     curvature = 1.0 / (k_factor * EARTH_RADIUS_KM)  # Ce, 1/km
@@ -50,17 +51,26 @@ def bullington_loss_db(dist_km, height_m, h_tx_m, h_rx_m, wavelength_m, k_factor
             clearance = (height_m[i] + bulge
                          - (h_tx_m * (d - di) + h_rx_m * di) / d)
             v_max = max(v_max, clearance * math.sqrt(0.002 * d / (wavelength_m * di * (d - di))))
-        loss = knife_edge_loss_db(v_max)
-    else:  # beyond line of sight: the edge where the two steepest lines meet
-        s_rim = -math.inf
-        for i in range(1, n - 1):
-            di = dist_km[i]
-            bulge = 500.0 * curvature * di * (d - di)
-            s_rim = max(s_rim, (height_m[i] + bulge - h_rx_m) / (d - di))
-        d_bp = (h_rx_m - h_tx_m + s_rim * d) / (s_tim + s_rim)
-        v_b = ((h_tx_m + s_tim * d_bp - (h_tx_m * (d - d_bp) + h_rx_m * d_bp) / d)
-               * math.sqrt(0.002 * d / (wavelength_m * d_bp * (d - d_bp))))
-        loss = knife_edge_loss_db(v_b)
+        return v_max
+    # beyond line of sight: the edge where the two steepest lines meet
+    s_rim = -math.inf
+    for i in range(1, n - 1):
+        di = dist_km[i]
+        bulge = 500.0 * curvature * di * (d - di)
+        s_rim = max(s_rim, (height_m[i] + bulge - h_rx_m) / (d - di))
+    d_bp = (h_rx_m - h_tx_m + s_rim * d) / (s_tim + s_rim)
+    return ((h_tx_m + s_tim * d_bp - (h_tx_m * (d - d_bp) + h_rx_m * d_bp) / d)
+            * math.sqrt(0.002 * d / (wavelength_m * d_bp * (d - d_bp))))
+
+
+@njit(cache=True, nogil=True)
+def bullington_loss_db(dist_km, height_m, h_tx_m, h_rx_m, wavelength_m, k_factor):
+    """Bullington's loss over the profile as P.452-16 gives it (4.2.1, equation 20): the
+    knife-edge loss J(v) of the single equivalent edge, plus the correction
+    (1 - exp(-L/6)) (10 + 0.02 d) for the obstructions it stands in for."""
+    d = dist_km[dist_km.shape[0] - 1]
+    loss = knife_edge_loss_db(bullington_nu(dist_km, height_m, h_tx_m, h_rx_m,
+                                            wavelength_m, k_factor))
     return loss + (1.0 - math.exp(-loss / 6.0)) * (10.0 + 0.02 * d)
 
 
@@ -140,12 +150,9 @@ def spherical_earth_loss_db(d_km, h_te_m, h_re_m, radius_km, f_ghz, sea_fraction
 
 
 @njit(cache=True, nogil=True)
-def smooth_earth_heights(dist_km, height_m, h_ts_m, h_rs_m):
-    """Heights above sea level, at the two ends, of the smooth surface the effective
-    antenna heights of diffraction are measured from (P.452-16 Attachment 2, 5.1.6.2
-    and 5.1.6.3): the least-squares straight line through the profile, lowered where
-    the terrain stands above the line between the antennas (by the highest obstruction,
-    shared between the ends as the slopes towards it), and not above the ground."""
+def least_squares_heights(dist_km, height_m):
+    """Heights above sea level, at the two ends, of the least-squares straight line
+    through the profile (P.452-16 Attachment 2, 5.1.6.2, equations 161-164)."""
     n = dist_km.shape[0]
     d = dist_km[n - 1]
     v1 = 0.0
@@ -155,8 +162,19 @@ def smooth_earth_heights(dist_km, height_m, h_ts_m, h_rs_m):
         v1 += step * (height_m[i] + height_m[i - 1])
         v2 += step * (height_m[i] * (2.0 * dist_km[i] + dist_km[i - 1])
                       + height_m[i - 1] * (dist_km[i] + 2.0 * dist_km[i - 1]))
-    h_st = (2.0 * v1 * d - v2) / (d * d)
-    h_sr = (v2 - v1 * d) / (d * d)
+    return (2.0 * v1 * d - v2) / (d * d), (v2 - v1 * d) / (d * d)
+
+
+@njit(cache=True, nogil=True)
+def smooth_earth_heights(dist_km, height_m, h_ts_m, h_rs_m):
+    """Heights above sea level, at the two ends, of the smooth surface the effective
+    antenna heights of diffraction are measured from (P.452-16 Attachment 2, 5.1.6.2
+    and 5.1.6.3): the least-squares straight line through the profile, lowered where
+    the terrain stands above the line between the antennas (by the highest obstruction,
+    shared between the ends as the slopes towards it), and not above the ground."""
+    n = dist_km.shape[0]
+    d = dist_km[n - 1]
+    h_st, h_sr = least_squares_heights(dist_km, height_m)
     h_obs = -math.inf
     slope_t = -math.inf
     slope_r = -math.inf
@@ -193,3 +211,48 @@ def delta_bullington_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_ghz, k
     sphere = spherical_earth_loss_db(d, h_te, h_re, k_factor * EARTH_RADIUS_KM, f_ghz,
                                      sea_fraction, vertical)
     return actual + max(sphere - smooth, 0.0)
+
+
+# Line of sight: the terrain leaves at least this share of the first Fresnel zone clear.
+# The clearance of a point is -h / r1 with r1 the zone's radius there, and v = sqrt(2) h / r1,
+# so 60 % clearance is v <= -0.6 sqrt(2).
+FRESNEL_CLEARANCE = 0.6
+LINE_OF_SIGHT_NU = -FRESNEL_CLEARANCE * math.sqrt(2.0)
+
+
+@njit(cache=True, nogil=True)
+def terrain_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_mhz, k_factor,
+                    sea_fraction, two_ray):
+    """The terrain model's basic transmission loss of one link (docs/propagation.md) and
+    the diffraction parameter of its profile (line of sight when at most
+    LINE_OF_SIGHT_NU): `(loss_db, nu)`.
+
+        h't, h'r  antenna heights above the least-squares smooth earth of the profile,
+                  which is not above the ground at either end
+        L_smooth  max(plane earth(h't, h'r), free space + spherical earth(h't, h'r))
+                  (free space + spherical earth only when not `two_ray`)
+        L         L_smooth + max(0, J(v of the profile) - J(v of the smooth profile))
+
+    The smooth profile is sea level with the antennas at h't, h'r; v is Bullington's
+    single equivalent knife edge, with the earth's bulge, over the same points.
+    """
+    n = dist_km.shape[0]
+    d = dist_km[n - 1]
+    f_ghz = 1e-3 * f_mhz
+    wavelength_m = 0.299792458 / f_ghz
+    h_ts = height_m[0] + h_tx_agl_m
+    h_rs = height_m[n - 1] + h_rx_agl_m
+    nu = bullington_nu(dist_km, height_m, h_ts, h_rs, wavelength_m, k_factor)
+    h_st, h_sr = least_squares_heights(dist_km, height_m)
+    h_te = h_ts - min(h_st, height_m[0])
+    h_re = h_rs - min(h_sr, height_m[n - 1])
+    flat = height_m * 0.0
+    nu_smooth = bullington_nu(dist_km, flat, h_te, h_re, wavelength_m, k_factor)
+    free_space = 20.0 * math.log10(d) + 20.0 * math.log10(f_mhz) + 32.45
+    smooth = free_space + spherical_earth_loss_db(d, h_te, h_re, k_factor * EARTH_RADIUS_KM,
+                                                  f_ghz, sea_fraction, True)
+    if two_ray:
+        smooth = max(smooth, 40.0 * math.log10(d * 1000.0) - 20.0 * math.log10(h_te)
+                     - 20.0 * math.log10(h_re))
+    excess = knife_edge_loss_db(nu) - knife_edge_loss_db(nu_smooth)
+    return smooth + max(0.0, excess), nu

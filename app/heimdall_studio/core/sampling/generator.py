@@ -13,17 +13,19 @@ import importlib
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import ModuleType
 
 import numba
 import numpy as np
 
-from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, SampleBlock
+from ..config.fields import PER_RECEIVER_FIELDS, SampleBlock, sample_fields
 from ..config.model import DatasetConfig
 from ..config.versions import GENERATOR_VERSION, VERSIONS
 from ..errors import StratumUnfillableError
+from ..terrain.grid import ElevationGrid
+from ..terrain.source import resolve_terrain
 from .histograms import histogram
 from .rng import stream_key
 
@@ -45,27 +47,60 @@ def kernel_of(version: int) -> ModuleType:
     return importlib.import_module(f".kernel_v{VERSIONS[version].number}", __package__)
 
 
-class _KernelInputs:
-    """A generator version's kernel, and the config values converted once into the arrays
-    it takes."""
+class KernelInputs:
+    """A generator version's kernel, and the config values (and elevation grid) converted
+    once into the arrays it takes."""
 
-    def __init__(self, config: DatasetConfig, version: int = GENERATOR_VERSION):
-        self.kernel = kernel_of(version)
-        self.prepared = self.kernel.kernel_inputs(config)
+    def __init__(self, version: int, kernel: ModuleType, prepared: object):
+        self.version = version
+        self.kernel = kernel
+        self.prepared = prepared
 
 
-def _empty_block_arrays(count: int, n_rx: int) -> dict[str, np.ndarray]:
+def preparation(config: DatasetConfig, version: int = GENERATOR_VERSION,
+                terrain: ElevationGrid | None = None
+                ) -> Generator[float, None, KernelInputs]:
+    """Prepare generator `version`'s kernel for `config`, yielding the share done (0 to
+    1) while it takes time (the terrain's link grids); returns the inputs.
+
+    `terrain` is the elevation grid of the dataset file; without it, a config drawn over
+    terrain gets the grid its terrain source gives (`terrain.source.resolve_terrain`).
+    """
+    kernel = kernel_of(version)
+    if terrain is None and version >= 3 and config.propagation.terrain.source != "none":
+        _, terrain = resolve_terrain(config)
+    steps = getattr(kernel, "preparation", None)
+    if steps is None:
+        prepared = kernel.kernel_inputs(config)
+    else:
+        prepared = yield from steps(config, terrain)
+    return KernelInputs(version, kernel, prepared)
+
+
+def prepare(config: DatasetConfig, version: int = GENERATOR_VERSION,
+            terrain: ElevationGrid | None = None) -> KernelInputs:
+    """`preparation`, run to its end."""
+    steps = preparation(config, version, terrain)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _empty_block_arrays(count: int, n_rx: int, version: int) -> dict[str, np.ndarray]:
     return {name: np.empty((count, n_rx) if name in PER_RECEIVER_FIELDS else count, dtype)
-            for name, dtype in SAMPLE_FIELDS.items()}
+            for name, dtype in sample_fields(version).items()}
 
 
 def generate_block(config: DatasetConfig, start: int, stop: int,
-                   inputs: _KernelInputs | None = None,
-                   version: int = GENERATOR_VERSION) -> SampleBlock:
-    """Samples [start, stop) drawn by generator `version` (or by the kernel of `inputs`),
-    computed in parallel over the chunks they touch."""
+                   inputs: KernelInputs | None = None,
+                   version: int = GENERATOR_VERSION,
+                   terrain: ElevationGrid | None = None) -> SampleBlock:
+    """Samples [start, stop) drawn by generator `version` over `terrain` (or by the
+    kernel of `inputs`), computed in parallel over the chunks they touch."""
     began = time.perf_counter()
-    inputs = inputs or _KernelInputs(config, version)
+    inputs = inputs or prepare(config, version, terrain)
     kernel = inputs.kernel
     size = config.chunk_size
     chunks = np.arange(start // size, (stop - 1) // size + 1, dtype=np.int64)
@@ -75,7 +110,7 @@ def generate_block(config: DatasetConfig, start: int, stop: int,
     keys = np.array([[stream_key(config.seed, int(k), s) for s in (0, 1)] for k in chunks],
                     dtype=np.uint64).reshape(len(chunks), 2, 2)
     count = stop - start
-    a = _empty_block_arrays(count, len(config.receivers))
+    a = _empty_block_arrays(count, len(config.receivers), inputs.version)
     counters = np.zeros((len(chunks), 2, 3), dtype=np.int64)
     status = np.zeros((len(chunks), 2), dtype=np.int64)
     # One piece of work at a time per thread: pieces differ in size (most samples are
@@ -135,15 +170,17 @@ class _BlockPlanner:
 
 
 def generate_blocks(config: DatasetConfig, start: int, stop: int,
-                    version: int = GENERATOR_VERSION) -> Iterator[SampleBlock]:
-    """Yield blocks covering [start, stop) in order, drawn by generator `version`.
+                    version: int = GENERATOR_VERSION, terrain: ElevationGrid | None = None,
+                    inputs: KernelInputs | None = None) -> Iterator[SampleBlock]:
+    """Yield blocks covering [start, stop) in order, drawn by generator `version` over
+    the elevation grid `terrain` (or by the prepared `inputs`).
 
     While the caller handles one block (writes it, typically), the next is computed on
     a helper thread: the kernel releases the GIL, so the two overlap. Block boundaries
     never change the samples, only how often the caller hears of them. Closing the
     generator waits for the block in flight (a fraction of a second) and drops it.
     """
-    inputs = _KernelInputs(config, version)
+    inputs = inputs or prepare(config, version, terrain)
     plan = _BlockPlanner(config.chunk_size)
     with ThreadPoolExecutor(1, thread_name_prefix="heimdall-generator") as pool:
         def submit(index: int) -> Future[SampleBlock] | None:
@@ -162,7 +199,15 @@ def generate_blocks(config: DatasetConfig, start: int, stop: int,
 
 def load_kernels() -> None:
     """Compile the kernels a run uses, or load them from numba's cache, so that the first
-    run does not wait for them. Those of older generator versions load when a run first
-    expands a dataset they drew."""
-    generate_block(DatasetConfig.from_dict({"name": "warmup", "seed": 0}), 0, 1)
+    run does not wait for them: the terrain model's, on a small sea-level patch, and the
+    flat plane's. Those of older generator versions load when a run first expands a
+    dataset they drew."""
+    receivers = [{"name": f"warmup {i}", "lat": 45.0 + 0.02 * (i % 2),
+                  "lon": 7.0 + 0.02 * (i // 2), "alt_m": 0.0} for i in range(3)]
+    for source in ("flat", "none"):
+        config = DatasetConfig.from_dict({
+            "name": "warmup", "seed": 0, "receivers": receivers, "margin_deg": 0.02,
+            "propagation": {"terrain": {"source": source}}})
+        config, grid = resolve_terrain(config)
+        generate_block(config, 0, 1, prepare(config, terrain=grid))
     histogram(np.zeros(1), np.array([0.0, 1.0]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -73,6 +74,24 @@ class ElevationGrid:
         digest.update(np.array(self.heights.shape, dtype="<i8").tobytes())
         digest.update(self.heights.astype("<f4").tobytes())
         return digest.hexdigest()
+
+    def crop(self, south: float, north: float, west: float, east: float) -> ElevationGrid:
+        """The smallest part of this grid whose samples cover the box (TerrainError
+        when this grid does not)."""
+        if not self.covers(south, north, west, east):
+            s, n, w, e = self.bounds
+            raise TerrainError(
+                f"the elevation data ({s:.3f} to {n:.3f} N, {w:.3f} to {e:.3f} E) does not "
+                f"cover {south:.3f} to {north:.3f} N, {west:.3f} to {east:.3f} E")
+        eps = 1e-9
+        r0 = max(0, math.floor((self.first_lat - north) / self.step_deg + eps))
+        r1 = min(self.rows - 1, math.ceil((self.first_lat - south) / self.step_deg - eps))
+        c0 = max(0, math.floor((west - self.first_lon) / self.step_deg + eps))
+        c1 = min(self.cols - 1, math.ceil((east - self.first_lon) / self.step_deg - eps))
+        r1, c1 = max(r1, r0 + 1), max(c1, c0 + 1)
+        return ElevationGrid(self.heights[r0:r1 + 1, c0:c1 + 1],
+                             self.first_lat - r0 * self.step_deg,
+                             self.first_lon + c0 * self.step_deg, self.step_deg, self.source)
 
     def elevation(self, lat: np.ndarray | float, lon: np.ndarray | float) -> np.ndarray:
         """Bilinear heights at the given points; TerrainError for a point outside."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -50,7 +50,7 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
     writer = _write_csv if fmt == "csv" else _write_npz
     try:
         fsops.write_new_file(target, lambda file: writer(
-            path, file, n, receivers, progress or (lambda done, total: None)))
+            path, file, n, receivers, header.fields, progress or (lambda done, total: None)))
     except FileExistsError:
         raise DatasetExistsError(f"{target} already exists; choose another --out") from None
     except HeimdallError:
@@ -61,9 +61,9 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
     return target
 
 
-def csv_columns(receivers: list[str]) -> list[str]:
+def csv_columns(receivers: list[str], fields: Iterable[str] = SAMPLE_FIELDS) -> list[str]:
     columns = ["index"]
-    for name in SAMPLE_FIELDS:
+    for name in fields:
         if name in PER_RECEIVER_FIELDS:
             columns += [f"{name}[{rx}]" for rx in receivers]
         else:
@@ -83,14 +83,14 @@ def _csv_text(values: np.ndarray) -> np.ndarray:
 
 
 def _write_csv(path: Path, out: BinaryIO, n: int, receivers: list[str],
-               progress: ExportProgress) -> None:
+               fields: dict[str, np.dtype], progress: ExportProgress) -> None:
     with io.TextIOWrapper(out, encoding="utf-8", newline="") as f:
-        f.write(",".join(_quote(c) for c in csv_columns(receivers)) + "\n")
+        f.write(",".join(_quote(c) for c in csv_columns(receivers, fields)) + "\n")
         for start in range(0, n, SLAB_ROWS):
             stop = min(n, start + SLAB_ROWS)
             arrays = read_samples(path, start, stop)[1]
             columns = [np.arange(start, stop).astype(str)]
-            for name in SAMPLE_FIELDS:
+            for name in fields:
                 values = arrays[name]
                 if values.ndim == 2:
                     columns += [_csv_text(values[:, r]) for r in range(values.shape[1])]
@@ -106,11 +106,11 @@ def _quote(text: str) -> str:
 
 
 def _write_npz(path: Path, out: BinaryIO, n: int, receivers: list[str],
-               progress: ExportProgress) -> None:
+               fields: dict[str, np.dtype], progress: ExportProgress) -> None:
     """An .npz (zip of .npy) whose members are streamed, not built in memory."""
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
         _npy_member(z, "receivers", np.array(receivers))
-        for i, (name, dtype) in enumerate(SAMPLE_FIELDS.items()):
+        for i, (name, dtype) in enumerate(fields.items()):
             shape = (n, len(receivers)) if name in PER_RECEIVER_FIELDS else (n,)
             with z.open(f"{name}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array_header_2_0(member, {
@@ -120,7 +120,7 @@ def _write_npz(path: Path, out: BinaryIO, n: int, receivers: list[str],
                     stop = min(n, start + SLAB_ROWS)
                     _, arrays = read_samples(path, start, stop, (name,))
                     member.write(np.ascontiguousarray(arrays[name], dtype=dtype).tobytes())
-            progress(n * (i + 1) // len(SAMPLE_FIELDS), n)
+            progress(n * (i + 1) // len(fields), n)
 
 
 def _npy_member(z: zipfile.ZipFile, name: str, array: np.ndarray) -> None:

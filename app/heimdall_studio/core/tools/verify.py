@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config.fields import SAMPLE_FIELDS
 from ..config.geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, inside_mask, receiver_box, training_box
 from ..dataset import stats
 from ..dataset.checksums import rows_checksum, update_checksums
@@ -78,7 +77,7 @@ def verify_dataset(path: str | Path) -> VerifyReport:
     checks = {n: Check(n) for n in names}
     report.checks = list(checks.values())
     runs = _committed_runs(header, checks["history"])
-    crcs = [[0] * len(SAMPLE_FIELDS) for _ in runs]
+    crcs = [[0] * len(header.fields) for _ in runs]
     edges = stats.histogram_edges(header.config)
     counts = {k: np.zeros(len(e) - 1, np.int64) for k, e in edges.items()}
     try:
@@ -170,8 +169,13 @@ def _check_slab(header: DatasetHeader, start: int, a: dict[str, np.ndarray],
            f"frequency_hz differs from {config.frequency_mhz:g} MHz {where}")
     c.fail(np.count_nonzero(a["tx_power_dbm"] != np.float32(config.tx_power_dbm)),
            f"tx_power_dbm differs from {config.tx_power_dbm:g} dBm {where}")
-    c.fail(np.count_nonzero(a["tx_alt_m"] != config.propagation.tx_height_m),
-           f"tx_alt_m differs from {config.propagation.tx_height_m:g} m {where}")
+    height = config.propagation.tx_height_m
+    if "tx_ground_m" in a:  # the ground under the antenna, stored as float32
+        c.fail(np.count_nonzero(~(np.abs(a["tx_alt_m"] - a["tx_ground_m"] - height) < 1e-3)),
+               f"tx_alt_m differs from tx_ground_m + {height:g} m {where}")
+    else:
+        c.fail(np.count_nonzero(a["tx_alt_m"] != height),
+               f"tx_alt_m differs from {height:g} m {where}")
 
     present = a["signal_present"]
     detected = present.sum(axis=1)

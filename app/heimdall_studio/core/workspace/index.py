@@ -25,16 +25,15 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from ... import __version__
+from ..config.folders import CACHE_DIR_ENV as CACHE_DIR_ENV
+from ..config.folders import cache_dir
 from ..dataset.layout import HistoryRow
 from ..dataset.reader import DatasetHeader, config_from_json
 from ..errors import HeimdallError
 
 log = logging.getLogger(__name__)
 
-CACHE_DIR_ENV = "HEIMDALL_STUDIO_CACHE_DIR"
 INDEX_FORMAT = "heimdall-studio-listing"
 INDEX_VERSION = 2  # 2: history rows by field name
 STALE_INDEX_S = 90 * 24 * 3600
@@ -50,14 +49,6 @@ _HEADER_FIELDS = {name: kind for name, kind in typing.get_type_hints(DatasetHead
 
 def signature(st: os.stat_result) -> Signature:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def cache_dir() -> Path:
-    """$HEIMDALL_STUDIO_CACHE_DIR, else the platform's user cache folder."""
-    env = os.environ.get(CACHE_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    return platformdirs.user_cache_path("heimdall-studio", appauthor=False)
 
 
 def index_file(workspace: Path) -> Path:

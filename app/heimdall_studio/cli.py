@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .core import api
-from .core.config.params import BY_PATH, CONFIG_PARAMS, Param
+from .core.config.params import BY_PATH, CONFIG_PARAMS, TERRAIN_PARAMS, TERRAIN_SOURCES, Param
 from .core.config.receivers import load_receivers
 from .core.config.units import format_size
 from .core.dataset.writer import end_process_if_abandoned
@@ -54,6 +54,8 @@ def _help(param: Param) -> str:
 # positional argument); `expand` deliberately has none of them.
 GENERATION_FLAGS = {p.cli_flag: (p.key, _FLAG_TYPES[p.kind], _help(p))
                     for p in CONFIG_PARAMS if p.key != "name"}
+# create flag -> terrain key, for the config's propagation.terrain group
+TERRAIN_FLAGS = {p.cli_flag: p for p in TERRAIN_PARAMS}
 NUM_SAMPLES, COMPRESSION = BY_PATH["num_samples"], BY_PATH["compression"]
 
 
@@ -77,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (key, kind, text) in GENERATION_FLAGS.items():
         create.add_argument(flag, dest=key, type=kind, metavar=key.split("_")[-1].upper(),
                             help=text)
+    for flag, p in TERRAIN_FLAGS.items():
+        if p.key == "source":
+            create.add_argument(flag, dest="terrain_source", metavar="|".join(p.choices) + "|DIR",
+                                help=_help(p) + "; or a folder of tiles")
+        else:
+            create.add_argument(flag, dest=f"terrain_{p.key}", type=float,
+                                metavar=p.key.split("_")[-1].upper(), help=_help(p))
     create.add_argument("--receivers", metavar="FILE", type=Path,
                         help="receiver network, .json or .csv (default: NW Italy WebSDRs)")
     create.add_argument(COMPRESSION.cli_flag, choices=COMPRESSION.choices,
@@ -189,8 +198,29 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
                               GENERATION_FLAGS.values() if getattr(args, key) is not None}
     if args.receivers is not None:
         params["receivers"] = load_receivers(args.receivers)
+    terrain = _terrain_group(args)
+    if terrain:
+        params["propagation"] = {"terrain": terrain}
     config = api.make_config(args.name, **params)
+    config, warnings = api.resolve_terrain(config)  # what does not cover the box: said now
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return _drive(lambda: api.create_run(config, args.samples, workspace, args.compression))
+
+
+def _terrain_group(args: argparse.Namespace) -> dict[str, Any]:
+    """The propagation.terrain values the flags give; --terrain DIR is source tiles."""
+    group: dict[str, Any] = {p.key: getattr(args, f"terrain_{p.key}")
+                             for p in TERRAIN_PARAMS
+                             if getattr(args, f"terrain_{p.key}") is not None}
+    source = group.get("source")
+    if source is not None and source not in TERRAIN_SOURCES:
+        folder = Path(source).expanduser()
+        if not folder.is_dir():
+            raise TerrainError(f"--terrain {source}: not {', '.join(TERRAIN_SOURCES)}, and "
+                               "not a folder of tiles")
+        group.update(source="tiles", tiles_dir=str(folder.resolve()))
+    return group
 
 
 def _expand(args: argparse.Namespace, workspace: str | None) -> int:
@@ -296,6 +326,11 @@ class ProgressBar:
         self._shown: int | None = None
 
     def line(self, p: api.Progress) -> str:
+        if p.prepared < 1.0:
+            filled = int(p.prepared * self.WIDTH)
+            return (f"{p.kind} {p.dataset} preparing terrain "
+                    f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {p.prepared:6.1%}  "
+                    f"{_duration(p.elapsed_s)}")
         frac = p.done / p.requested if p.requested else 1.0
         filled = int(frac * self.WIDTH)
         return (f"{p.kind} {p.dataset} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
@@ -303,7 +338,7 @@ class ProgressBar:
                 f"ETA {_duration(p.eta_s)}  accepted {p.acceptance:.1%}")
 
     def update(self, p: api.Progress) -> None:
-        if p.done == 0 and not self.tty:
+        if p.done == 0 and p.prepared == 0.0 and not self.tty:
             return  # a log gets lines of progress made; a run that fails at once, one line
         now = time.monotonic()
         if now - self._last < (0.1 if self.tty else 5.0):

@@ -30,6 +30,7 @@ from .runs.driver import (
     expand_run,
 )
 from .terrain import library as _terrain
+from .terrain import source as _source
 from .terrain.library import TileInfo
 from .workspace.listing import DatasetEntry, list_workspace
 from .workspace.paths import (
@@ -122,6 +123,14 @@ def repair_dataset(dataset: str | Path, workspace: str | Path | None = None) -> 
     return report
 
 
+def resolve_terrain(config: DatasetConfig) -> tuple[DatasetConfig, list[str]]:
+    """The config with its elevation grid identified, as a create would draw it, and
+    warnings about it (receivers whose alt_m disagrees with the elevation data by more
+    than 100 m). TerrainError when the terrain source does not cover the training box."""
+    resolved, grid = _source.resolve_terrain(config)
+    return resolved, _source.altitude_warnings(resolved, grid)
+
+
 def import_terrain(paths: Iterable[str | Path]) -> list[TileInfo]:
     """Check elevation tiles (files, or folders of them) and add them to the terrain
     library; nothing is imported if one is not a readable tile."""
@@ -161,6 +170,7 @@ __all__ = [
     "make_config",
     "repair_dataset",
     "resolve_dataset",
+    "resolve_terrain",
     "terrain_library",
     "terrain_tiles",
     "workspace_path",

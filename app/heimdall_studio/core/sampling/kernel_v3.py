@@ -63,6 +63,7 @@ from .terrain_grids import (
     grid_height,
     link_rows,
     profile_points,
+    profile_tables,
     shadowing_field,
 )
 
@@ -76,10 +77,11 @@ DRAWS_POSITION = 3
 DRAWS_PER_LINK = 4
 DRAW_FREQ_OFFSET = 3
 
-# The link lattice is the elevation grid's, or every few of its samples where the grid is
-# finer than this (tiles): link values vary on the scale of the terrain around the
-# transmitter, which a 15 arc-second lattice (about 460 by 330 m here) resolves.
-LINK_STEP_DEG = 1.0 / 240
+# The link lattice's step: link values vary on the scale of the terrain around the
+# transmitter. 20 arc-seconds (about 620 by 440 m here) is 1.5 lattice points per cell of
+# the built-in grid and prepares in under 2 s; finer tiles are sampled every few samples
+# (docs/propagation.md, Speed, has the accuracy of each choice).
+LINK_STEP_DEG = 1.0 / 180
 # The shadowing lattice is this many times finer than the decorrelation distance, and at
 # most SHADOWING_CELLS values (per receiver, summed) over the training box.
 SHADOWING_CELLS_PER_DISTANCE = 4
@@ -146,7 +148,7 @@ def preparation(config: DatasetConfig, grid: ElevationGrid | None
 
 
 # Changes whenever `link_rows` would compute other values, so the cache is never stale.
-LINK_GRIDS_VERSION = "3.0"
+LINK_GRIDS_VERSION = "3.1"
 
 
 def _link_constants(config: DatasetConfig) -> tuple:
@@ -162,24 +164,32 @@ def _link_grids(config: DatasetConfig, grid: ElevationGrid
     prop = config.propagation
     lat = np.array([r.lat for r in config.receivers])
     lon = np.array([r.lon for r in config.receivers])
-    every = max(1, round(LINK_STEP_DEG / grid.step_deg))
-    rows = (grid.rows - 1) // every + 1
-    cols = (grid.cols - 1) // every + 1
+    link_step = link_step_deg(grid.step_deg)
+    rows = int((grid.rows - 1) * grid.step_deg / link_step + 1e-9) + 1
+    cols = int((grid.cols - 1) * grid.step_deg / link_step + 1e-9) + 1
     out = np.empty((rows, cols, len(lat), LINK_VALUES), np.float32)
     rx_agl = np.array([r.antenna_height_m for r in config.receivers])
     s, n, w, e = grid.bounds
     span = math.hypot(n - s, (e - w) * math.cos(math.radians(0.5 * (s + n))))
-    points = profile_points(span, grid.step_deg)
-    heights = np.ascontiguousarray(grid.heights, dtype=np.float32)
+    tables = np.stack(profile_tables(profile_points(span, grid.step_deg)))
+    heights = np.ascontiguousarray(grid.heights, dtype=np.float64)  # no conversion per point
     sea_from_zero = prop.terrain.source != "flat"
     two_ray = prop.path_loss_model == "two_ray"
     for start in range(0, rows, ROWS_PER_PROGRESS):
         stop = min(rows, start + ROWS_PER_PROGRESS)
-        link_rows(heights, grid.first_lat, grid.first_lon, grid.step_deg, every, start, stop,
+        link_rows(heights, grid.first_lat, grid.first_lon, grid.step_deg, link_step, start, stop,
                   lat, lon, rx_agl, prop.tx_height_m, config.frequency_mhz,
-                  prop.terrain.k_factor, sea_from_zero, two_ray, points, out)
+                  prop.terrain.k_factor, sea_from_zero, two_ray, tables, out)
         yield stop / rows
-    return out, np.array([grid.first_lat, grid.first_lon, every * grid.step_deg])
+    return out, np.array([grid.first_lat, grid.first_lon, link_step])
+
+
+def link_step_deg(grid_step_deg: float) -> float:
+    """The link lattice's step: LINK_STEP_DEG over a coarser grid, the nearest whole
+    multiple of a finer grid's step (nodes on its samples)."""
+    if grid_step_deg >= LINK_STEP_DEG:
+        return LINK_STEP_DEG
+    return grid_step_deg * max(1, round(LINK_STEP_DEG / grid_step_deg))
 
 
 def _shadowing_fields(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:

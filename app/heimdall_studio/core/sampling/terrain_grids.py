@@ -2,7 +2,7 @@
 
 Receivers are fixed, so everything about a link that does not depend on chance depends
 only on where its transmitter stands. For every receiver and every node of a lattice over
-the training box (the elevation grid's own, or every few of its samples for fine tiles)
+the training box (LINK_STEP_DEG apart, or on every few samples of a finer grid)
 `link_grids` draws the terrain profile from the receiver to the node and evaluates
 `diffraction.terrain_loss_db` on it: the loss beyond free space and the diffraction
 parameter (line of sight or not). The kernel interpolates both between the four nodes
@@ -23,7 +23,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..config.geo import EARTH_RADIUS_KM
-from .diffraction import terrain_loss_db
+from .diffraction import EARTH_RADIUS_KM as DIFFRACTION_RADIUS_KM
+from .diffraction import knife_edge_loss_db, spherical_earth_loss_db
 from .rng import candidate_key, normal
 
 # out[row, col, receiver, LINK_*]
@@ -65,28 +66,48 @@ def _haversine_rad(lat1, lon1, lat2, lon2):
 
 @njit(cache=True, nogil=True)
 def link_profile(heights, first_lat, first_lon, step, lat1, lon1, lat2, lon2, spacing_km,
-                 dist, ground):
-    """Fill `dist`, `ground` with the profile from (lat1, lon1) to (lat2, lon2) (degrees)
-    and return its number of points: no further apart than `spacing_km`, both ends
-    included. The path is the parabola in latitude and longitude through both ends and
-    the great-circle midpoint (within metres of the great circle at 300 km)."""
+                 ground):
+    """Fill `ground` with the heights of the profile from (lat1, lon1) to (lat2, lon2)
+    (degrees), at points evenly spaced no further apart than `spacing_km`, both ends
+    included; returns (number of points, the path's length in km). The path is the
+    parabola in latitude and longitude through both ends and the great-circle midpoint
+    (within metres of the great circle at 300 km)."""
     p1, l1, p2, l2 = (math.radians(lat1), math.radians(lon1), math.radians(lat2),
                       math.radians(lon2))
     d = max(_haversine_rad(p1, l1, p2, l2), 1e-3)
-    n = min(max(3, math.ceil(d / spacing_km) + 1), dist.shape[0])
+    n = min(max(3, math.ceil(d / spacing_km) + 1), ground.shape[0])
     pm, lm = _midpoint(p1, l1, p2, l2)
-    lat_m = math.degrees(pm)
-    lon_m = math.degrees(lm)
-    c_lat = 2.0 * (lat1 + lat2 - 2.0 * lat_m)
-    b_lat = lat2 - lat1 - c_lat
-    c_lon = 2.0 * (lon1 + lon2 - 2.0 * lon_m)
-    b_lon = lon2 - lon1 - c_lon
+    c_lat = 2.0 * (lat1 + lat2 - 2.0 * math.degrees(pm))
+    c_lon = 2.0 * (lon1 + lon2 - 2.0 * math.degrees(lm))
+    # grid coordinates of point i: y0 + i (by + i cy), x0 + i (bx + i cx)
+    last = n - 1.0
+    y0 = (first_lat - lat1) / step
+    by = -(lat2 - lat1 - c_lat) / (step * last)
+    cy = -c_lat / (step * last * last)
+    x0 = (lon1 - first_lon) / step
+    bx = (lon2 - lon1 - c_lon) / (step * last)
+    cx = c_lon / (step * last * last)
+    rows, cols = heights.shape
     for i in range(n):
-        t = i / (n - 1)
-        dist[i] = t * d
-        ground[i] = grid_height(heights, first_lat, first_lon, step,
-                                lat1 + t * (b_lat + t * c_lat), lon1 + t * (b_lon + t * c_lon))
-    return n
+        y = min(max(y0 + i * (by + i * cy), 0.0), rows - 1.0)
+        x = min(max(x0 + i * (bx + i * cx), 0.0), cols - 1.0)
+        r = min(int(y), rows - 2)
+        c = min(int(x), cols - 2)
+        fy = y - r
+        fx = x - c
+        top = heights[r, c] + (heights[r, c + 1] - heights[r, c]) * fx
+        bottom = heights[r + 1, c] + (heights[r + 1, c + 1] - heights[r + 1, c]) * fx
+        ground[i] = top + (bottom - top) * fy
+    return n, d
+
+
+def profile_tables(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """1 / i and 1 / sqrt(i) for i < points (0 for i = 0): `profile_loss_db` divides by
+    distances along evenly spaced profiles with these."""
+    i = np.arange(points, dtype=np.float64)
+    inv = np.zeros(points)
+    inv[1:] = 1.0 / i[1:]
+    return inv, np.sqrt(inv)
 
 
 def profile_points(span_deg: float, step_deg: float) -> int:
@@ -95,34 +116,103 @@ def profile_points(span_deg: float, step_deg: float) -> int:
     return math.ceil(km / (step_deg * math.pi * EARTH_RADIUS_KM / 180.0)) + 3
 
 
+@njit(cache=True, nogil=True)
+def profile_loss_db(ground, n, d, inv, inv_sqrt, h_tx_agl_m, h_rx_agl_m, f_mhz, k_factor,
+                    sea_from_zero, two_ray):
+    """`diffraction.terrain_loss_db` of the first `n` heights of `ground`, evenly spaced
+    over `d` km (the sea fraction: of the points at or below 0 m when `sea_from_zero`).
+    The same formulas, rearranged for the link grids: four passes over the points instead
+    of seven, the spacing's divisions and square roots from the tables of
+    `profile_tables`, no allocation (tests hold the two to each other). Returns
+    (loss_db, nu)."""
+    last = n - 1
+    delta = d / last
+    f_ghz = 1e-3 * f_mhz
+    wavelength_m = 0.299792458 / f_ghz
+    # the earth's bulge at point i: bulge * i * (last - i)
+    bulge = 500.0 / (k_factor * DIFFRACTION_RADIUS_KM) * delta * delta
+    h_ts = ground[0] + h_tx_agl_m
+    h_rs = ground[last] + h_rx_agl_m
+    # least-squares line (P.452 equations 161-164 with even steps), the sea share and the
+    # steepest slope from the transmitter's end, in m per step
+    v1 = 0.0
+    v2 = 0.0
+    sea = 1.0 if ground[0] <= 0.0 else 0.0
+    s_tim = -math.inf
+    for i in range(1, n):
+        v1 += ground[i] + ground[i - 1]
+        v2 += ground[i] * (3.0 * i - 1.0) + ground[i - 1] * (3.0 * i - 2.0)
+        sea += ground[i] <= 0.0
+        if i < last:
+            s_tim = max(s_tim, (ground[i] + bulge * i * (last - i) - h_ts) * inv[i])
+    v1 *= delta
+    v2 *= delta * delta
+    fresnel = math.sqrt(0.002 * d / wavelength_m) / delta
+    nu = _bullington_rest(ground, n, h_ts, h_rs, s_tim, bulge, fresnel, inv, inv_sqrt, True)
+    h_st = (2.0 * v1 * d - v2) / (d * d)
+    h_sr = (v2 - v1 * d) / (d * d)
+    h_te = h_ts - min(h_st, ground[0])
+    h_re = h_rs - min(h_sr, ground[last])
+    s_tim_smooth = -math.inf
+    for i in range(1, last):
+        s_tim_smooth = max(s_tim_smooth, (bulge * i * (last - i) - h_te) * inv[i])
+    nu_smooth = _bullington_rest(ground, n, h_te, h_re, s_tim_smooth, bulge, fresnel, inv,
+                                 inv_sqrt, False)
+    sea_fraction = sea / n if sea_from_zero else 0.0
+    free_space = 20.0 * math.log10(d) + 20.0 * math.log10(f_mhz) + 32.45
+    smooth = free_space + spherical_earth_loss_db(
+        d, h_te, h_re, k_factor * DIFFRACTION_RADIUS_KM, f_ghz, sea_fraction, True)
+    if two_ray:
+        smooth = max(smooth, 40.0 * math.log10(d * 1000.0) - 20.0 * math.log10(h_te)
+                     - 20.0 * math.log10(h_re))
+    excess = knife_edge_loss_db(nu) - knife_edge_loss_db(nu_smooth)
+    return smooth + max(0.0, excess), nu
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bullington_rest(ground, n, h_t, h_r, s_tim, bulge, fresnel, inv, inv_sqrt, terrain):
+    """`diffraction.bullington_nu` once the steepest slope from the transmitter is known
+    (in m per step): over the ground when `terrain`, over sea level when not."""
+    last = n - 1
+    rise = (h_r - h_t) * inv[last]  # the direct line, m per step
+    if s_tim <= rise:
+        v_max = -math.inf
+        for i in range(1, last):
+            height = (ground[i] if terrain else 0.0) + bulge * i * (last - i)
+            clearance = height - h_t - rise * i
+            v_max = max(v_max, clearance * inv_sqrt[i] * inv_sqrt[last - i])
+        return v_max * fresnel
+    s_rim = -math.inf
+    for i in range(1, last):
+        height = (ground[i] if terrain else 0.0) + bulge * i * (last - i)
+        s_rim = max(s_rim, (height - h_r) * inv[last - i])
+    # the edge, in steps from the transmitter, and its height above the direct line
+    i_bp = (h_r - h_t + s_rim * last) / (s_tim + s_rim)
+    above = h_t + s_tim * i_bp - h_t - rise * i_bp
+    return above * fresnel / math.sqrt(i_bp * (last - i_bp))
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def link_rows(heights, first_lat, first_lon, step, every, row_start, row_stop, rx_lat,
+def link_rows(heights, first_lat, first_lon, step, link_step, row_start, row_stop, rx_lat,
               rx_lon, rx_agl_m, tx_agl_m, f_mhz, k_factor, sea_from_zero, two_ray,
-              max_points, out):
-    """Rows [row_start, row_stop) of `out` (link lattice nodes: every `every`-th grid
-    sample), for every receiver; see the module docstring."""
+              tables, out):
+    """Rows [row_start, row_stop) of `out`, for every receiver: the link lattice's nodes
+    are `link_step` apart from the grid's first sample (a multiple or a fraction of the
+    grid's step); see the module docstring."""
     spacing_km = step * math.pi * EARTH_RADIUS_KM / 180.0
     n_rx = rx_lat.shape[0]
     cols = out.shape[1]
+    inv, inv_sqrt = tables[0], tables[1]
     for row in prange(row_start, row_stop):
-        dist = np.empty(max_points)
-        ground = np.empty(max_points)
-        lat = first_lat - row * every * step
+        ground = np.empty(tables.shape[1])
+        lat = first_lat - row * link_step
         for col in range(cols):
-            lon = first_lon + col * every * step
+            lon = first_lon + col * link_step
             for r in range(n_rx):
-                n = link_profile(heights, first_lat, first_lon, step, rx_lat[r], rx_lon[r],
-                                 lat, lon, spacing_km, dist, ground)
-                # the ends on the grid's own samples: the node's exactly
-                ground[n - 1] = heights[row * every, col * every]
-                sea = 0.0
-                if sea_from_zero:
-                    for i in range(n):
-                        sea += ground[i] <= 0.0
-                    sea /= n
-                d = dist[n - 1]
-                loss, nu = terrain_loss_db(dist[:n], ground[:n], rx_agl_m[r], tx_agl_m,
-                                           f_mhz, k_factor, sea, two_ray)
+                n, d = link_profile(heights, first_lat, first_lon, step, rx_lat[r],
+                                    rx_lon[r], lat, lon, spacing_km, ground)
+                loss, nu = profile_loss_db(ground, n, d, inv, inv_sqrt, rx_agl_m[r],
+                                           tx_agl_m, f_mhz, k_factor, sea_from_zero, two_ray)
                 free_space = 20.0 * math.log10(d) + 20.0 * math.log10(f_mhz) + 32.45
                 out[row, col, r, LINK_EXCESS_DB] = loss - free_space
                 out[row, col, r, LINK_NU] = nu

@@ -65,6 +65,26 @@ def resolve_terrain(config: DatasetConfig) -> tuple[DatasetConfig, ElevationGrid
     return config.replace(propagation=propagation), grid
 
 
+# A receiver's alt_m further than this from the elevation data is reported.
+ALTITUDE_TOLERANCE_M = 100.0
+
+
+def altitude_warnings(config: DatasetConfig, grid: ElevationGrid | None) -> list[str]:
+    """One line per receiver whose alt_m (the site's ground altitude) disagrees with the
+    elevation data by more than ALTITUDE_TOLERANCE_M: the terrain model puts its antenna
+    on the data's ground, so a wrong position or altitude shows here."""
+    if grid is None or config.propagation.terrain.source == "flat":
+        return []  # none has no ground, flat a sea-level one by choice
+    lines = []
+    for r in config.receivers:
+        ground = float(grid.elevation(r.lat, r.lon))
+        if abs(ground - r.alt_m) > ALTITUDE_TOLERANCE_M:
+            lines.append(f"receiver {r.name!r}: alt_m is {r.alt_m:,.0f} m but the elevation "
+                         f"data gives {ground:,.0f} m at {r.lat:.4f} N, {r.lon:.4f} E; its "
+                         f"antenna is placed {r.antenna_height_m:g} m above the data's ground")
+    return lines
+
+
 def check_stored_grid(terrain: TerrainModel, grid: ElevationGrid) -> None:
     """TerrainError unless `grid` is the one the terrain group identifies."""
     if grid.sha256 != terrain.sha256:

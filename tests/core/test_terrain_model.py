@@ -187,7 +187,7 @@ def test_synthetic_tiles_give_the_closed_forms(tmp_path):
     mast = 60.0  # the smooth earth leaves the first Fresnel zone clear
     for grid, extra in ((plain, None), (ridged, 150.0)):
         dist, ground = terrain_profile(grid, *a, *b)
-        loss, nu = terrain_loss_db(dist, ground, mast, mast, 145.0, K, 0.0, True)
+        loss, _ = terrain_loss_db(dist, ground, mast, mast, 145.0, K, 0.0, True)
         if extra is None:
             flat_loss = loss
             # the plain at 100 m is the flat plane model

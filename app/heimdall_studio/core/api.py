@@ -17,7 +17,16 @@ import numpy as np
 
 from .config.model import DatasetConfig, make_config
 from .dataset.locking import DatasetLock
-from .dataset.reader import DatasetHeader, hdf5_version, read_header, read_samples
+from .dataset.reader import (
+    DatasetHeader,
+    guard_read,
+    hdf5_version,
+    open_read,
+    parse_header,
+    read_header,
+    read_samples,
+    read_terrain,
+)
 from .dataset.recovery import RepairReport, clear_interrupted_write
 from .dataset.stats import DatasetStats, read_stats
 from .errors import DatasetNotFoundError
@@ -31,7 +40,9 @@ from .runs.driver import (
 )
 from .terrain import library as _terrain
 from .terrain import source as _source
+from .terrain.grid import ElevationGrid, builtin_grid
 from .terrain.library import TileInfo
+from .terrain.relief import shaded_relief
 from .workspace.listing import DatasetEntry, list_workspace
 from .workspace.paths import (
     WORKSPACE_ENV,
@@ -131,6 +142,19 @@ def resolve_terrain(config: DatasetConfig) -> tuple[DatasetConfig, list[str]]:
     return resolved, _source.altitude_warnings(resolved, grid)
 
 
+def dataset_terrain(dataset: str | Path,
+                    workspace: str | Path | None = None) -> ElevationGrid | None:
+    """The elevation grid a dataset is drawn over (None for a flat world)."""
+    path = resolve_dataset(dataset, workspace)
+    with guard_read(path), open_read(path) as f:
+        return read_terrain(f, parse_header(f.id, path, check_samples=False))
+
+
+def builtin_terrain() -> ElevationGrid:
+    """The elevation grid shipped with the app (GLOBE over north-west Italy)."""
+    return builtin_grid()
+
+
 def import_terrain(paths: Iterable[str | Path]) -> list[TileInfo]:
     """Check elevation tiles (files, or folders of them) and add them to the terrain
     library; nothing is imported if one is not a readable tile."""
@@ -153,12 +177,14 @@ __all__ = [
     "DatasetEntry",
     "Progress",
     "RepairReport",
+    "builtin_terrain",
     "check_sample_count",
     "create_dataset",
     "create_run",
     "dataset_header",
     "dataset_path",
     "dataset_stats",
+    "dataset_terrain",
     "default_workspace",
     "delete_dataset",
     "expand_dataset",
@@ -171,6 +197,7 @@ __all__ = [
     "repair_dataset",
     "resolve_dataset",
     "resolve_terrain",
+    "shaded_relief",
     "terrain_library",
     "terrain_tiles",
     "workspace_path",

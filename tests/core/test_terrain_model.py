@@ -91,33 +91,39 @@ def test_flat_ground_beyond_the_horizon_is_the_spherical_earth_loss(d_km, f_mhz)
     assert loss == pytest.approx(spherical, abs=0.01)
 
 
+def bullington_of(v, d_km):
+    """P.452-16 equation 20 for a single edge: J(v) and the correction for a d-km path."""
+    j = knife_edge_loss_db(v)
+    return j + (1 - math.exp(-j / 6)) * (10 + 0.02 * d_km)
+
+
 def test_a_knife_edge_in_the_middle_of_a_path_adds_its_textbook_loss():
     assert knife_edge_loss_db(0.0) == pytest.approx(6.03, abs=0.005)
     assert knife_edge_loss_db(-0.78) == 0.0 and knife_edge_loss_db(-0.7799) > 0
-    # Masts that leave the first Fresnel zone clear over the smooth earth (J = 0 there):
-    # the ridge then adds exactly its J(v). Lower ones: J(v) less the smooth path's J.
+    # Masts that leave the first Fresnel zone clear over the smooth earth (so the smooth
+    # path's Bullington loss is 0), and an edge mid-path.
     d, f_mhz, mast = 10.0, 145.0, 100.0
     dist, flat = flat_profile(d)
     reference, _ = terrain_loss_db(dist, flat, mast, mast, f_mhz, K, 0.0, True)
+    assert reference == pytest.approx(two_ray(d, f_mhz, mast, mast), abs=1e-9)
     wavelength = C_M_S / (f_mhz * 1e6)
-    for ridge in (60.0, 100.0, 160.0, 300.0):
+    bulge = 1000 * 5.0 * 5.0 / (2 * RADIUS_KM)
+    for ridge in (60.0, 90.0, 160.0, 300.0):
         ground = flat.copy()
-        ground[200] = ridge  # mid-path, one point wide
+        ground[200] = ridge  # one point wide
         loss, nu = terrain_loss_db(dist, ground, mast, mast, f_mhz, K, 0.0, True)
-        # the ridge's height above the ray (the bulge lifts it), and v = h sqrt(2 d / (l d1 d2))
-        h = ridge + 1000 * 5.0 * 5.0 / (2 * RADIUS_KM) - mast
-        v = h * math.sqrt(2 * d * 1000 / (wavelength * 5000 * 5000))
+        # the edge's height above the ray (the bulge lifts it), v = h sqrt(2 d / (l d1 d2))
+        v = (ridge + bulge - mast) * math.sqrt(2 * d * 1000 / (wavelength * 5000 * 5000))
         assert nu == pytest.approx(v, rel=1e-6)
-        assert loss - reference == pytest.approx(knife_edge_loss_db(v), abs=1e-6)
+        if ridge < mast:
+            # inside the first Fresnel zone, below the ray: the two-ray path plus the edge
+            assert loss - reference == pytest.approx(bullington_of(v, d), abs=1e-6)
+        else:
+            # above the ray it is the path's obstruction: P.526's single knife edge over
+            # free space (the smooth earth lowered under it reflects nothing in the way)
+            assert loss == pytest.approx(physics.free_space_loss_db(d, f_mhz)
+                                         + bullington_of(v, d), abs=1e-6)
         assert knife_edge_loss_db(v) > 0
-    low = 10.0
-    reference, nu_smooth = terrain_loss_db(dist, flat, low, low, f_mhz, K, 0.0, True)
-    ground = flat.copy()
-    ground[200] = 160.0
-    loss, nu = terrain_loss_db(dist, ground, low, low, f_mhz, K, 0.0, True)
-    assert knife_edge_loss_db(nu_smooth) > 1  # low masts: the smooth earth costs J too
-    assert loss - reference == pytest.approx(
-        knife_edge_loss_db(nu) - knife_edge_loss_db(nu_smooth), abs=1e-6)
 
 
 def test_line_of_sight_is_sixty_percent_of_the_first_fresnel_zone_clear():
@@ -197,7 +203,9 @@ def test_synthetic_tiles_give_the_closed_forms(tmp_path):
         wavelength = C_M_S / 145e6
         h = extra + 1000 * half * half / (2 * RADIUS_KM) - mast
         v = h * math.sqrt(2 * dist[-1] * 1000 / (wavelength * (half * 1000) ** 2))
-        assert loss - flat_loss == pytest.approx(knife_edge_loss_db(v), abs=0.3)
+        assert flat_loss == pytest.approx(physics.free_space_loss_db(dist[-1], 145.0))
+        # above the ray: free space and the edge, as P.526's single knife edge
+        assert loss - flat_loss == pytest.approx(bullington_of(v, dist[-1]), abs=0.3)
 
 
 # -- the kernel: lookups against the model on the exact profile ----------------------

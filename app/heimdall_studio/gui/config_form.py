@@ -42,7 +42,14 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.config.model import DatasetConfig, new_seed
-from ..core.config.params import BY_PATH, CONFIG_PARAMS, GROUPS, PROPAGATION_PARAMS, Param
+from ..core.config.params import (
+    BY_PATH,
+    CONFIG_PARAMS,
+    GROUPS,
+    PROPAGATION_PARAMS,
+    TERRAIN_PARAMS,
+    Param,
+)
 from ..core.config.receivers import default_receivers, load_receivers
 from ..core.dataset.reader import DatasetHeader
 from ..core.errors import ConfigError
@@ -55,9 +62,9 @@ SPIN_INT_MAX = 2**31 - 1  # larger whole numbers (the seed) are typed as digits
 SPIN_FLOAT_MAX = 1e12
 OPEN_RANGE_SPAN = 1e9  # how far a spin box goes above a bound with no upper limit
 # The parameters the form shows, in its order; their widgets are named by `Param.path`.
-FORM_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS
+FORM_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS
 # Form groups and the parameters in each, in table order.
-SHOWN_GROUPS = ("dataset", "signal", "filter", "placement")
+SHOWN_GROUPS = ("dataset", "signal", "filter", "placement", "terrain")
 ADVANCED_GROUPS = ("propagation", "advanced")
 
 INVALID_STYLE = """
@@ -282,8 +289,9 @@ class ConfigForm(QWidget):
 
     def set_values(self, config: DatasetConfig, name: str | None = None) -> None:
         """Show a config; `name` overrides the shown name (empty for a new dataset)."""
+        holders = {"propagation": config.propagation, "terrain": config.propagation.terrain}
         for param in FORM_PARAMS:
-            holder = config.propagation if param.scope == "propagation" else config
+            holder = holders.get(param.scope, config)
             value = getattr(holder, param.key)
             if param.key == "name" and name is not None:
                 value = name
@@ -328,8 +336,9 @@ class ConfigForm(QWidget):
 
     def config_values(self) -> dict[str, Any]:
         """What the widgets hold, as `DatasetConfig.from_dict` input (not yet checked)."""
+        terrain: dict[str, Any] = {}
         values: dict[str, Any] = {"receivers": self.receiver_model.receiver_dicts(),
-                                  "propagation": {}}
+                                  "propagation": {"terrain": terrain}}
         for param in FORM_PARAMS:
             widget = self.widgets[param.path]
             value: Any
@@ -342,7 +351,9 @@ class ConfigForm(QWidget):
             else:
                 assert isinstance(widget, (QSpinBox, QDoubleSpinBox))
                 value = widget.value()
-            if param.scope == "propagation":
+            if param.scope == "terrain":
+                terrain[param.key] = value
+            elif param.scope == "propagation":
                 values["propagation"][param.key] = value
             else:
                 values[param.key] = value

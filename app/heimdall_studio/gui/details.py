@@ -118,9 +118,21 @@ def config_rows(header: DatasetHeader) -> list[tuple[str, str, str]]:
                      unit_of(key)))
     rows.append(("receivers", f"{len(c.receivers)} (see Receivers)", ""))
     for key, value in c.propagation.to_dict().items():
-        rows.append((f"propagation.{key}", f"{value:g}" if isinstance(value, float)
-                     else str(value), unit_of(f"propagation.{key}")))
+        if key != "terrain":
+            rows.append(_row(f"propagation.{key}", value))
+    for key, value in c.propagation.terrain.to_dict().items():
+        rows.append(_row(f"propagation.terrain.{key}", value))
     return rows
+
+
+def _row(path: str, value: object) -> tuple[str, str, str]:
+    if isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, list):  # the grid's bounds
+        text = ", ".join(f"{v:.4f}" for v in value)
+    else:
+        text = str(value)
+    return path, text, unit_of(path)
 
 
 class DetailsPanel(QWidget):

@@ -21,13 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.api import DatasetEntry
+from ..core.api import DatasetEntry, resolve_terrain
 from ..core.config.model import DatasetConfig
 from ..core.config.names import validate_name
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, TerrainError
 from ..core.workspace.paths import dataset_path
 from .config_form import ConfigForm
 
+# Terrain sources checked as the form changes (the rest when the run starts).
+QUICK_TERRAIN_SOURCES = ("builtin", "flat")
 ERROR_STYLE = "color: #b3261e;"
 OK_STYLE = "color: #2e6b30;"
 
@@ -117,9 +119,19 @@ class NewDatasetDialog(_FormDialog):
                       f"this workspace; choose another name, or expand that dataset",
                       error=True)
             return None
+        warnings: list[str] = []
+        if config.propagation.terrain.source in QUICK_TERRAIN_SOURCES:
+            # Cropping the built-in grid takes milliseconds; tiles are read by the run.
+            try:
+                config, warnings = resolve_terrain(config)
+            except TerrainError as exc:
+                self.form.mark_invalid("propagation.terrain.source")
+                self._say(str(exc), error=True)
+                return None
         self.form.mark_invalid(None)
         n = self.form.num_samples.value()
-        self._say(f"Ready: {n:,} samples will be written to {path}", error=False)
+        self._say("\n".join([f"Ready: {n:,} samples will be written to {path}",
+                             *(f"Note: {line}" for line in warnings)]), error=False)
         return NewDatasetRequest(config, n)
 
     def accept(self) -> None:

@@ -106,6 +106,8 @@ class JobRow(QFrame):
         job, p = self.job, self.job.last
         if not job.active:
             line = job.summary()
+        elif p is not None and p.done == 0 and p.prepared < 1.0 and job.state != "cancelling":
+            line = f"preparing the terrain… {100 * p.prepared:.0f} %"
         elif p is None or p.done == 0:
             line = job.summary() if job.state == "cancelling" else "opening the dataset…"
         else:

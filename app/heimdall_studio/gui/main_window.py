@@ -40,6 +40,7 @@ from .export import ExportRequest, ExportWorker, choose_export
 from .identity import AboutDialog, app_icon
 from .job_panel import JobPanel
 from .jobs import Job, JobManager, describe_error
+from .terrain_dialog import TerrainDialog
 from .watcher import WorkspaceWatcher
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self._ensure_workspace()
         self.dialog: NewDatasetDialog | ExpandDatasetDialog | None = None
         self.about_dialog: AboutDialog | None = None
+        self.terrain_dialog: TerrainDialog | None = None
         self.exports: dict[Path, ExportWorker] = {}  # dataset -> its running export
         self.last_error: str | None = None
         self.notice: str | None = None  # see show_notice
@@ -149,6 +151,9 @@ class MainWindow(QMainWindow):
         self.action_refresh = self._action(
             "action_refresh", "&Refresh", "F5", sp.SP_BrowserReload, self.refresh,
             "List the workspace and read the selected dataset again")
+        self.action_terrain = self._action(
+            "action_terrain", "&Terrain…", None, None, self.terrain,
+            "Elevation tiles of the terrain library and what they cover")
         self.action_quit = self._action("action_quit", "&Quit", "Ctrl+Q", None, self.close,
                                         "Quit Heimdall Studio")
         self.action_about = self._action("action_about", "&About", None, None, self.about,
@@ -163,6 +168,8 @@ class MainWindow(QMainWindow):
         workspace = self.menuBar().addMenu("&Workspace")
         for action in (self.action_open_workspace, self.action_refresh):
             workspace.addAction(action)
+        workspace.addSeparator()
+        workspace.addAction(self.action_terrain)
         workspace.addSeparator()
         workspace.addAction(self.action_quit)
         self.menuBar().addMenu("&Help").addAction(self.action_about)
@@ -418,6 +425,15 @@ class MainWindow(QMainWindow):
             self.about_dialog = AboutDialog(self)
         self.about_dialog.open()
         return self.about_dialog
+
+    def terrain(self) -> TerrainDialog:
+        """The terrain library's dialog, modal; it reads the library afresh each time."""
+        if self.terrain_dialog is None:
+            self.terrain_dialog = TerrainDialog(self)
+        else:
+            self.terrain_dialog.refresh()
+        self.terrain_dialog.exec()
+        return self.terrain_dialog
 
     # -- jobs ----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#303030")
 
@@ -133,6 +133,10 @@ class MapData:
     inside_lon: np.ndarray
     outside_lat: np.ndarray
     outside_lon: np.ndarray
+    # Shaded relief of the elevation grid the samples were drawn over (row 0 north), and
+    # the (south, north, west, east) it covers; None for a flat world.
+    relief: np.ndarray | None = None
+    relief_bounds: tuple[float, float, float, float] | None = None
 
 
 def _box_outline(box: tuple[float, float, float, float]) -> tuple[list[float], list[float]]:
@@ -159,12 +163,16 @@ class MapPlot(pg.PlotWidget):
                                             name="receiver box")
         self.receivers = pg.ScatterPlotItem(size=12, symbol="t1", pen=pg.mkPen("w", width=1),
                                             brush=pg.mkBrush(*RECEIVER_COLOR), name="receiver")
+        self.relief = pg.ImageItem(axisOrder="row-major")
+        self.relief.setZValue(-10)  # under everything
+        self.addItem(self.relief)
         for item in (self.outside, self.inside, self.training_box, self.receiver_box,
                      self.receivers):
             self.addItem(item)
         self._labels: list[pg.TextItem] = []
 
     def set_map(self, data: MapData) -> None:
+        self._set_relief(data.relief, data.relief_bounds)
         self.inside.setData(x=data.inside_lon, y=data.inside_lat)
         self.outside.setData(x=data.outside_lon, y=data.outside_lat)
         self.receiver_box.setData(*_box_outline(data.receiver_box))
@@ -176,6 +184,18 @@ class MapPlot(pg.PlotWidget):
         self.setAspectLocked(True, ratio=max(0.05, math.cos(math.radians(mid_lat))))
         lat0, lat1, lon0, lon1 = data.training_box
         self.setRange(xRange=(lon0, lon1), yRange=(lat0, lat1), padding=0.03)
+
+    def _set_relief(self, image: np.ndarray | None,
+                    bounds: tuple[float, float, float, float] | None) -> None:
+        if image is None or bounds is None:
+            self.relief.clear()
+            self.relief.setVisible(False)
+            return
+        south, north, west, east = bounds
+        self.relief.setImage(np.ascontiguousarray(image[::-1]), autoLevels=False,
+                             levels=(0, 255))  # row 0 is the south edge on a plot
+        self.relief.setRect(QRectF(west, south, east - west, north - south))
+        self.relief.setVisible(True)
 
     def _set_labels(self, data: MapData) -> None:
         # Labels follow the receiver network, which changes only with the dataset shown;
@@ -193,6 +213,7 @@ class MapPlot(pg.PlotWidget):
                 label.setVisible(False)
 
     def clear_data(self) -> None:
+        self._set_relief(None, None)
         for item in (self.inside, self.outside, self.receivers):
             item.setData(x=[], y=[])
         self.receiver_box.setData([], [])

@@ -22,6 +22,7 @@ from .plots import MapData
 
 MAX_MAP_POINTS = 5_000  # enough to show the boxes and the ring; setData cost grows with it
 MAP_FIELDS = ("tx_lat", "tx_lon", "inside")
+RELIEF_SIDE = 700  # samples a side of the map's shaded relief at most
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ def summarize_dataset(path: Path, max_points: int = MAX_MAP_POINTS) -> DatasetSu
     header, stats = api.dataset_stats(path)
     histograms = {key: Histogram(stats.edges[key], stats.counts[key]) for key in stats.counts}
     positions = api.load_dataset(path, fields=MAP_FIELDS, stop=max_points)
+    relief, relief_bounds = _relief(path)
     config = header.config
     inside = positions["inside"]
     lat, lon = positions["tx_lat"], positions["tx_lon"]
@@ -55,6 +57,19 @@ def summarize_dataset(path: Path, max_points: int = MAX_MAP_POINTS) -> DatasetSu
         training_box=training_box(config),
         inside_lat=lat[inside], inside_lon=lon[inside],
         outside_lat=lat[~inside], outside_lon=lon[~inside],
+        relief=relief, relief_bounds=relief_bounds,
     )
     return DatasetSummary(path=Path(path), num_samples=stats.num_samples,
                           histograms=histograms, map=map_data, map_points=len(lat))
+
+
+def _relief(path: Path) -> tuple[np.ndarray | None, tuple[float, float, float, float] | None]:
+    """The shaded relief of the dataset's elevation grid, and the area it covers (its
+    samples' bounds grown by half a step: each sample is the middle of a pixel)."""
+    grid = api.dataset_terrain(path)
+    if grid is None:
+        return None, None
+    half = grid.step_deg / 2
+    south, north, west, east = grid.bounds
+    return (api.shaded_relief(grid, RELIEF_SIDE),
+            (south - half, north + half, west - half, east + half))

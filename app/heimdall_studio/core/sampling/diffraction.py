@@ -69,9 +69,16 @@ def bullington_loss_db(dist_km, height_m, h_tx_m, h_rx_m, wavelength_m, k_factor
     knife-edge loss J(v) of the single equivalent edge, plus the correction
     (1 - exp(-L/6)) (10 + 0.02 d) for the obstructions it stands in for."""
     d = dist_km[dist_km.shape[0] - 1]
-    loss = knife_edge_loss_db(bullington_nu(dist_km, height_m, h_tx_m, h_rx_m,
-                                            wavelength_m, k_factor))
-    return loss + (1.0 - math.exp(-loss / 6.0)) * (10.0 + 0.02 * d)
+    return bullington_loss_of_nu(bullington_nu(dist_km, height_m, h_tx_m, h_rx_m,
+                                               wavelength_m, k_factor), d)
+
+
+@njit(cache=True, nogil=True)
+def bullington_loss_of_nu(nu, d_km):
+    """P.452-16 equation 20: the knife-edge loss of the equivalent edge of diffraction
+    parameter `nu`, corrected for a path `d_km` long."""
+    loss = knife_edge_loss_db(nu)
+    return loss + (1.0 - math.exp(-loss / 6.0)) * (10.0 + 0.02 * d_km)
 
 
 # Ground electrical constants of P.452 4.2.2.1: land, and sea water.
@@ -227,14 +234,17 @@ def terrain_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_mhz, k_factor,
     the diffraction parameter of its profile (line of sight when at most
     LINE_OF_SIGHT_NU): `(loss_db, nu)`.
 
-        h't, h'r  antenna heights above the least-squares smooth earth of the profile,
-                  which is not above the ground at either end
+        h't, h'r  antenna heights above the smooth earth of the profile (P.452-16
+                  Attachment 2, 5.1.6.3: the least-squares line, lowered under what
+                  obstructs the line between the antennas, not above the ground at
+                  either end)
         L_smooth  max(plane earth(h't, h'r), free space + spherical earth(h't, h'r))
                   (free space + spherical earth only when not `two_ray`)
-        L         L_smooth + max(0, J(v of the profile) - J(v of the smooth profile))
+        L         L_smooth + max(0, L_bull(profile) - L_bull(smooth profile))
 
-    The smooth profile is sea level with the antennas at h't, h'r; v is Bullington's
-    single equivalent knife edge, with the earth's bulge, over the same points.
+    L_bull is P.452's Bullington loss (its single equivalent knife edge, with the earth's
+    bulge, and the correction of equation 20); the smooth profile is sea level with the
+    antennas at h't, h'r, over the same points.
     """
     n = dist_km.shape[0]
     d = dist_km[n - 1]
@@ -243,9 +253,9 @@ def terrain_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_mhz, k_factor,
     h_ts = height_m[0] + h_tx_agl_m
     h_rs = height_m[n - 1] + h_rx_agl_m
     nu = bullington_nu(dist_km, height_m, h_ts, h_rs, wavelength_m, k_factor)
-    h_st, h_sr = least_squares_heights(dist_km, height_m)
-    h_te = h_ts - min(h_st, height_m[0])
-    h_re = h_rs - min(h_sr, height_m[n - 1])
+    h_st, h_sr = smooth_earth_heights(dist_km, height_m, h_ts, h_rs)
+    h_te = h_ts - h_st
+    h_re = h_rs - h_sr
     flat = height_m * 0.0
     nu_smooth = bullington_nu(dist_km, flat, h_te, h_re, wavelength_m, k_factor)
     free_space = 20.0 * math.log10(d) + 20.0 * math.log10(f_mhz) + 32.45
@@ -254,5 +264,5 @@ def terrain_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_mhz, k_factor,
     if two_ray:
         smooth = max(smooth, 40.0 * math.log10(d * 1000.0) - 20.0 * math.log10(h_te)
                      - 20.0 * math.log10(h_re))
-    excess = knife_edge_loss_db(nu) - knife_edge_loss_db(nu_smooth)
+    excess = bullington_loss_of_nu(nu, d) - bullington_loss_of_nu(nu_smooth, d)
     return smooth + max(0.0, excess), nu

@@ -148,7 +148,7 @@ def preparation(config: DatasetConfig, grid: ElevationGrid | None
 
 
 # Changes whenever `link_rows` would compute other values, so the cache is never stale.
-LINK_GRIDS_VERSION = "3.1"
+LINK_GRIDS_VERSION = "3.2"
 
 
 def _link_constants(config: DatasetConfig) -> tuple:

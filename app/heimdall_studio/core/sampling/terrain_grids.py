@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from ..config.geo import EARTH_RADIUS_KM
 from .diffraction import EARTH_RADIUS_KM as DIFFRACTION_RADIUS_KM
-from .diffraction import knife_edge_loss_db, spherical_earth_loss_db
+from .diffraction import bullington_loss_of_nu, spherical_earth_loss_db
 from .rng import candidate_key, normal
 
 # out[row, col, receiver, LINK_*]
@@ -121,8 +121,8 @@ def profile_loss_db(ground, n, d, inv, inv_sqrt, h_tx_agl_m, h_rx_agl_m, f_mhz, 
                     sea_from_zero, two_ray):
     """`diffraction.terrain_loss_db` of the first `n` heights of `ground`, evenly spaced
     over `d` km (the sea fraction: of the points at or below 0 m when `sea_from_zero`).
-    The same formulas, rearranged for the link grids: four passes over the points instead
-    of seven, the spacing's divisions and square roots from the tables of
+    The same formulas, rearranged for the link grids: five passes over the points instead
+    of eight, the spacing's divisions and square roots from the tables of
     `profile_tables`, no allocation (tests hold the two to each other). Returns
     (loss_db, nu)."""
     last = n - 1
@@ -151,6 +151,20 @@ def profile_loss_db(ground, n, d, inv, inv_sqrt, h_tx_agl_m, h_rx_agl_m, f_mhz, 
     nu = _bullington_rest(ground, n, h_ts, h_rs, s_tim, bulge, fresnel, inv, inv_sqrt, True)
     h_st = (2.0 * v1 * d - v2) / (d * d)
     h_sr = (v2 - v1 * d) / (d * d)
+    # lowered by the highest obstruction of the line between the antennas (no bulge),
+    # shared between the ends as the slopes towards it (P.452 Attachment 2, 5.1.6.3)
+    rise = (h_rs - h_ts) * inv[last]
+    h_obs = -math.inf
+    slope_t = -math.inf
+    slope_r = -math.inf
+    for i in range(1, last):
+        above = ground[i] - h_ts - rise * i
+        h_obs = max(h_obs, above)
+        slope_t = max(slope_t, above * inv[i])
+        slope_r = max(slope_r, above * inv[last - i])
+    if h_obs > 0.0:
+        h_st -= h_obs * slope_t / (slope_t + slope_r)
+        h_sr -= h_obs * slope_r / (slope_t + slope_r)
     h_te = h_ts - min(h_st, ground[0])
     h_re = h_rs - min(h_sr, ground[last])
     s_tim_smooth = -math.inf
@@ -165,7 +179,7 @@ def profile_loss_db(ground, n, d, inv, inv_sqrt, h_tx_agl_m, h_rx_agl_m, f_mhz, 
     if two_ray:
         smooth = max(smooth, 40.0 * math.log10(d * 1000.0) - 20.0 * math.log10(h_te)
                      - 20.0 * math.log10(h_re))
-    excess = knife_edge_loss_db(nu) - knife_edge_loss_db(nu_smooth)
+    excess = bullington_loss_of_nu(nu, d) - bullington_loss_of_nu(nu_smooth, d)
     return smooth + max(0.0, excess), nu
 
 

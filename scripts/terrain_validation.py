@@ -12,15 +12,20 @@ For each link (a receiver of the default network with a 10 m mast, a transmitter
 the ground of a place nearby) it prints our loss (`diffraction.terrain_loss_db`, as the
 generator evaluates it), P.452's basic transmission loss not exceeded for 50 % of time
 (L_b: free space, diffraction, troposcatter and ducting combined) and its free-space plus
-delta-Bullington diffraction loss (L_bfsg + L_d50), with the differences.
+delta-Bullington diffraction loss (L_bfsg + L_d50), with the differences, and writes
+the profiles with P.452's losses to tests/fixtures/terrain_reference.json, which
+tests/core/test_terrain_model.py holds the model to.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 
+OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "terrain_reference.json"
 K_FACTOR = 4 / 3
 DELTA_N = 157.0 * (1 - 1 / K_FACTOR)  # P.452's k50 = 157 / (157 - delta_N)
 PLACES = {"Alessandria": (44.91, 8.61), "Asti": (44.90, 8.21), "Biella": (45.56, 8.05),
@@ -68,21 +73,30 @@ def main() -> None:
           "ours - that | line of sight |")
     print("|---|---|---|---|---|---|---|---|---|")
     against_b, against_d = [], []
+    cases = []
     for receiver, place in LINKS:
         r = rx[receiver]
         lat, lon = PLACES[place]
         dist, ground = terrain_profile(grid, r.lat, r.lon, lat, lon)
-        ground = np.round(ground, 1)
+        dist, ground = np.round(dist, 4), np.round(ground, 1)  # as stored
         sea = float((ground <= 0).mean())
         for f_mhz in FREQUENCIES_MHZ:
             ours, nu = terrain_loss_db(dist, ground, H_RX_M, H_TX_M, f_mhz, K_FACTOR, sea,
                                        True)
             l_b, l_d = pycraf_losses(dist, ground, f_mhz)
+            cases.append({"name": f"{receiver} - {place}", "f_mhz": f_mhz,
+                          "dist_km": dist.tolist(), "height_m": ground.tolist(),
+                          "h_rx_agl_m": H_RX_M, "h_tx_agl_m": H_TX_M, "sea_fraction": sea,
+                          "p452_l_b_db": l_b, "p452_l_bfsg_plus_l_d_db": l_d})
             against_b.append(ours - l_b)
             against_d.append(ours - l_d)
             print(f"| {receiver} - {place} | {dist[-1]:.0f} | {f_mhz:.0f} | {ours:.1f} | "
                   f"{l_b:.1f} | {ours - l_b:+.1f} | {l_d:.1f} | {ours - l_d:+.1f} | "
                   f"{'yes' if nu <= LINE_OF_SIGHT_NU else 'no'} |")
+    OUT.write_text(json.dumps({
+        "k_factor": K_FACTOR, "polarization": "vertical", "time_percent": 50,
+        "source": "pycraf 2.1.0, pathprof.loss_complete and loss_diffraction, P.452-16",
+        "cases": cases}, separators=(",", ":")))
     for label, values in (("L_b", against_b), ("L_bfsg + L_d50", against_d)):
         v = np.array(values)
         print(f"\nours - P.452 {label}: median {np.median(v):+.1f} dB, mean {v.mean():+.1f} dB,"

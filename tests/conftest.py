@@ -29,8 +29,15 @@ def _logs_in_tmp(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _cache_in_tmp(tmp_path_factory, monkeypatch):
-    """Listing indexes go to a temporary folder, never the user's cache folder."""
-    monkeypatch.setenv("HEIMDALL_STUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    """Listing indexes go to a temporary folder, never the user's cache folder. The
+    terrain link grids, kept by content (`sampling.link_cache`), are shared by the whole
+    session, as they are by a user's datasets: most tests draw over the same built-in
+    terrain and receivers. Tests of the cache itself give it a folder of their own."""
+    cache = tmp_path_factory.mktemp("cache")
+    shared = tmp_path_factory.getbasetemp() / "terrain-links"
+    shared.mkdir(exist_ok=True)
+    (cache / "terrain-links").symlink_to(shared, target_is_directory=True)
+    monkeypatch.setenv("HEIMDALL_STUDIO_CACHE_DIR", str(cache))
 
 
 @pytest.fixture(autouse=True)

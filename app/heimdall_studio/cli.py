@@ -203,9 +203,8 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
         params["propagation"] = {"terrain": terrain}
     config = api.make_config(args.name, **params)
     config, warnings = api.resolve_terrain(config)  # what does not cover the box: said now
-    for line in warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    return _drive(lambda: api.create_run(config, args.samples, workspace, args.compression))
+    return _drive(lambda: api.create_run(config, args.samples, workspace, args.compression),
+                  [f"warning: {line}" for line in warnings])
 
 
 def _terrain_group(args: argparse.Namespace) -> dict[str, Any]:
@@ -272,8 +271,9 @@ class _StopRequest:
             signal.signal(s, handler)
 
 
-def _drive(start: Callable[[], Iterator[api.Progress]]) -> int:
-    """Open the run (a stop asked meanwhile ends it at its first record), then follow it."""
+def _drive(start: Callable[[], Iterator[api.Progress]], notes: Sequence[str] = ()) -> int:
+    """Open the run (a stop asked meanwhile ends it at its first record), then follow it;
+    `notes` are printed with its result (a run that fails says one line: its error)."""
     bar = ProgressBar(sys.stderr)
     last = None
     with _StopRequest() as stop:
@@ -294,6 +294,8 @@ def _drive(start: Callable[[], Iterator[api.Progress]]) -> int:
             run.close()  # type: ignore[attr-defined]
     assert last is not None
     bar.finish(last)
+    for note in notes:
+        print(note, file=sys.stderr)
     if stop.signal is not None:
         if last.kind == "create" and last.done == 0:  # the run removed its empty file
             print(f"interrupted before the first block was committed: dataset "

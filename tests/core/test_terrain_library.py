@@ -98,3 +98,70 @@ def test_the_command_line_refuses_a_bad_tile_with_one_line_and_exit_2(tmp_path, 
         "(3 arc-seconds) or 25,934,402 (1 arc-second); it is truncated or not a tile"]
     empty = run("terrain", "list")
     assert empty.returncode == 0 and "no tiles in" in empty.stdout
+
+
+# -- GeoTIFF (the optional rasterio) ----------------------------------------------------
+
+
+def geotiff(path, heights, north=45.6, west=7.4, step=1 / 1200, crs="EPSG:4326",
+            nodata=None):
+    import rasterio
+    from rasterio.transform import Affine
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    heights = np.asarray(heights, dtype=np.int16)
+    with rasterio.open(path, "w", driver="GTiff", height=heights.shape[0],
+                       width=heights.shape[1], count=1, dtype="int16", crs=crs,
+                       transform=Affine(step, 0, west, 0, -step, north), nodata=nodata) as out:
+        out.write(heights, 1)
+    return path
+
+
+def test_a_geographic_geotiff_is_read_imported_and_listed(tmp_path, library):
+    from heimdall_studio.core.terrain.geotiff import read_geotiff
+
+    rows = cols = 240  # 0.2 degrees of 3 arc-seconds
+    lat = 45.6 - (np.arange(rows)[:, None] + 0.5) / 1200
+    lon = 7.4 + (np.arange(cols)[None, :] + 0.5) / 1200
+    plane = np.rint(200 + 1000 * (lat - 45.4) + 500 * (lon - 7.4)).astype(np.int16)
+    plane[10, 10] = -9999  # a void
+    path = geotiff(tmp_path / "dem.tif", plane, nodata=-9999)
+    grid = read_geotiff(path)
+    # pixel centres: half a pixel inside the corner the transform names
+    assert grid.first_lat == pytest.approx(45.6 - 0.5 / 1200)
+    assert grid.first_lon == pytest.approx(7.4 + 0.5 / 1200)
+    assert grid.elevation(45.5, 7.5) == pytest.approx(200 + 100 + 50, abs=1.0)
+    assert abs(grid.heights[10, 10] - plane[10, 11]) < 2  # filled from its neighbours
+    [info] = api.import_terrain([path])
+    south, north, west, east = info.bounds
+    assert (south, north, west, east) == pytest.approx(
+        (45.4 + 0.5 / 1200, 45.6 - 0.5 / 1200, 7.4 + 0.5 / 1200, 7.6 - 0.5 / 1200))
+    assert info.arcsec == 3 and (library / "dem.tif").is_file()
+    listed = json.loads(run("terrain", "list", "--json").stdout)
+    assert [t["name"] for t in listed] == ["dem.tif"]
+
+
+def test_a_dataset_is_drawn_over_a_geotiff_where_it_reaches(tmp_path, workspace):
+    lat = 45.6 - (np.arange(240)[:, None] + 0.5) / 1200
+    folder = tmp_path / "dems"
+    geotiff(folder / "hill.tif", np.full((240, 240), 1500) + 0 * lat)
+    receivers = [{"name": f"r{i}", "lat": 45.45 + 0.1 * (i % 2), "lon": 7.45 + 0.1 * (i // 2),
+                  "alt_m": 1500.0} for i in range(4)]
+    last = api.create_dataset("dem", 300, workspace, seed=1, receivers=receivers,
+                              margin_deg=0.02, propagation={
+                                  "terrain": {"source": "tiles", "tiles_dir": str(folder)}})
+    ground = api.load_dataset(last.path)["tx_ground_m"]
+    assert np.allclose(ground, 1500.0)  # the box lies inside the GeoTIFF
+
+
+@pytest.mark.parametrize("crs, message", [
+    ("EPSG:32632", "projected reference"), (None, "no geographic reference")])
+def test_a_geotiff_without_longitude_and_latitude_is_refused(tmp_path, library, crs,
+                                                            message):
+    path = geotiff(tmp_path / "utm.tif", np.full((50, 50), 100), north=5_000_000.0,
+                   west=400_000.0, step=90.0, crs=crs)
+    with pytest.raises(TerrainError, match=message):
+        api.import_terrain([path])
+    result = run("terrain", "import", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr and not library.exists()

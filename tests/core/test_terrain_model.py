@@ -3,8 +3,10 @@ computations: the link loss on flat, ridged and hilly ground (synthetic SRTM til
 the real tile reader), the kernel's lookups against the model evaluated on the exact
 profile, the shadowing field's statistics, and what a dataset drawn over terrain keeps."""
 
+import json
 import math
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -26,6 +28,7 @@ from heimdall_studio.core.terrain.profile import terrain_profile
 from heimdall_studio.core.terrain.source import resolve_terrain
 from heimdall_studio.core.terrain.srtm import read_hgt
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 K = 4 / 3
 RADIUS_KM = 6371.0 * K  # P.452's earth radius, as the model uses it
 C_M_S = 299_792_458.0
@@ -391,7 +394,9 @@ def test_a_file_whose_elevation_grid_was_altered_is_refused(workspace):
         read_terrain(f, read_header(path))
 
 
-def test_link_grids_are_cached_by_content_and_a_damaged_entry_is_made_again():
+def test_link_grids_are_cached_by_content_and_a_damaged_entry_is_made_again(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("HEIMDALL_STUDIO_CACHE_DIR", str(tmp_path / "own-cache"))
     config = make_config("cache", seed=1, margin_deg=0.1)
     first = prepare(config).prepared.link
     [entry] = link_cache.folder().glob("*.npz")
@@ -401,3 +406,17 @@ def test_link_grids_are_cached_by_content_and_a_damaged_entry_is_made_again():
     assert np.array_equal(prepare(config).prepared.link, first)
     other = prepare(config.replace(frequency_mhz=433.0)).prepared.link
     assert not np.array_equal(other, first) and len(list(link_cache.folder().glob("*"))) == 2
+
+
+def test_the_link_loss_agrees_with_p452_on_real_profiles_of_the_network():
+    # pycraf's independent P.452-16 (scripts/terrain_validation.py wrote the reference):
+    # free space plus delta-Bullington diffraction on 18 obstructed links of the default
+    # network, at 145 and 433 MHz
+    reference = json.loads((FIXTURES / "terrain_reference.json").read_text())
+    assert len(reference["cases"]) == 36
+    for case in reference["cases"]:
+        loss, nu = terrain_loss_db(np.array(case["dist_km"]), np.array(case["height_m"]),
+                                   case["h_rx_agl_m"], case["h_tx_agl_m"], case["f_mhz"],
+                                   reference["k_factor"], case["sea_fraction"], True)
+        assert nu > 0, case["name"]  # the ray is blocked: diffraction, as in P.452
+        assert loss == pytest.approx(case["p452_l_bfsg_plus_l_d_db"], abs=0.5), case["name"]

@@ -1,6 +1,6 @@
 """Workspace > Terrain: the elevation tiles of the terrain library and where they lie.
 
-The dialog lists the library's SRTM tiles, imports more (files or a folder, checked in
+The dialog lists the library's tiles (SRTM, GeoTIFF), imports more (files or a folder, checked in
 full by the core before anything is copied, off the GUI thread), and maps them over the
 shaded relief of the built-in GLOBE grid, with the default receiver network and its
 training box for orientation.
@@ -47,15 +47,20 @@ from .plots import INSIDE_COLOR, RECEIVER_COLOR, _box_outline, _style
 log = logging.getLogger(__name__)
 
 RELIEF_MAX_SIDE = 900  # samples a side of the relief image (api.shaded_relief's max_side)
-TILE_FILTER = "SRTM tiles (*.hgt *.hgt.zip);;All files (*)"
+TILE_FILTER = ("Elevation tiles (*.hgt *.hgt.zip *.tif *.tiff);;SRTM tiles (*.hgt *.hgt.zip);;"
+               "GeoTIFF (*.tif *.tiff);;All files (*)")
 NAMED_TILES = 4  # an import message names this many tiles, and counts more
 
 
-def _span(low: int, high: int, positive: str, negative: str) -> str:
-    """`45-46 N`; south of the equator or west of Greenwich `33-34 S`, `70-71 W`."""
+def _span(low: float, high: float, positive: str, negative: str) -> str:
+    """`45-46 N`; south of the equator or west of Greenwich `33-34 S`, `70-71 W`; a
+    GeoTIFF's edges to two decimals (`45.40-45.60 N`)."""
+    def text(value: float) -> str:
+        return f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+
     if low >= 0:
-        return f"{low}-{high} {positive}"
-    return f"{-high}-{-low} {negative}"
+        return f"{text(low)}-{text(high)} {positive}"
+    return f"{text(-high)}-{text(-low)} {negative}"
 
 
 def tile_covers(tile: TileInfo) -> str:
@@ -65,7 +70,7 @@ def tile_covers(tile: TileInfo) -> str:
 
 
 def tile_resolution(tile: TileInfo) -> str:
-    return f"{tile.arcsec} arc-second{'' if tile.arcsec == 1 else 's'}"
+    return f"{tile.arcsec:g} arc-second{'' if tile.arcsec == 1 else 's'}"
 
 
 def _tile_outlines(tiles: Sequence[TileInfo]) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +187,8 @@ class TerrainDialog(QDialog):
         grid_arcsec = round(self.grid.step_deg * 3600)
         intro = QLabel(
             "Elevation tiles (SRTM <code>.hgt</code> or <code>.hgt.zip</code>, 1 or 3 "
-            "arc-seconds). Where a tile and the built-in GLOBE grid "
+            "arc-seconds, or GeoTIFF in longitude and latitude). Where a tile and the "
+            "built-in GLOBE grid "
             f"({grid_arcsec} arc-seconds) both cover a point, the tile's heights are used. "
             "A dataset stores the grid it was drawn with, so tiles can be removed later "
             "without changing it.", wordWrap=True)
@@ -197,7 +203,7 @@ class TerrainDialog(QDialog):
         header.setStretchLastSection(True)
         self.summary = QLabel(objectName="terrain_summary", wordWrap=True)
         self.import_files_button = QPushButton("Import tiles…", objectName="import_tiles")
-        self.import_files_button.setToolTip("Add .hgt or .hgt.zip files to the library")
+        self.import_files_button.setToolTip("Add .hgt, .hgt.zip or GeoTIFF files to the library")
         self.import_files_button.clicked.connect(self.import_files)
         self.import_folder_button = QPushButton("Import folder…", objectName="import_folder")
         self.import_folder_button.setToolTip("Add every tile directly inside a folder")

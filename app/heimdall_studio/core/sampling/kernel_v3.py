@@ -431,6 +431,8 @@ def _fill_flat_plane(prepared, config, keys, chunk_first, chunk_start, chunk_sto
     """Terrain `none`: version 2's samples, and the truth of its flat plane."""
     kernel_v2.fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, start,
                          a, counters, status)
+    if (status != STATUS_OK).any():
+        return  # the generator raises: the rows are not all drawn
     prop = config.propagation
     d = a["distance_km"].astype(np.float64)
     loss = 20.0 * np.log10(d) + fspl_constant_db(config.frequency_mhz)

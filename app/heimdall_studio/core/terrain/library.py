@@ -6,6 +6,10 @@ library never holds half a tile. One file per tile: importing a tile replaces th
 of the same corner, whatever its form (`.hgt` or `.hgt.zip`) or resolution. Listing
 reads names and sizes only.
 
+GeoTIFF files (`.tif`, `.tiff`, of any extent, in longitude and latitude) are kept as
+they are and replace only a file of the same name; reading them needs the optional
+rasterio (`geotiff`).
+
 The folder is `$HEIMDALL_STUDIO_TERRAIN_DIR`, else `terrain` in the user data folder.
 """
 
@@ -23,10 +27,13 @@ from pathlib import Path
 import platformdirs
 
 from ..errors import TerrainError
+from .geotiff import GEOTIFF_SUFFIXES, geotiff_extent, read_geotiff
+from .grid import ElevationGrid
 from .srtm import SAMPLES_BY_SIZE, read_hgt, tile_corner, tile_member
 
 LIBRARY_ENV = "HEIMDALL_STUDIO_TERRAIN_DIR"
-TILE_SUFFIXES = (".hgt", ".hgt.zip")
+SRTM_SUFFIXES = (".hgt", ".hgt.zip")
+TILE_SUFFIXES = SRTM_SUFFIXES + GEOTIFF_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -34,19 +41,24 @@ class TileInfo:
     """A tile of the library: where it lies and how fine it is."""
 
     path: Path
-    south: int
-    west: int
-    arcsec: int  # 1 or 3
+    south: float
+    west: float
+    arcsec: float  # SRTM: 1 or 3
     size_bytes: int
+    # A GeoTIFF's; an SRTM tile covers one degree from its corner.
+    north: float | None = None
+    east: float | None = None
 
     @property
     def name(self) -> str:
         return self.path.name
 
     @property
-    def bounds(self) -> tuple[int, int, int, int]:
+    def bounds(self) -> tuple[float, float, float, float]:
         """(south, north, west, east) in degrees."""
-        return self.south, self.south + 1, self.west, self.west + 1
+        north = self.south + 1 if self.north is None else self.north
+        east = self.west + 1 if self.east is None else self.east
+        return self.south, north, self.west, east
 
     def to_dict(self) -> dict[str, object]:
         south, north, west, east = self.bounds
@@ -62,6 +74,15 @@ def library_dir() -> Path:
     return platformdirs.user_data_path("heimdall-studio", appauthor=False) / "terrain"
 
 
+def is_geotiff(path: Path) -> bool:
+    return path.name.lower().endswith(GEOTIFF_SUFFIXES)
+
+
+def read_tile(path: Path) -> ElevationGrid:
+    """A tile of either kind, read in full (TerrainError says why one cannot be)."""
+    return read_geotiff(path) if is_geotiff(path) else read_hgt(path)
+
+
 def is_tile_name(name: str) -> bool:
     return name.lower().endswith(TILE_SUFFIXES) and not name.startswith(".")
 
@@ -73,7 +94,7 @@ def tile_files(paths: Iterable[str | Path]) -> list[Path]:
         if given.is_dir():
             inside = sorted(p for p in given.iterdir() if is_tile_name(p.name) and p.is_file())
             if not inside:
-                raise TerrainError(f"{given} holds no .hgt or .hgt.zip tile")
+                raise TerrainError(f"{given} holds no .hgt, .hgt.zip or GeoTIFF tile")
             found += inside
         elif given.is_file():
             found.append(given)
@@ -90,8 +111,8 @@ def import_tiles(paths: Iterable[str | Path]) -> list[TileInfo]:
     files = tile_files(paths)
     for path in files:
         if not is_tile_name(path.name):
-            raise TerrainError(f"{path.name} is not a .hgt or .hgt.zip tile")
-        read_hgt(path)  # the whole tile, so a damaged one is refused here
+            raise TerrainError(f"{path.name} is not a .hgt, .hgt.zip or GeoTIFF tile")
+        read_tile(path)  # the whole tile, so a damaged one is refused here
     folder = library_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -102,7 +123,7 @@ def import_tiles(paths: Iterable[str | Path]) -> list[TileInfo]:
 
 
 def _copy_in(path: Path, folder: Path) -> TileInfo:
-    corner = tile_corner(path.name)
+    corner = None if is_geotiff(path) else tile_corner(path.name)
     target = folder / path.name
     temporary = folder / f".{path.name}.{secrets.token_hex(4)}.part"
     try:
@@ -113,7 +134,8 @@ def _copy_in(path: Path, folder: Path) -> TileInfo:
         raise TerrainError(f"cannot copy {path.name} into {folder}: "
                            f"{exc.strerror or exc}") from None
     for other in folder.iterdir():  # one file per corner
-        if other != target and is_tile_name(other.name) and _corner_of(other) == corner:
+        if (corner is not None and other != target and is_tile_name(other.name)
+                and not is_geotiff(other) and _corner_of(other) == corner):
             other.unlink()
     return _info(target)
 
@@ -132,7 +154,7 @@ def list_tiles() -> list[TileInfo]:
         return []
     tiles = []
     for path in folder.iterdir():
-        if not is_tile_name(path.name) or _corner_of(path) is None:
+        if not is_tile_name(path.name) or (not is_geotiff(path) and _corner_of(path) is None):
             continue
         try:
             tiles.append(_info(path))
@@ -141,11 +163,21 @@ def list_tiles() -> list[TileInfo]:
     return sorted(tiles, key=lambda t: (t.south, t.west))
 
 
+def tile_info(path: Path) -> TileInfo:
+    """What the tile at `path` covers, from its name and size (a GeoTIFF: its header)."""
+    return _info(path)
+
+
 def _info(path: Path) -> TileInfo:
-    south, west = tile_corner(path.name)
     st = path.lstat()
     if not stat.S_ISREG(st.st_mode):
         raise TerrainError(f"{path.name} is not a regular file")
+    if is_geotiff(path):
+        south, north, west, east, step = geotiff_extent(path)
+        arcsec = round(step * 3600, 3)
+        return TileInfo(path, south, west, int(arcsec) if arcsec.is_integer() else arcsec,
+                        st.st_size, north, east)
+    south, west = tile_corner(path.name)
     raw_size = st.st_size
     if path.name.lower().endswith(".zip"):
         try:

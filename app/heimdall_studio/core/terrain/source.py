@@ -18,7 +18,7 @@ import numpy as np
 from ..config.geo import training_box
 from ..config.model import DatasetConfig, TerrainModel
 from ..errors import TerrainError
-from . import library, srtm
+from . import library
 from .grid import ElevationGrid, builtin_grid
 
 # Grid samples kept around the training box, so every candidate and receiver has its
@@ -129,8 +129,8 @@ def tiles_grid(config: DatasetConfig, tiles_dir: str) -> ElevationGrid:
     south, north, west, east = training_box(config)
     wanted = []
     for path in files:
-        lat, lon = srtm.tile_corner(path.name)
-        if lat < north and lat + 1 > south and lon < east and lon + 1 > west:
+        s, n, w, e = library.tile_info(path).bounds
+        if s < north and n > south and w < east and e > west:
             wanted.append(path)
     if not wanted:
         raise TerrainError(f"{where} do not reach the training box of '{config.name}' "
@@ -138,7 +138,7 @@ def tiles_grid(config: DatasetConfig, tiles_dir: str) -> ElevationGrid:
     tiles = []
     for path in wanted:
         try:
-            tiles.append(srtm.read_hgt(path))
+            tiles.append(library.read_tile(path))
         except OSError as exc:  # the folder vanished, a file went unreadable
             raise TerrainError(f"cannot read {path}: {exc.strerror or exc}") from None
     step = max(min(t.step_deg for t in tiles), FINEST_STEP_DEG)

@@ -287,3 +287,45 @@ def test_forced_widget_values_never_reach_the_generator(qtbot, open_window, work
                     == 5000, timeout=10_000)
     row = window.model.row_of(path)
     assert window.model.index(row, 2).data() == "5,000"
+
+
+def test_terrain_fields_reach_the_config_and_are_checked_as_they_change(new_dialog):
+    source = new_dialog.findChild(QComboBox, "propagation.terrain.source")
+    k_factor = new_dialog.findChild(QDoubleSpinBox, "propagation.terrain.k_factor")
+    assert source.currentText() == "builtin" and k_factor.value() == pytest.approx(1.333)
+    assert [source.itemText(i) for i in range(source.count())] == [
+        "builtin", "none", "flat", "tiles"]
+    new_dialog.findChild(QLineEdit, "name").setText("terrain")
+    request = new_dialog.validate()
+    # the built-in grid is identified at once, and the foothill sites are noted
+    terrain = request.config.propagation.terrain
+    assert terrain.source == "builtin" and len(terrain.sha256) == 64
+    assert "Aquila di Giaveno" in new_dialog.message.text()
+    assert "Coazze" in new_dialog.message.text() and new_dialog.ok_button.isEnabled()
+    source.setCurrentText("none")
+    assert new_dialog.validate().config.propagation.terrain.source == "none"
+    assert "Aquila" not in new_dialog.message.text()
+    # a training box the built-in grid does not cover is refused before anything runs
+    source.setCurrentText("builtin")
+    new_dialog.findChild(QDoubleSpinBox, "margin_deg").setValue(3.0)
+    assert new_dialog.validate() is None and not new_dialog.ok_button.isEnabled()
+    assert "not inside it" in new_dialog.message.text()
+    assert source.property("invalid") is True
+    k_factor.setValue(20.0)
+    new_dialog.findChild(QDoubleSpinBox, "margin_deg").setValue(0.5)
+    assert new_dialog.validate() is None and "k_factor" in new_dialog.message.text()
+
+
+def test_the_expand_dialog_shows_the_terrain_greyed(qtbot, open_window, workspace,
+                                                   make_dataset, select):
+    path = make_dataset(workspace, "flatland", 500, seed=3,
+                        propagation={"terrain": {"source": "none", "k_factor": 1.2}})
+    window = open_window(workspace)
+    select(window, path)
+    window.action_expand_dataset.trigger()
+    dialog = window.findChild(QDialog, "expand_dataset_dialog")
+    source = dialog.findChild(QComboBox, "propagation.terrain.source")
+    k_factor = dialog.findChild(QDoubleSpinBox, "propagation.terrain.k_factor")
+    assert source.currentText() == "none" and not source.isEnabled()
+    assert k_factor.value() == pytest.approx(1.2) and not k_factor.isEnabled()
+    dialog.reject()

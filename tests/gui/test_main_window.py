@@ -398,3 +398,28 @@ def test_singletons_survive_many_signal_emissions(qtbot):
 def test_format_size(size, text):
     from heimdall_studio.core.config.units import format_size
     assert format_size(size) == text
+
+
+def test_the_map_shows_the_relief_a_dataset_was_drawn_over(qtbot, open_window, workspace,
+                                                          make_dataset, select):
+    over = make_dataset(workspace, "over-terrain", 400, seed=5)
+    flat = make_dataset(workspace, "flat-plane", 400, seed=5,
+                        propagation={"terrain": {"source": "none"}})
+    window = open_window(workspace)
+    details = window.details
+    with qtbot.waitSignal(details.summary_loaded, timeout=10_000) as loaded:
+        select(window, over)
+    relief = details.map_plot.relief
+    assert relief.isVisible() and relief.image is not None
+    south, north, west, east = api.dataset_terrain(over).bounds
+    rect = relief.mapRectToParent(relief.boundingRect())
+    assert rect.left() < west < rect.left() + 0.02 and rect.right() > east
+    assert rect.top() < south and rect.bottom() > north  # y grows north on the plot
+    assert loaded.args[0].map.relief.shape[2] == 3
+    config = {details.config_table.item(r, 0).text(): details.config_table.item(r, 1).text()
+              for r in range(details.config_table.rowCount())}
+    assert config["propagation.terrain.source"] == "builtin"
+    assert len(config["propagation.terrain.sha256"]) == 64
+    with qtbot.waitSignal(details.summary_loaded, timeout=10_000):
+        select(window, flat)
+    assert not details.map_plot.relief.isVisible()

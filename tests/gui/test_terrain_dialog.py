@@ -151,7 +151,7 @@ def test_a_bad_tile_is_refused_in_red_and_nothing_is_imported(qtbot, monkeypatch
     monkeypatch.setattr(dialog, "_ask_folder", lambda: str(empty))
     with qtbot.waitSignal(dialog.import_failed, timeout=10_000):
         dialog.import_folder_button.click()
-    assert "holds no .hgt or .hgt.zip tile" in dialog.message.text()
+    assert "holds no .hgt, .hgt.zip or GeoTIFF tile" in dialog.message.text()
 
     # Then a good import turns the message green again.
     monkeypatch.setattr(dialog, "_ask_files", lambda: [str(good)])

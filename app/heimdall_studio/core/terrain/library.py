@@ -29,7 +29,7 @@ import platformdirs
 from ..errors import TerrainError
 from .geotiff import GEOTIFF_SUFFIXES, geotiff_extent, read_geotiff
 from .grid import ElevationGrid
-from .srtm import SAMPLES_BY_SIZE, read_hgt, tile_corner, tile_member
+from .srtm import read_hgt, tile_corner, tile_member, tile_samples
 
 LIBRARY_ENV = "HEIMDALL_STUDIO_TERRAIN_DIR"
 SRTM_SUFFIXES = (".hgt", ".hgt.zip")
@@ -185,7 +185,5 @@ def _info(path: Path) -> TileInfo:
                 raw_size = tile_member(archive, path.name).file_size
         except (zipfile.BadZipFile, OSError):
             raise TerrainError(f"{path.name} is not a readable zip archive") from None
-    samples = SAMPLES_BY_SIZE.get(raw_size)
-    if samples is None:
-        raise TerrainError(f"{path.name} is not an SRTM tile")
+    samples = tile_samples(raw_size, path.name)
     return TileInfo(path, south, west, 3600 // (samples - 1), st.st_size)

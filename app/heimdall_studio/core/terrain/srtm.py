@@ -41,15 +41,21 @@ def read_hgt(path: str | Path) -> ElevationGrid:
     path = Path(path)
     lat, lon = tile_corner(path.name)
     raw = _tile_bytes(path)
-    samples = SAMPLES_BY_SIZE.get(len(raw))
-    if samples is None:
-        raise TerrainError(f"{path.name} holds {len(raw):,} bytes: an SRTM tile holds "
-                           f"{1201 * 1201 * 2:,} (3 arc-seconds) or {3601 * 3601 * 2:,} "
-                           "(1 arc-second); it is truncated or not a tile")
+    samples = tile_samples(len(raw), path.name)
     heights = np.frombuffer(raw, dtype=">i2").reshape(samples, samples)
     filled = fill_voids(heights, path.name)
     return ElevationGrid(filled, float(lat + 1), float(lon), 1.0 / (samples - 1),
                          f"SRTM {path.name}")
+
+
+def tile_samples(size: int, name: str) -> int:
+    """Samples a side of a tile of `size` bytes; TerrainError if no tile is that size."""
+    samples = SAMPLES_BY_SIZE.get(size)
+    if samples is None:
+        raise TerrainError(f"{name} holds {size:,} bytes: an SRTM tile holds "
+                           f"{1201 * 1201 * 2:,} (3 arc-seconds) or {3601 * 3601 * 2:,} "
+                           "(1 arc-second); it is truncated or not a tile")
+    return samples
 
 
 def tile_member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:

@@ -7,7 +7,9 @@ The GUI figures (event-loop stall, live plot rate, start-up) come from
 gui_responsiveness.py, run offscreen in its own process; `--no-gui` skips them.
 
 Rates are marginal between two run sizes, so start-up costs cancel out. Everything runs
-at the default config and network, writing real files with the default compression.
+at the default config and network with `--terrain none` (the flat plane: these figures
+compare with earlier releases and the numpy reference; benchmarks/terrain.py measures the
+terrain model), writing real files with the default compression.
 Nothing of the user's is touched: settings, workspace, caches and logs of this run and of
 the processes it starts are in its temporary folder (`user_folders`).
 """
@@ -38,6 +40,8 @@ from heimdall_studio.core.sampling.generator import generate_block, generate_blo
 from heimdall_studio.core.workspace import index, listing
 
 ROWS: list[tuple[str, str, str]] = []
+# The flat plane of generator version 2 (SPEC section 3), which the numpy reference draws.
+FLAT = {"propagation": {"terrain": {"source": "none"}}}
 
 
 def row(name: str, value: str, note: str = "") -> None:
@@ -52,8 +56,8 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
 
 
 def generation(ws: Path, small: int, large: int) -> float:
-    t_small, r_small = timed(api.create_dataset, "gen-small", small, ws, seed=1)
-    t_large, r_large = timed(api.create_dataset, "gen-large", large, ws, seed=1)
+    t_small, r_small = timed(api.create_dataset, "gen-small", small, ws, seed=1, **FLAT)
+    t_large, r_large = timed(api.create_dataset, "gen-large", large, ws, seed=1, **FLAT)
     rate = (large - small) / (t_large - t_small)
     cand = (r_large.candidates - r_small.candidates) / (t_large - t_small)
     row("samples/s (end to end)", f"{rate:,.0f}", f"{small:,} vs {large:,} samples, file written")
@@ -67,14 +71,14 @@ def generation(ws: Path, small: int, large: int) -> float:
 
 
 def kernel_only(samples: int) -> float:
-    config = api.make_config("kernel", seed=1)
+    config = api.make_config("kernel", seed=1, **FLAT)
     began = time.perf_counter()
     candidates = sum(b.candidates for b in generate_blocks(config, 0, samples))
     return candidates / (time.perf_counter() - began)
 
 
 def numpy_reference(candidates: int) -> float:
-    config = api.make_config("numpy", seed=1)
+    config = api.make_config("numpy", seed=1, **FLAT)
     rng = np.random.default_rng(1)
     batch = 100_000
     began = time.perf_counter()
@@ -92,7 +96,7 @@ def scaling(ws: Path, sizes: list[int]) -> None:
     measured as a one-sample run; the note gives the cost per sample net of it.
     """
     def run_and_sync(name: str, n: int) -> None:
-        api.create_dataset(name, n, ws, seed=2)
+        api.create_dataset(name, n, ws, seed=2, **FLAT)
         os.sync()
 
     def best_of(n: int, runs: int) -> float:
@@ -118,9 +122,9 @@ def scaling(ws: Path, sizes: list[int]) -> None:
 
 
 def expansion(ws: Path, base: int, extra: int) -> Path:
-    api.create_dataset("base", base, ws, seed=3)
+    api.create_dataset("base", base, ws, seed=3, **FLAT)
     t_expand, _ = timed(api.expand_dataset, "base", extra, ws)
-    t_create, _ = timed(api.create_dataset, "fresh", extra, ws, seed=3)
+    t_create, _ = timed(api.create_dataset, "fresh", extra, ws, seed=3, **FLAT)
     row(f"expand {base:.0e} by {extra:.0e}", f"{t_expand:.2f} s",
         f"create {extra:.0e}: {t_create:.2f} s, ratio {t_expand / t_create:.2f}")
     (ws / "fresh.h5").unlink()
@@ -146,7 +150,7 @@ def browsing(ws: Path, big: Path, count: int) -> None:
     for i in range(count):
         api.create_dataset(f"ds-{i:04d}", 1000, many, seed=i,
                            frequency_mhz=(145.0, 433.0, 868.0, 1296.0)[i % 4],
-                           tx_power_dbm=30.0 + i % 10)
+                           tx_power_dbm=30.0 + i % 10, **FLAT)
     # At rest: the files not written this very moment, and the system not writing back the
     # 1.4 GB just created meanwhile (one run without the sync listed in 1.55 s, not ~0.65).
     os.sync()
@@ -217,7 +221,7 @@ def main() -> None:
     parser.add_argument("--no-gui", action="store_true", help="skip the GUI figures")
     args = parser.parse_args()
     quick = args.quick
-    generate_block(api.make_config("warm", seed=0), 0, 10)  # load compiled kernels
+    generate_block(api.make_config("warm", seed=0, **FLAT), 0, 10)  # load compiled kernels
     print(f"Heimdall Studio benchmark: {platform.machine()}, {os.cpu_count()} cpus, "
           f"numba threads {numba.get_num_threads()}, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp, \

@@ -84,7 +84,7 @@ DRAW_FREQ_OFFSET = 3
 LINK_STEP_DEG = 1.0 / 180
 # The shadowing lattice is this many times finer than the decorrelation distance, and at
 # most SHADOWING_CELLS values (per receiver, summed) over the training box.
-SHADOWING_CELLS_PER_DISTANCE = 4
+SHADOWING_CELLS_PER_DISTANCE = 3
 SHADOWING_CELLS = 32_000_000
 # Rician K of a line-of-sight link falls as distance ** -K_DISTANCE_EXPONENT from
 # rician_k_db at 1 km (Greenstein et al. 1999: gamma = -0.5).
@@ -434,13 +434,27 @@ def _fill_flat_plane(prepared, config, keys, chunk_first, chunk_start, chunk_sto
     if (status != STATUS_OK).any():
         return  # the generator raises: the rows are not all drawn
     prop = config.propagation
-    d = a["distance_km"].astype(np.float64)
-    loss = 20.0 * np.log10(d) + fspl_constant_db(config.frequency_mhz)
-    if prop.path_loss_model == "two_ray":
-        h_rx = np.array([receiver_height_m(r.alt_m, 0.0) for r in config.receivers])
-        plane = (40.0 * np.log10(d * 1000.0) - 20.0 * math.log10(prop.tx_height_m)
-                 - 20.0 * np.log10(h_rx))
-        loss = np.maximum(loss, plane)
-    a["path_loss_db"][:] = loss
-    a["line_of_sight"][:] = d < prop.los_distance_km
+    h_rx = np.array([receiver_height_m(r.alt_m, 0.0) for r in config.receivers])
+    # plane-earth loss = 40 log10(d_km) + this, per receiver (d in metres: +120 dB)
+    plane_db = 120.0 - 20.0 * math.log10(prop.tx_height_m) - 20.0 * np.log10(h_rx)
+    flat_plane_truth(a["distance_km"], fspl_constant_db(config.frequency_mhz), plane_db,
+                     prop.path_loss_model == "two_ray", prop.los_distance_km,
+                     a["path_loss_db"], a["line_of_sight"])
     a["tx_ground_m"][:] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def flat_plane_truth(dist, fspl_const, plane_db, two_ray, los_km, loss_out, los_out):
+    """SPEC section 3's path loss and its Rician/Rayleigh switch, per link, from the
+    stored distances: max(free space, plane earth) (free space alone unless `two_ray`).
+    One thread: a logarithm per link is little beside drawing the sample, and the
+    generator runs kernels with a parallel chunk size of one row."""
+    for i in range(dist.shape[0]):
+        for r in range(dist.shape[1]):
+            d = np.float64(dist[i, r])
+            log_d = math.log10(d)
+            loss = 20.0 * log_d + fspl_const
+            if two_ray:
+                loss = max(loss, 40.0 * log_d + plane_db[r])
+            loss_out[i, r] = loss
+            los_out[i, r] = d < los_km

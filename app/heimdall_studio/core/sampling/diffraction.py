@@ -204,20 +204,30 @@ def delta_bullington_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_ghz, k
     over the real profile, plus what the smooth sphere loses beyond what Bullington
     gives it, `L = L_bull(profile) + max(L_dsph - L_bull(smooth), 0)`. Antenna heights
     are above the ground at the two ends."""
+    d = dist_km[dist_km.shape[0] - 1]
+    nu, nu_smooth, h_te, h_re = _profile_and_smooth_nu(dist_km, height_m, h_tx_agl_m,
+                                                       h_rx_agl_m, f_ghz, k_factor)
+    sphere = spherical_earth_loss_db(d, h_te, h_re, k_factor * EARTH_RADIUS_KM, f_ghz,
+                                     sea_fraction, vertical)
+    return bullington_loss_of_nu(nu, d) + max(
+        sphere - bullington_loss_of_nu(nu_smooth, d), 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _profile_and_smooth_nu(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_ghz, k_factor):
+    """Bullington's diffraction parameter of the profile and of its smooth profile (sea
+    level, the antennas at their heights above the smooth earth), and those heights:
+    `(nu, nu_smooth, h_te, h_re)`, what both delta-Bullington losses are made of."""
     n = dist_km.shape[0]
-    d = dist_km[n - 1]
     wavelength_m = 0.299792458 / f_ghz
     h_ts = height_m[0] + h_tx_agl_m
     h_rs = height_m[n - 1] + h_rx_agl_m
-    actual = bullington_loss_db(dist_km, height_m, h_ts, h_rs, wavelength_m, k_factor)
+    nu = bullington_nu(dist_km, height_m, h_ts, h_rs, wavelength_m, k_factor)
     h_st, h_sr = smooth_earth_heights(dist_km, height_m, h_ts, h_rs)
     h_te = h_ts - h_st
     h_re = h_rs - h_sr
-    flat = height_m * 0.0
-    smooth = bullington_loss_db(dist_km, flat, h_te, h_re, wavelength_m, k_factor)
-    sphere = spherical_earth_loss_db(d, h_te, h_re, k_factor * EARTH_RADIUS_KM, f_ghz,
-                                     sea_fraction, vertical)
-    return actual + max(sphere - smooth, 0.0)
+    nu_smooth = bullington_nu(dist_km, height_m * 0.0, h_te, h_re, wavelength_m, k_factor)
+    return nu, nu_smooth, h_te, h_re
 
 
 # Line of sight: the terrain leaves at least this share of the first Fresnel zone clear.
@@ -246,18 +256,10 @@ def terrain_loss_db(dist_km, height_m, h_tx_agl_m, h_rx_agl_m, f_mhz, k_factor,
     bulge, and the correction of equation 20); the smooth profile is sea level with the
     antennas at h't, h'r, over the same points.
     """
-    n = dist_km.shape[0]
-    d = dist_km[n - 1]
+    d = dist_km[dist_km.shape[0] - 1]
     f_ghz = 1e-3 * f_mhz
-    wavelength_m = 0.299792458 / f_ghz
-    h_ts = height_m[0] + h_tx_agl_m
-    h_rs = height_m[n - 1] + h_rx_agl_m
-    nu = bullington_nu(dist_km, height_m, h_ts, h_rs, wavelength_m, k_factor)
-    h_st, h_sr = smooth_earth_heights(dist_km, height_m, h_ts, h_rs)
-    h_te = h_ts - h_st
-    h_re = h_rs - h_sr
-    flat = height_m * 0.0
-    nu_smooth = bullington_nu(dist_km, flat, h_te, h_re, wavelength_m, k_factor)
+    nu, nu_smooth, h_te, h_re = _profile_and_smooth_nu(dist_km, height_m, h_tx_agl_m,
+                                                       h_rx_agl_m, f_ghz, k_factor)
     free_space = 20.0 * math.log10(d) + 20.0 * math.log10(f_mhz) + 32.45
     smooth = free_space + spherical_earth_loss_db(d, h_te, h_re, k_factor * EARTH_RADIUS_KM,
                                                   f_ghz, sea_fraction, True)

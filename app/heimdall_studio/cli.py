@@ -408,11 +408,20 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
     for key, value in c.to_dict().items():
         if key not in ("name", "receivers", "propagation"):
             print(f"  {key:<13} {value}")
-    print("  propagation   " + ", ".join(f"{k}={v}" for k, v in c.propagation.to_dict().items()))
+    print("  propagation   " + ", ".join(f"{k}={v}" for k, v in c.propagation.to_dict().items()
+                                          if k != "terrain"))
+    terrain = c.propagation.terrain
+    grid = (f", {terrain.step_deg * 3600:g} arc-second grid, sha256 {terrain.sha256[:12]}..."
+            if terrain.sha256 else "")
+    print(f"  terrain       {terrain.source}"
+          + (f" ({terrain.tiles_dir})" if terrain.tiles_dir else "")
+          + f", k={terrain.k_factor:g}, shadowing decorrelation "
+            f"{terrain.shadowing_decorrelation_m:g} m{grid}")
     print(f"  receivers     {len(c.receivers)}")
     for r in c.receivers:
         print(f"    {r.name:<24} {r.lat:9.4f} {r.lon:9.4f} {r.alt_m:7.0f} m  "
-              f"NF {r.noise_figure_db:g} dB  G {r.antenna_gain_dbi:g} dBi")
+              f"NF {r.noise_figure_db:g} dB  G {r.antenna_gain_dbi:g} dBi  "
+              f"mast {r.antenna_height_m:g} m")
     print("  history")
     for row in header.history:
         print(f"    {row.started_utc}  {row.kind:<6} +{row.count:,} from {row.first_index:,}"

@@ -136,3 +136,31 @@ def test_sizes_are_shown_in_binary_units(run):
     assert code == 0 and f"size          {size}" in out
     code, out, _ = run("list")
     assert code == 0 and size in out and " MB" not in out
+
+
+def test_create_chooses_the_terrain_and_info_shows_it(run, workspace, tmp_path):
+    code, out, err = run("create", "plane", "--samples", "200", "--seed", "1",
+                         "--terrain", "none", "--k-factor", "1.2")
+    assert code == 0, err
+    assert "warning" not in err  # the flat plane has no ground to disagree with
+    info = json.loads(run("info", "plane", "--json")[1])
+    assert info["config"]["propagation"]["terrain"]["source"] == "none"
+    assert info["config"]["propagation"]["terrain"]["k_factor"] == 1.2
+    code, out, err = run("create", "alps", "--samples", "200", "--seed", "1")
+    assert code == 0, err
+    # the default network's two foothill sites disagree with GLOBE: said after the run
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and "Aquila di Giaveno" in warnings[0]
+    code, out, _ = run("info", "alps")
+    assert "terrain       builtin, k=1.33333" in out and "30 arc-second grid" in out
+    assert "mast 10 m" in out
+    for args, message in ((["--terrain", str(tmp_path / "nowhere")], "not a folder of tiles"),
+                          (["--k-factor", "0.1"], "k_factor = 0.1"),
+                          (["--margin-deg", "3"], "not inside it")):
+        code, out, err = run("create", "bad", "--samples", "10", *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (workspace / "bad.h5").exists()
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    code, _, err = run("create", "tiled", "--samples", "10", "--terrain", str(folder))
+    assert code == 2 and "holds no .hgt, .hgt.zip or GeoTIFF tile" in err

@@ -11,7 +11,21 @@ from heimdall_studio.core import api
 from heimdall_studio.core.errors import ConfigError, DatasetExistsError
 from heimdall_studio.core.tools import export as export_module
 from heimdall_studio.core.tools.export import export_dataset
-from heimdall_studio.core.tools.loader import BatchLoader, runs_split, shuffled_split
+from heimdall_studio.core.config import geo
+from heimdall_studio.core.config.fields import (
+    CONSTANT_FIELDS,
+    MEASUREMENT_FIELDS,
+    SAMPLE_FIELDS,
+    TRUTH_FIELDS,
+)
+from heimdall_studio.core.tools.loader import (
+    BatchLoader,
+    fit_scaling,
+    from_local_km,
+    runs_split,
+    shuffled_split,
+    to_local_km,
+)
 
 
 @pytest.fixture
@@ -75,7 +89,7 @@ def test_loader_yields_every_split_sample_once(dataset, monkeypatch):
     assert [len(x) for x, _ in batches] == [50] * 11 + [10]
     x = np.concatenate([b[0] for b in batches])
     y = np.concatenate([b[1] for b in batches])
-    assert x.shape == (560, 21) and x.dtype == np.float32 and not np.isnan(x).any()
+    assert x.shape == (560, 14) and x.dtype == np.float32 and not np.isnan(x).any()
     # each target row is a training sample, each exactly once, with its own features
     positions = zip(data["tx_lat"], data["tx_lon"], strict=True)
     index_of = {(a, b): i for i, (a, b) in enumerate(positions)}
@@ -84,7 +98,6 @@ def test_loader_yields_every_split_sample_once(dataset, monkeypatch):
     assert seen != sorted(seen)  # shuffled
     k = seen[0]
     expected = np.concatenate([np.nan_to_num(data["snr_db"][k]),
-                               np.nan_to_num(data["freq_offset_hz"][k]),
                                data["signal_present"][k]]).astype(np.float32)
     assert np.array_equal(x[0], expected)
     again = [b[1] for b in BatchLoader(dataset, train, batch_size=50, shuffle=True, seed=3)]
@@ -96,7 +109,7 @@ def test_runs_split_holds_out_the_expansion(dataset):
     train, held = runs_split(header, [1])
     assert list(held) == list(range(500, 700)) and list(train) == list(range(500))
     loader = BatchLoader(dataset, held, batch_size=64, features=("gdop", "mean_snr_db"),
-                         target=("tx_lat", "tx_lon", "tx_alt_m"))
+                         target=("tx_lat", "tx_lon", "tx_alt_m"), allow_truth=True)
     assert len(loader) == 4
     x, y = next(iter(loader))
     assert x.shape == (64, 2) and y.shape == (64, 3)
@@ -114,3 +127,75 @@ def test_export_never_writes_through_a_link_planted_at_its_target(workspace, sma
     assert not outside.exists() and target.is_symlink()
     assert sorted(p.name for p in workspace.iterdir()) == sorted(
         [".small.h5.lock", "small.h5", f"planted.{fmt}"])
+
+
+def test_every_field_is_a_measurement_truth_or_a_constant():
+    assert MEASUREMENT_FIELDS | TRUTH_FIELDS | CONSTANT_FIELDS == set(SAMPLE_FIELDS)
+    assert not MEASUREMENT_FIELDS & TRUTH_FIELDS
+
+
+def test_truth_is_refused_as_a_feature_unless_asked(dataset):
+    for leak in ("gdop", "distance_km", "inside", "path_loss_db", "line_of_sight"):
+        with pytest.raises(ValueError, match=f"'{leak}' is ground truth"):
+            BatchLoader(dataset, features=("snr_db", leak))
+    loader = BatchLoader(dataset, features=("snr_db", "gdop"), allow_truth=True)
+    assert loader.feature_width == 8
+    with pytest.raises(KeyError, match="not a sample field"):
+        BatchLoader(dataset, features=("snr_db", "toa_ns"))
+
+
+def test_repeated_indices_are_read_as_often_as_given(dataset):
+    data = api.load_dataset(dataset)
+    loader = BatchLoader(dataset, np.array([5, 3, 3, 1, 3]), batch_size=10)
+    [(x, y)] = list(loader)
+    assert len(loader) == 1 and len(y) == 5
+    assert [int(np.flatnonzero(data["tx_lat"] == lat)[0]) for lat in y[:, 0]] == [1, 3, 3, 3, 5]
+
+
+def test_a_peek_does_not_use_up_an_epoch(dataset, monkeypatch):
+    from heimdall_studio.core.tools import loader as loader_module
+
+    monkeypatch.setattr(loader_module, "SLAB_ROWS", 64)
+
+    def epochs(loader, count):
+        return [np.concatenate([y for _, y in loader]) for _ in range(count)]
+
+    fresh = epochs(BatchLoader(dataset, batch_size=50, shuffle=True, seed=4), 2)
+    peeked = BatchLoader(dataset, batch_size=50, shuffle=True, seed=4)
+    x, _ = next(iter(peeked))
+    assert x.shape == (50, 14)
+    again = epochs(peeked, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(fresh, again, strict=True))
+    assert not np.array_equal(fresh[0], fresh[1])  # each epoch its own order
+    peeked.set_epoch(1)
+    assert np.array_equal(epochs(peeked, 1)[0], fresh[1])
+
+
+def test_features_are_scaled_by_the_fitted_mean_and_spread(dataset):
+    train = BatchLoader(dataset, batch_size=128)
+    mean, spread = fit_scaling(train)
+    scaled = BatchLoader(dataset, batch_size=128, feature_scaling=(mean, spread))
+    x = np.concatenate([b for b, _ in scaled]).astype(np.float64)
+    assert np.allclose(x.mean(axis=0), 0, atol=1e-4)
+    varying = x.std(axis=0) > 0
+    assert np.allclose(x.std(axis=0)[varying], 1, atol=1e-3)
+    with pytest.raises(ValueError, match="one per feature column"):
+        BatchLoader(dataset, feature_scaling=(mean[:3], spread[:3]))
+
+
+def test_targets_in_km_keep_distances_and_bearings(dataset):
+    data = api.load_dataset(dataset)
+    loader = BatchLoader(dataset, batch_size=1000, target_frame="km")
+    lat0, lat1, lon0, lon1 = geo.receiver_box(data.config)
+    assert loader.origin == ((lat0 + lat1) / 2, (lon0 + lon1) / 2)
+    [(_, y)] = list(loader)
+    lat, lon = data["tx_lat"], data["tx_lon"]
+    distance = np.array([geo.haversine_km(*loader.origin, a, b) for a, b in zip(lat, lon,
+                                                                                 strict=True)])
+    assert np.allclose(np.hypot(y[:, 0], y[:, 1]), distance, rtol=1e-9, atol=1e-6)
+    assert ((y[:, 0] > 0) == (lon > loader.origin[1])).all()  # east of the origin
+    assert ((y[:, 1] > 0) == (lat > loader.origin[0])).all()
+    back = from_local_km(y[:, 0], y[:, 1], loader.origin)
+    assert np.allclose(back[0], lat, atol=1e-9) and np.allclose(back[1], lon, atol=1e-9)
+    east, north = to_local_km(45.0, 8.0, (45.0, 8.0))
+    assert east == pytest.approx(0) and north == pytest.approx(0)

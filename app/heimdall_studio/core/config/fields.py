@@ -45,6 +45,16 @@ PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_
                        "distance_km", "path_loss_db", "line_of_sight")
 
 
+# What a real network could report about a sample: a model trained for the real world
+# learns from these alone. Everything else is ground truth (where the transmitter was,
+# what the link's geometry and loss were) or a constant of the config.
+MEASUREMENT_FIELDS = frozenset({"signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
+                                "num_receivers_detected", "mean_snr_db"})
+TRUTH_FIELDS = frozenset({"tx_lat", "tx_lon", "tx_alt_m", "tx_power_dbm", "inside", "gdop",
+                          "distance_km", "path_loss_db", "line_of_sight", "tx_ground_m"})
+CONSTANT_FIELDS = frozenset({"frequency_hz"})  # the config's, the same in every sample
+
+
 def sample_fields(generator_version: int) -> dict[str, np.dtype]:
     """The fields of a sample drawn by `generator_version`, in file order: the order of
     the datasets under /samples and of the checksums in the history."""

@@ -8,9 +8,6 @@ import pytest
 
 from heimdall_studio import cli
 from heimdall_studio.core import api
-from heimdall_studio.core.errors import ConfigError, DatasetExistsError
-from heimdall_studio.core.tools import export as export_module
-from heimdall_studio.core.tools.export import export_dataset
 from heimdall_studio.core.config import geo
 from heimdall_studio.core.config.fields import (
     CONSTANT_FIELDS,
@@ -18,6 +15,9 @@ from heimdall_studio.core.config.fields import (
     SAMPLE_FIELDS,
     TRUTH_FIELDS,
 )
+from heimdall_studio.core.errors import ConfigError, DatasetExistsError
+from heimdall_studio.core.tools import export as export_module
+from heimdall_studio.core.tools.export import export_dataset
 from heimdall_studio.core.tools.loader import (
     BatchLoader,
     fit_scaling,
@@ -130,7 +130,7 @@ def test_export_never_writes_through_a_link_planted_at_its_target(workspace, sma
 
 
 def test_every_field_is_a_measurement_truth_or_a_constant():
-    assert MEASUREMENT_FIELDS | TRUTH_FIELDS | CONSTANT_FIELDS == set(SAMPLE_FIELDS)
+    assert set(SAMPLE_FIELDS) == MEASUREMENT_FIELDS | TRUTH_FIELDS | CONSTANT_FIELDS
     assert not MEASUREMENT_FIELDS & TRUTH_FIELDS
 
 
@@ -147,9 +147,10 @@ def test_truth_is_refused_as_a_feature_unless_asked(dataset):
 def test_repeated_indices_are_read_as_often_as_given(dataset):
     data = api.load_dataset(dataset)
     loader = BatchLoader(dataset, np.array([5, 3, 3, 1, 3]), batch_size=10)
-    [(x, y)] = list(loader)
+    [(_, y)] = list(loader)
     assert len(loader) == 1 and len(y) == 5
-    assert [int(np.flatnonzero(data["tx_lat"] == lat)[0]) for lat in y[:, 0]] == [1, 3, 3, 3, 5]
+    rows = [int(np.flatnonzero(data["tx_lat"] == lat)[0]) for lat in y[:, 0]]
+    assert rows == [1, 3, 3, 3, 5]
 
 
 def test_a_peek_does_not_use_up_an_epoch(dataset, monkeypatch):

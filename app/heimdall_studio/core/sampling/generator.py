@@ -67,25 +67,28 @@ def preparation(config: DatasetConfig, version: int = GENERATOR_VERSION,
     terrain gets the grid its terrain source gives (`terrain.source.resolve_terrain`).
     """
     kernel = kernel_of(version)
-    if terrain is None and version >= 3 and config.propagation.terrain.source != "none":
-        _, terrain = resolve_terrain(config)
     steps = getattr(kernel, "preparation", None)
-    if steps is None:
+    if steps is None:  # a flat world, prepared at once
         prepared = kernel.kernel_inputs(config)
     else:
-        prepared = yield from steps(config, terrain)
+        prepared = yield from steps(config, _terrain_of(config, terrain))
     return KernelInputs(version, kernel, prepared)
 
 
 def prepare(config: DatasetConfig, version: int = GENERATOR_VERSION,
             terrain: ElevationGrid | None = None) -> KernelInputs:
-    """`preparation`, run to its end."""
-    steps = preparation(config, version, terrain)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    """`preparation`, all at once."""
+    kernel = kernel_of(version)
+    if getattr(kernel, "preparation", None) is None:
+        return KernelInputs(version, kernel, kernel.kernel_inputs(config))
+    return KernelInputs(version, kernel,
+                        kernel.kernel_inputs(config, _terrain_of(config, terrain)))
+
+
+def _terrain_of(config: DatasetConfig, terrain: ElevationGrid | None) -> ElevationGrid | None:
+    if terrain is None and config.propagation.terrain.source != "none":
+        _, terrain = resolve_terrain(config)
+    return terrain
 
 
 def _empty_block_arrays(count: int, n_rx: int, version: int) -> dict[str, np.ndarray]:

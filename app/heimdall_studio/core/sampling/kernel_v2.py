@@ -289,10 +289,8 @@ def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_r
 # what `generator` calls
 
 
-def kernel_inputs(config, terrain=None, progress=None) -> tuple:
-    """Config values converted once per run into the arrays the kernel takes. This
-    version's world is a flat plane: it reads no elevation grid (`terrain`) and has no
-    preparation to report (`progress`)."""
+def kernel_inputs(config) -> tuple:
+    """Config values converted once per run into the arrays the kernel takes."""
     prop = config.propagation
     rx = config.receivers
     constants = receiver_constants(

@@ -19,7 +19,7 @@ fields added from the flat-plane model.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 
 import numpy as np
 from numba import njit, prange
@@ -28,6 +28,7 @@ from ..config.geo import EARTH_RADIUS_KM, MIN_DISTANCE_KM, receiver_box, trainin
 from ..config.model import DatasetConfig
 from ..errors import TerrainError
 from ..terrain.grid import ElevationGrid
+from ..terrain.profile import KM_PER_DEGREE
 from . import kernel_v2, link_cache
 from .diffraction import LINE_OF_SIGHT_NU
 from .kernel_v2 import (
@@ -61,6 +62,7 @@ from .terrain_grids import (
     LINK_NU,
     LINK_VALUES,
     grid_height,
+    lattice_cell,
     link_rows,
     profile_points,
     profile_tables,
@@ -86,15 +88,10 @@ LINK_STEP_DEG = 1.0 / 180
 # most SHADOWING_CELLS values (per receiver, summed) over the training box.
 SHADOWING_CELLS_PER_DISTANCE = 3
 SHADOWING_CELLS = 32_000_000
-# Rician K of a line-of-sight link falls as distance ** -K_DISTANCE_EXPONENT from
-# rician_k_db at 1 km (Greenstein et al. 1999: gamma = -0.5).
-K_DISTANCE_EXPONENT = 0.5
 # The shadowing fields' streams: stream_key(seed, receiver, SHADOWING_STREAM); strata 0
 # and 1 are the candidates' streams of each chunk.
 SHADOWING_STREAM = 2
 ROWS_PER_PROGRESS = 16
-
-KM_PER_DEGREE = math.pi * EARTH_RADIUS_KM / 180.0
 
 
 class TerrainInputs:
@@ -216,14 +213,6 @@ def _shadowing_fields(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
                           rho])
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _cell(first, step, value, size):
-    """Lattice cell of `value` (index of its first node, fraction beyond it)."""
-    x = min(max((value - first) / step, 0.0), size - 1.0)
-    i = min(int(x), size - 2)
-    return i, x - i
-
-
 @njit(cache=True, nogil=True)
 def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, link, link_at, shadow,
                        shadow_at, snr, dist, present, east, north, excess, los):
@@ -249,14 +238,14 @@ def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, link, link_at, s
     c_hlon = math.cos(half_lon)
     cos_lat = (c_hlat - s_hlat) * (c_hlat + s_hlat)
     # the four link-lattice nodes around the transmitter, and the shadowing lattice's
-    r0, fy = _cell(-link_at[0], link_at[2], -lat, link.shape[0])
-    c0, fx = _cell(link_at[1], link_at[2], lon, link.shape[1])
+    r0, fy = lattice_cell((link_at[0] - lat) / link_at[2], link.shape[0])
+    c0, fx = lattice_cell((lon - link_at[1]) / link_at[2], link.shape[1])
     w00 = (1.0 - fy) * (1.0 - fx)
     w01 = (1.0 - fy) * fx
     w10 = fy * (1.0 - fx)
     w11 = fy * fx
-    s0, gy = _cell(-shadow_at[0], shadow_at[2], -lat, shadow.shape[0])
-    t0, gx = _cell(shadow_at[1], shadow_at[3], lon, shadow.shape[1])
+    s0, gy = lattice_cell((shadow_at[0] - lat) / shadow_at[2], shadow.shape[0])
+    t0, gx = lattice_cell((lon - shadow_at[1]) / shadow_at[3], shadow.shape[1])
     # Bilinear weights keep the mean but lower the variance between nodes; this restores it.
     rho = shadow_at[4]
     spread = sigma / math.sqrt((1.0 - 2.0 * gy * (1.0 - gy) * (1.0 - rho))
@@ -282,7 +271,7 @@ def evaluate_candidate(key, inside, rx_box, tr_box, rx, params, link, link_at, s
                      + v10 * shadow[s0 + 1, t0, r] + v11 * shadow[s0 + 1, t0 + 1, r])
         clutter = c_min + uniform(key, base) * c_span
         clear = nu <= los_nu
-        if clear:  # Rician, K falling with distance
+        if clear:  # Rician, K falling as d ** -0.5 from 1 km (Greenstein et al.)
             k = k_1km / math.sqrt(d)
             scatter = math.sqrt(0.5 / (k + 1.0))
             re = math.sqrt(k / (k + 1.0)) + scatter * normal(key, base + 1)
@@ -391,18 +380,15 @@ def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_r
 # what `generator` calls
 
 
-def kernel_inputs(config: DatasetConfig, terrain: ElevationGrid | None = None,
-                  progress: Callable[[float], None] | None = None) -> object:
+def kernel_inputs(config: DatasetConfig, terrain: ElevationGrid | None = None) -> object:
     """Config values (and the dataset's elevation grid) converted once per run into the
-    arrays the kernel takes; `progress(share)` hears how far the preparation is."""
+    arrays the kernel takes: `preparation` run to its end."""
     steps = preparation(config, terrain)
     while True:
         try:
-            share = next(steps)
+            next(steps)
         except StopIteration as done:
             return done.value
-        if progress is not None:
-            progress(share)
 
 
 def fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, start, a,

@@ -33,16 +33,22 @@ LINK_NU = 1  # Bullington's diffraction parameter of the profile
 LINK_VALUES = 2
 
 
+@njit(cache=True, nogil=True, inline="always")
+def lattice_cell(x, size):
+    """The cell of a lattice of `size` points holding position `x` (in steps from the
+    first point, clamped to the lattice): the index of its first point, and how far
+    beyond it `x` lies (0 to 1)."""
+    x = min(max(x, 0.0), size - 1.0)
+    i = min(int(x), size - 2)
+    return i, x - i
+
+
 @njit(cache=True, nogil=True)
 def grid_height(heights, first_lat, first_lon, step, lat, lon):
     """Bilinear height of the grid at (lat, lon), clamped to the grid's edge."""
     rows, cols = heights.shape
-    y = min(max((first_lat - lat) / step, 0.0), rows - 1.0)
-    x = min(max((lon - first_lon) / step, 0.0), cols - 1.0)
-    r = min(int(y), rows - 2)
-    c = min(int(x), cols - 2)
-    fy = y - r
-    fx = x - c
+    r, fy = lattice_cell((first_lat - lat) / step, rows)
+    c, fx = lattice_cell((lon - first_lon) / step, cols)
     top = heights[r, c] * (1.0 - fx) + heights[r, c + 1] * fx
     bottom = heights[r + 1, c] * (1.0 - fx) + heights[r + 1, c + 1] * fx
     return top * (1.0 - fy) + bottom * fy
@@ -89,12 +95,8 @@ def link_profile(heights, first_lat, first_lon, step, lat1, lon1, lat2, lon2, sp
     cx = c_lon / (step * last * last)
     rows, cols = heights.shape
     for i in range(n):
-        y = min(max(y0 + i * (by + i * cy), 0.0), rows - 1.0)
-        x = min(max(x0 + i * (bx + i * cx), 0.0), cols - 1.0)
-        r = min(int(y), rows - 2)
-        c = min(int(x), cols - 2)
-        fy = y - r
-        fx = x - c
+        r, fy = lattice_cell(y0 + i * (by + i * cy), rows)
+        c, fx = lattice_cell(x0 + i * (bx + i * cx), cols)
         top = heights[r, c] + (heights[r, c + 1] - heights[r, c]) * fx
         bottom = heights[r + 1, c] + (heights[r + 1, c + 1] - heights[r + 1, c]) * fx
         ground[i] = top + (bottom - top) * fy

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.geo import training_box
-from ..config.model import DatasetConfig, TerrainModel
+from ..config.model import DatasetConfig
 from ..errors import TerrainError
 from . import library
 from .grid import ElevationGrid, builtin_grid
@@ -83,13 +83,6 @@ def altitude_warnings(config: DatasetConfig, grid: ElevationGrid | None) -> list
                          f"data gives {ground:,.0f} m at {r.lat:.4f} N, {r.lon:.4f} E; its "
                          f"antenna is placed {r.antenna_height_m:g} m above the data's ground")
     return lines
-
-
-def check_stored_grid(terrain: TerrainModel, grid: ElevationGrid) -> None:
-    """TerrainError unless `grid` is the one the terrain group identifies."""
-    if grid.sha256 != terrain.sha256:
-        raise TerrainError(f"the stored elevation grid (sha256 {grid.sha256[:12]}...) is "
-                           f"not the one the config names ({terrain.sha256[:12]}...)")
 
 
 def _crop(grid: ElevationGrid, config: DatasetConfig, what: str) -> ElevationGrid:

@@ -169,3 +169,19 @@ def test_the_profile_from_genova_to_the_plain_crosses_the_apennines():
     dist, ground = terrain_profile(builtin_grid(), 44.395, 8.956, 45.0, 8.9)
     assert ground[0] < 100 and ground.max() > 600
     assert 5 < dist[int(np.argmax(ground))] < 35  # the ridge is near the coast
+
+
+def test_the_relief_of_a_large_grid_covers_its_samples_pixel_for_pixel():
+    from heimdall_studio.core.terrain.relief import relief_area, shaded_relief
+
+    grid = ElevationGrid(np.zeros((2000, 1500)), 46.0, 7.0, 1 / 1200)
+    image = shaded_relief(grid, max_side=900)  # every third sample
+    south, north, west, east = relief_area(grid, max_side=900)
+    assert image.shape[:2] == (667, 500)
+    pixel = 3 / 1200
+    assert north == pytest.approx(46.0 + pixel / 2) and west == pytest.approx(7.0 - pixel / 2)
+    assert (north - south) / image.shape[0] == pytest.approx(pixel)
+    assert (east - west) / image.shape[1] == pytest.approx(pixel)
+    # the last kept samples (row 1998, column 1497) sit in the middle of the last pixels
+    assert south == pytest.approx(46.0 - (1998 + 1.5) / 1200)
+    assert east == pytest.approx(7.0 + (1497 + 1.5) / 1200)

@@ -42,7 +42,7 @@ from .terrain import library as _terrain
 from .terrain import source as _source
 from .terrain.grid import ElevationGrid, builtin_grid
 from .terrain.library import TileInfo
-from .terrain.relief import shaded_relief
+from .terrain.relief import relief_area, shaded_relief
 from .workspace.listing import DatasetEntry, list_workspace
 from .workspace.paths import (
     WORKSPACE_ENV,
@@ -194,6 +194,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "make_config",
+    "relief_area",
     "repair_dataset",
     "resolve_dataset",
     "resolve_terrain",

@@ -144,6 +144,17 @@ def _box_outline(box: tuple[float, float, float, float]) -> tuple[list[float], l
     return [lon0, lon1, lon1, lon0, lon0], [lat0, lat0, lat1, lat1, lat0]
 
 
+def place_relief(item: pg.ImageItem, image: np.ndarray,
+                 area: tuple[float, float, float, float]) -> None:
+    """Show a shaded relief (row 0 north, `terrain.relief`) over `area` (south, north,
+    west, east) of a longitude/latitude plot."""
+    south, north, west, east = area
+    # The view's y grows upwards and the image's first row is drawn at the rect's lowest
+    # y: the rows go south first.
+    item.setImage(np.ascontiguousarray(image[::-1]), autoLevels=False, levels=(0, 255))
+    item.setRect(QRectF(west, south, east - west, north - south))
+
+
 class MapPlot(pg.PlotWidget):
     """Receivers, the receiver and training boxes, and transmitter positions (lon/lat)."""
 
@@ -191,10 +202,7 @@ class MapPlot(pg.PlotWidget):
             self.relief.clear()
             self.relief.setVisible(False)
             return
-        south, north, west, east = bounds
-        self.relief.setImage(np.ascontiguousarray(image[::-1]), autoLevels=False,
-                             levels=(0, 255))  # row 0 is the south edge on a plot
-        self.relief.setRect(QRectF(west, south, east - west, north - south))
+        place_relief(self.relief, image, bounds)
         self.relief.setVisible(True)
 
     def _set_labels(self, data: MapData) -> None:

@@ -64,12 +64,8 @@ def summarize_dataset(path: Path, max_points: int = MAX_MAP_POINTS) -> DatasetSu
 
 
 def _relief(path: Path) -> tuple[np.ndarray | None, tuple[float, float, float, float] | None]:
-    """The shaded relief of the dataset's elevation grid, and the area it covers (its
-    samples' bounds grown by half a step: each sample is the middle of a pixel)."""
+    """The shaded relief of the dataset's elevation grid, and the area it covers."""
     grid = api.dataset_terrain(path)
     if grid is None:
         return None, None
-    half = grid.step_deg / 2
-    south, north, west, east = grid.bounds
-    return (api.shaded_relief(grid, RELIEF_SIDE),
-            (south - half, north + half, west - half, east + half))
+    return api.shaded_relief(grid, RELIEF_SIDE), api.relief_area(grid, RELIEF_SIDE)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -42,7 +42,7 @@ from ..core.terrain.grid import ElevationGrid
 from ..core.terrain.library import TileInfo
 from .dialogs import ERROR_STYLE, OK_STYLE
 from .jobs import describe_error
-from .plots import INSIDE_COLOR, RECEIVER_COLOR, _box_outline, _style
+from .plots import INSIDE_COLOR, RECEIVER_COLOR, _box_outline, _style, place_relief
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +114,8 @@ class TerrainMap(pg.PlotWidget):
 
     def set_relief(self, grid: ElevationGrid) -> None:
         """The grid's relief, each pixel centred on the sample it shows, north up."""
-        image = api.shaded_relief(grid, max_side=RELIEF_MAX_SIDE)
-        # shaded_relief keeps every n-th sample of a large grid; a pixel spans n steps.
-        every = max(1, math.ceil(max(grid.rows, grid.cols) / RELIEF_MAX_SIDE))
-        pixel = grid.step_deg * every
-        rows, cols = image.shape[:2]
-        north, west = grid.first_lat + pixel / 2, grid.first_lon - pixel / 2
-        # The view's y grows upwards and the image's first row is drawn at the rect's
-        # lowest y: the rows go south first.
-        self.relief.setImage(np.ascontiguousarray(image[::-1]), autoLevels=False,
-                             levels=(0, 255))
-        self.relief.setRect(QRectF(west, north - rows * pixel, cols * pixel, rows * pixel))
+        place_relief(self.relief, api.shaded_relief(grid, max_side=RELIEF_MAX_SIDE),
+                     api.relief_area(grid, max_side=RELIEF_MAX_SIDE))
         self._grid_bounds = grid.bounds
 
     def set_network(self, receivers: Sequence[Receiver],

@@ -22,10 +22,28 @@ TINT = np.array([
 ], dtype=np.float64)
 
 
+def _every(grid: ElevationGrid, max_side: int) -> int:
+    """The image keeps every n-th sample of the grid, n this."""
+    return max(1, math.ceil(max(grid.rows, grid.cols) / max_side))
+
+
+def relief_area(grid: ElevationGrid, max_side: int = 900) -> tuple[float, float, float, float]:
+    """(south, north, west, east) that `shaded_relief(grid, max_side)`'s pixels cover:
+    each pixel is centred on the sample it shows and spans as many steps as samples
+    were skipped."""
+    every = _every(grid, max_side)
+    pixel = grid.step_deg * every
+    north = grid.first_lat + pixel / 2
+    west = grid.first_lon - pixel / 2
+    rows = math.ceil(grid.rows / every)
+    cols = math.ceil(grid.cols / every)
+    return north - rows * pixel, north, west, west + cols * pixel
+
+
 def shaded_relief(grid: ElevationGrid, max_side: int = 900) -> np.ndarray:
-    """(rows, cols, 3) uint8, row 0 the northernmost, covering `grid.bounds`."""
+    """(rows, cols, 3) uint8, row 0 the northernmost, over `relief_area(grid, max_side)`."""
     heights = np.asarray(grid.heights, dtype=np.float64)
-    every = max(1, math.ceil(max(heights.shape) / max_side))
+    every = _every(grid, max_side)
     heights = heights[::every, ::every]
     step_deg = grid.step_deg * every
     mid_lat = math.radians(grid.first_lat - 0.5 * (grid.rows - 1) * grid.step_deg)

@@ -202,9 +202,16 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
     if terrain:
         params["propagation"] = {"terrain": terrain}
     config = api.make_config(args.name, **params)
-    config, warnings = api.resolve_terrain(config)  # what does not cover the box: said now
+    # create_run refuses a box the terrain does not cover before anything is written; the
+    # receivers' altitudes are checked against the grid the dataset file then holds.
     return _drive(lambda: api.create_run(config, args.samples, workspace, args.compression),
-                  [f"warning: {line}" for line in warnings])
+                  _altitude_notes)
+
+
+def _altitude_notes(last: api.Progress) -> list[str]:
+    if not last.path.exists():  # a create that committed nothing left no file
+        return []
+    return [f"warning: {line}" for line in api.terrain_warnings(last.path)]
 
 
 def _terrain_group(args: argparse.Namespace) -> dict[str, Any]:
@@ -271,7 +278,8 @@ class _StopRequest:
             signal.signal(s, handler)
 
 
-def _drive(start: Callable[[], Iterator[api.Progress]], notes: Sequence[str] = ()) -> int:
+def _drive(start: Callable[[], Iterator[api.Progress]],
+           notes: Callable[[api.Progress], Sequence[str]] = lambda last: ()) -> int:
     """Open the run (a stop asked meanwhile ends it at its first record), then follow it;
     `notes` are printed with its result (a run that fails says one line: its error)."""
     bar = ProgressBar(sys.stderr)
@@ -294,7 +302,7 @@ def _drive(start: Callable[[], Iterator[api.Progress]], notes: Sequence[str] = (
             run.close()  # type: ignore[attr-defined]
     assert last is not None
     bar.finish(last)
-    for note in notes:
+    for note in notes(last):
         print(note, file=sys.stderr)
     if stop.signal is not None:
         if last.kind == "create" and last.done == 0:  # the run removed its empty file

@@ -150,6 +150,14 @@ def dataset_terrain(dataset: str | Path,
         return read_terrain(f, parse_header(f.id, path, check_samples=False))
 
 
+def terrain_warnings(dataset: str | Path, workspace: str | Path | None = None) -> list[str]:
+    """The dataset's receivers whose alt_m disagrees with the elevation grid it was drawn
+    over by more than 100 m, one line each."""
+    path = resolve_dataset(dataset, workspace)
+    return _source.altitude_warnings(read_header(path, check_samples=False).config,
+                                     dataset_terrain(path))
+
+
 def builtin_terrain() -> ElevationGrid:
     """The elevation grid shipped with the app (GLOBE over north-west Italy)."""
     return builtin_grid()
@@ -201,5 +209,6 @@ __all__ = [
     "shaded_relief",
     "terrain_library",
     "terrain_tiles",
+    "terrain_warnings",
     "workspace_path",
 ]

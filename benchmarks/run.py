@@ -33,26 +33,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from numpy_reference import evaluate_candidates
+from report import print_table, row, timed
 from user_folders import private_user_folders
 
 from heimdall_studio.core import api
 from heimdall_studio.core.sampling.generator import generate_block, generate_blocks
 from heimdall_studio.core.workspace import index, listing
 
-ROWS: list[tuple[str, str, str]] = []
 # The flat plane of generator version 2 (SPEC section 3), which the numpy reference draws.
 FLAT = {"propagation": {"terrain": {"source": "none"}}}
-
-
-def row(name: str, value: str, note: str = "") -> None:
-    ROWS.append((name, value, note))
-    print(f"  {name:<34} {value:>16}  {note}", flush=True)
-
-
-def timed(fn, *args, **kwargs) -> tuple[float, object]:
-    began = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - began, result
 
 
 def generation(ws: Path, small: int, large: int) -> float:
@@ -203,13 +192,6 @@ def gui(samples: int, workspace: Path) -> None:
             f"{min(every):.2f} s); launch to all rows {min(launch):.2f}-{max(launch):.2f} s")
     row("peak RSS of the app", f"{result['peak_rss_mib']:,.0f} MiB",
         f"during that run; its run process {result['run_peak_rss_mib']:,.0f} MiB")
-
-
-def print_table() -> None:
-    """All rows again, as one Markdown table."""
-    print("\n| figure | value | note |\n|---|---|---|")
-    for name, value, note in ROWS:
-        print(f"| {name} | {value} | {note} |")
 
 
 def main() -> None:

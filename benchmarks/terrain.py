@@ -26,7 +26,6 @@ import platform
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numba
@@ -34,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from report import print_table, row, timed
 from user_folders import private_user_folders
 
 from heimdall_studio.core import api
@@ -44,13 +44,7 @@ from heimdall_studio.core.terrain.grid import builtin_grid
 from heimdall_studio.core.terrain.profile import terrain_profile
 from heimdall_studio.core.terrain.source import resolve_terrain
 
-ROWS: list[tuple[str, str, str]] = []
 NONE = {"propagation": {"terrain": {"source": "none"}}}
-
-
-def row(name: str, value: str, note: str = "") -> None:
-    ROWS.append((name, value, note))
-    print(f"  {name:<44} {value:>14}  {note}", flush=True)
 
 
 def generation(ws: Path, small: int, large: int) -> None:
@@ -58,11 +52,8 @@ def generation(ws: Path, small: int, large: int) -> None:
     for label, params in (("builtin", {}), ("none", NONE)):
         # the link grids into the cache: both timed runs then read them (0.2 s each)
         api.create_dataset(f"warm-{label}", 1000, ws, seed=1, **params).path.unlink()
-        runs = []
-        for n in (small, large):
-            began = time.perf_counter()
-            last = api.create_dataset(f"gen-{label}-{n}", n, ws, seed=1, **params)
-            runs.append((time.perf_counter() - began, last))
+        runs = [timed(api.create_dataset, f"gen-{label}-{n}", n, ws, seed=1, **params)
+                for n in (small, large)]
         (t0, r0), (t1, r1) = runs
         samples = (large - small) / (t1 - t0)
         candidates = (r1.candidates - r0.candidates) / (t1 - t0)
@@ -78,36 +69,32 @@ def generation(ws: Path, small: int, large: int) -> None:
 
 
 def preparation(tiles: Path) -> None:
-    config = api.make_config("prep", seed=1)
-    resolved, grid = resolve_terrain(config)
     for entry in link_cache.folder().glob("*.npz"):
         entry.unlink()
-    began = time.perf_counter()
-    prepare(resolved, terrain=grid)
-    row("prepare, built-in grid", f"{time.perf_counter() - began:.2f} s",
-        f"{grid.rows} x {grid.cols} samples, 7 receivers, empty cache")
-    began = time.perf_counter()
-    prepare(resolved, terrain=grid)
-    row("prepare, built-in grid, cached", f"{time.perf_counter() - began:.2f} s")
-    _write_tiles(tiles, config)
-    config = api.make_config("prep-tiles", seed=1, propagation={
-        "terrain": {"source": "tiles", "tiles_dir": str(tiles)}})
-    began = time.perf_counter()
-    resolved, grid = resolve_terrain(config)
-    read_s = time.perf_counter() - began
-    began = time.perf_counter()
-    prepare(resolved, terrain=grid)
-    row("prepare, 3 arc-second tiles", f"{time.perf_counter() - began:.1f} s",
-        f"{grid.rows} x {grid.cols} samples; reading the tiles {read_s:.1f} s more")
-    began = time.perf_counter()
-    prepare(resolved, terrain=grid)
-    row("prepare, 3 arc-second tiles, cached", f"{time.perf_counter() - began:.2f} s")
+    read_s, (resolved, grid) = timed(resolve_terrain, api.make_config("prep", seed=1))
+    _prepare_twice("built-in grid", resolved, grid, "7 receivers")
+    _write_tiles(tiles, resolved.propagation.terrain.bounds)
+    read_s, (resolved, grid) = timed(resolve_terrain, api.make_config(
+        "prep-tiles", seed=1, propagation={"terrain": {"source": "tiles",
+                                                       "tiles_dir": str(tiles)}}))
+    _prepare_twice("3 arc-second tiles", resolved, grid, f"reading the tiles {read_s:.1f} s more")
 
 
-def _write_tiles(folder: Path, config) -> None:
+def _prepare_twice(what: str, config, grid, note: str) -> None:
+    """Prepare with an empty cache for this grid, then again from the cache."""
+    seconds, _ = timed(prepare, config, terrain=grid)
+    row(f"prepare, {what}", f"{seconds:.2f} s",
+        f"{grid.rows} x {grid.cols} samples, empty cache; {note}")
+    seconds, _ = timed(prepare, config, terrain=grid)
+    row(f"prepare, {what}, cached", f"{seconds:.2f} s")
+
+
+def _write_tiles(folder: Path, bounds: tuple[float, float, float, float]) -> None:
+    """3 arc-second tiles over `bounds`: the built-in grid plus detail finer than its
+    cells."""
     folder.mkdir(exist_ok=True)
     base = builtin_grid()
-    south, north, west, east = api.resolve_terrain(config)[0].propagation.terrain.bounds
+    south, north, west, east = bounds
     for lat0 in range(int(np.floor(south)), int(np.ceil(north))):
         for lon0 in range(int(np.floor(west)), int(np.ceil(east))):
             lat = lat0 + 1 - np.arange(1201)[:, None] / 1200 + 0 * np.arange(1201)[None, :]
@@ -174,9 +161,7 @@ def main() -> None:
         network_figures(ws, 50_000 if args.quick else 300_000)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row("peak RSS", f"{peak:,.0f} MiB", "this process")
-    print("\n| figure | value | note |\n|---|---|---|")
-    for name, value, note in ROWS:
-        print(f"| {name} | {value} | {note} |")
+    print_table()
 
 
 if __name__ == "__main__":

@@ -100,13 +100,20 @@ def _crop(grid: ElevationGrid, config: DatasetConfig, what: str) -> ElevationGri
 def flat_grid(config: DatasetConfig) -> ElevationGrid:
     """Sea level over the training box, on the built-in grid's 30 arc-second lattice."""
     step = builtin_grid().step_deg
-    south, north, west, east = terrain_box(config, step)
-    first_lat = math.ceil(north / step) * step
-    first_lon = math.floor(west / step) * step
-    rows = math.ceil((first_lat - south) / step) + 1
-    cols = math.ceil((east - first_lon) / step) + 1
+    first_lat, first_lon, rows, cols = _lattice(config, step)
     return ElevationGrid(np.zeros((rows, cols), np.float32), first_lat, first_lon, step,
                          "sea-level sphere")
+
+
+def _lattice(config: DatasetConfig, step: float) -> tuple[float, float, int, int]:
+    """(first latitude, first longitude, rows, columns) of the lattice of whole multiples
+    of `step` that covers `terrain_box(config, step)`, row 0 north."""
+    south, north, west, east = terrain_box(config, step)
+    first_lat = math.ceil(north / step - 1e-9) * step
+    first_lon = math.floor(west / step + 1e-9) * step
+    rows = math.ceil((first_lat - south) / step - 1e-9) + 1
+    cols = math.ceil((east - first_lon) / step - 1e-9) + 1
+    return first_lat, first_lon, rows, cols
 
 
 def tiles_grid(config: DatasetConfig, tiles_dir: str) -> ElevationGrid:
@@ -135,11 +142,7 @@ def tiles_grid(config: DatasetConfig, tiles_dir: str) -> ElevationGrid:
         except OSError as exc:  # the folder vanished, a file went unreadable
             raise TerrainError(f"cannot read {path}: {exc.strerror or exc}") from None
     step = max(min(t.step_deg for t in tiles), FINEST_STEP_DEG)
-    south, north, west, east = terrain_box(config, step)
-    first_lat = math.ceil(north / step - 1e-9) * step
-    first_lon = math.floor(west / step + 1e-9) * step
-    rows = math.ceil((first_lat - south) / step - 1e-9) + 1
-    cols = math.ceil((east - first_lon) / step - 1e-9) + 1
+    first_lat, first_lon, rows, cols = _lattice(config, step)
     lats = first_lat - np.arange(rows) * step
     lons = first_lon + np.arange(cols) * step
     heights = np.full((rows, cols), np.nan, np.float32)
@@ -167,7 +170,7 @@ def tiles_grid(config: DatasetConfig, tiles_dir: str) -> ElevationGrid:
     names = ", ".join(sorted(p.name for p in wanted))
     covered = 100.0 * (1.0 - missing.mean())
     return ElevationGrid(heights, first_lat, first_lon, step,
-                         f"SRTM tiles {names} ({covered:.0f} % of the box)"
+                         f"tiles {names} ({covered:.0f} % of the box)"
                          + ("; the rest from GLOBE" if missing.any() else ""))
 
 

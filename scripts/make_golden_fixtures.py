@@ -31,10 +31,25 @@ ROOT = Path(__file__).resolve().parent.parent
 # A commit whose code draws with each version. 1: the last of Heimdall Studio 0.1
 # before the ziggurat kernel (770ea40); 2: the tree these fixtures were first made from;
 # 3: the first tree that drew over terrain.
-VERSION_COMMITS = {1: "770ea40^", 2: "429c595", 3: "d988cf1"}
+# 4: the first tree that drew the measurements (set when it was committed).
+VERSION_COMMITS = {1: "770ea40^", 2: "429c595", 3: "d988cf1", 4: "HEAD"}
 NUM_SAMPLES = 1200  # 4 chunks of 256 and 176 of a fifth
 EXPAND_BY = 900  # to 2100: 8 chunks and 52 of a ninth
 CONFIG = {"seed": 20260513, "chunk_size": 256}  # the other parameters: defaults
+# Besides CONFIG, per version: what the defaults leave out of the kernel. Version 4's
+# default network is untimed and omnidirectional, so its fixture times most receivers,
+# turns two antennas and draws the transmit power from a range.
+_V4_RECEIVERS = [
+    {"name": "Aquila di Giaveno", "lat": 45.030, "lon": 7.270, "alt_m": 600, "timing": "gps",
+     "antenna": {"type": "yagi", "azimuth_deg": 90.0}},
+    {"name": "Montanaro", "lat": 45.234, "lon": 7.857, "alt_m": 300, "timing": "gps"},
+    {"name": "Torino", "lat": 45.044, "lon": 7.672, "alt_m": 250, "timing": "ntp",
+     "antenna": {"type": "dipole"}},
+    {"name": "Coazze", "lat": 45.048, "lon": 7.238, "alt_m": 700, "timing": "gps"},
+    {"name": "Passo del Giovi", "lat": 44.561, "lon": 8.956, "alt_m": 480},
+    {"name": "Genova", "lat": 44.395, "lon": 8.956, "alt_m": 100, "timing": "gps"},
+    {"name": "Milano - Baggio", "lat": 45.478, "lon": 9.123, "alt_m": 120, "timing": "gps"}]
+VERSION_CONFIG = {4: {"tx_power_dbm": [30.0, 45.0], "receivers": _V4_RECEIVERS}}
 # Every field gzipped: the file stays small (the other policies leave whole storage
 # chunks of 32,768 rows uncompressed).
 COMPRESSION = "full"
@@ -67,7 +82,8 @@ def make_here(version: int, commit: str, out: Path) -> None:
             GENERATOR_VERSION = 1
     if version != GENERATOR_VERSION:
         sys.exit(f"{where} draws with generator version {GENERATOR_VERSION}, not {version}")
-    config = api.make_config(f"golden_v{version}", **CONFIG)
+    params = {**CONFIG, **VERSION_CONFIG.get(version, {})}
+    config = api.make_config(f"golden_v{version}", **params)
     h5_path, json_path = fixture_paths(out, version)
     with tempfile.TemporaryDirectory() as tmp:
         small = api.create_dataset(config, NUM_SAMPLES, Path(tmp) / "small",
@@ -81,7 +97,7 @@ def make_here(version: int, commit: str, out: Path) -> None:
         "generator_version": version,
         "made_with": {"commit": commit, "app_version": heimdall_studio.__version__,
                       "script": "scripts/make_golden_fixtures.py"},
-        "config": CONFIG,
+        "config": params,
         "compression": COMPRESSION,
         "num_samples": NUM_SAMPLES,
         "expand_by": EXPAND_BY,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from heimdall_studio.core.config.params import (
     CONFIG_PARAMS,
+    MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
     RECEIVER_PARAMS,
     RUN_PARAMS,
@@ -32,6 +33,7 @@ HEADER = ("| parameter | unit | default | allowed | `create` flag | meaning |\n"
 PARTS = ((CONFIG_PARAMS, "stored in the dataset file, inherited by every expansion"),
          (PROPAGATION_PARAMS, "the config's `propagation` group"),
          (TERRAIN_PARAMS, "its `propagation.terrain` group (docs/propagation.md)"),
+         (MEASUREMENT_PARAMS, "its `measurement` group (docs/propagation.md, Measurements)"),
          (RECEIVER_PARAMS, "one per receiver: the columns of `--receivers` files"),
          (RUN_PARAMS, "one run's, not stored in the config"))
 
@@ -45,7 +47,7 @@ def _code(text: str) -> str:
 
 
 def _row(param: Param) -> str:
-    if param.scope in ("config", "run", "terrain"):
+    if param.scope in ("config", "run", "terrain", "measurement"):
         flag = "argument NAME" if param.key == "name" else _code(param.cli_flag)
     else:
         flag = ""

@@ -19,7 +19,16 @@ from typing import Any, TextIO
 
 from . import __version__
 from .core import api
-from .core.config.params import BY_PATH, CONFIG_PARAMS, TERRAIN_PARAMS, TERRAIN_SOURCES, Param
+from .core.config import checks
+from .core.config.params import (
+    BY_PATH,
+    CONFIG_PARAMS,
+    MEASUREMENT_PARAMS,
+    TERRAIN_PARAMS,
+    TERRAIN_SOURCES,
+    TIMING_KINDS,
+    Param,
+)
 from .core.config.receivers import load_receivers
 from .core.config.units import format_size
 from .core.dataset.writer import end_process_if_abandoned
@@ -41,8 +50,10 @@ BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, Datas
                     PathError, TerrainError)
 log = logging.getLogger("heimdall_studio")
 
+# A range (30:45) and a mix (whip:0.5,yagi:0.5) are parsed by the config, which names
+# the field in its message.
 _FLAG_TYPES: dict[str, Callable[[str], Any]] = {"float": float, "int": int, "text": str,
-                                                "choice": str}
+                                                "choice": str, "range": str, "mix": str}
 
 
 def _help(param: Param) -> str:
@@ -56,6 +67,8 @@ GENERATION_FLAGS = {p.cli_flag: (p.key, _FLAG_TYPES[p.kind], _help(p))
                     for p in CONFIG_PARAMS if p.key != "name"}
 # create flag -> terrain key, for the config's propagation.terrain group
 TERRAIN_FLAGS = {p.cli_flag: p for p in TERRAIN_PARAMS}
+# create flag -> measurement parameter, for the config's measurement group
+MEASUREMENT_FLAGS = {p.cli_flag: p for p in MEASUREMENT_PARAMS}
 NUM_SAMPLES, COMPRESSION = BY_PATH["num_samples"], BY_PATH["compression"]
 
 
@@ -86,8 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             create.add_argument(flag, dest=f"terrain_{p.key}", type=float,
                                 metavar=p.key.split("_")[-1].upper(), help=_help(p))
+    for flag, p in MEASUREMENT_FLAGS.items():
+        create.add_argument(flag, dest=f"measurement_{p.key}", type=_FLAG_TYPES[p.kind],
+                            metavar=p.key.split("_")[-1].upper(), help=_help(p))
     create.add_argument("--receivers", metavar="FILE", type=Path,
                         help="receiver network, .json or .csv (default: NW Italy WebSDRs)")
+    create.add_argument("--timing", choices=TIMING_KINDS,
+                        help="every receiver's arrival-time stamps, whatever the network "
+                             "says: " + BY_PATH["receivers[].timing"].help)
     create.add_argument(COMPRESSION.cli_flag, choices=COMPRESSION.choices,
                         default=COMPRESSION.default, help=_help(COMPRESSION))
 
@@ -198,6 +217,13 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
                               GENERATION_FLAGS.values() if getattr(args, key) is not None}
     if args.receivers is not None:
         params["receivers"] = load_receivers(args.receivers)
+    if args.timing is not None:
+        receivers = params.get("receivers") or api.make_config("timing", seed=0).receivers
+        params["receivers"] = [{**r.to_dict(), "timing": args.timing} for r in receivers]
+    measurement = {p.key: getattr(args, f"measurement_{p.key}") for p in MEASUREMENT_PARAMS
+                   if getattr(args, f"measurement_{p.key}") is not None}
+    if measurement:
+        params["measurement"] = measurement
     terrain = _terrain_group(args)
     if terrain:
         params["propagation"] = {"terrain": terrain}
@@ -391,8 +417,9 @@ def _summary(entry: api.DatasetEntry) -> dict[str, Any]:
     h = entry.header
     c = h.config
     data.update(num_samples=h.num_samples, dataset_type=c.dataset_type,
-                frequency_mhz=c.frequency_mhz, tx_power_dbm=c.tx_power_dbm,
-                min_snr_db=c.min_snr_db, max_gdop=c.max_gdop, inside_ratio=c.inside_ratio,
+                frequency_mhz=c.frequency_mhz, tx_power_dbm=c.to_dict()["tx_power_dbm"],
+                min_snr_db=c.min_snr_db, max_gdop=c.to_dict()["max_gdop"],
+                inside_ratio=c.inside_ratio,
                 created_utc=h.created_utc, size_bytes=h.size_bytes)
     return data
 
@@ -414,8 +441,12 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
           f"generator {header.generator_version})")
     print(f"  size          {format_size(header.size_bytes)}")
     for key, value in c.to_dict().items():
-        if key not in ("name", "receivers", "propagation"):
+        if key not in ("name", "receivers", "propagation", "measurement"):
             print(f"  {key:<13} {value}")
+    m = c.measurement
+    print("  measurement   " + ", ".join(
+        f"{k}={checks.mix_text(m.tx_antennas) if k == 'tx_antennas' else v}"
+        for k, v in m.to_dict().items()))
     print("  propagation   " + ", ".join(f"{k}={v}" for k, v in c.propagation.to_dict().items()
                                           if k != "terrain"))
     terrain = c.propagation.terrain
@@ -427,9 +458,12 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
             f"{terrain.shadowing_decorrelation_m:g} m{grid}")
     print(f"  receivers     {len(c.receivers)}")
     for r in c.receivers:
+        errors = ("" if not r.drawn else f"  cal {r.calibration_db:+g} dB  "
+                  f"osc {r.oscillator_ppm:+g} ppm")
         print(f"    {r.name:<24} {r.lat:9.4f} {r.lon:9.4f} {r.alt_m:7.0f} m  "
               f"NF {r.noise_figure_db:g} dB  G {r.antenna_gain_dbi:g} dBi  "
-              f"mast {r.antenna_height_m:g} m")
+              f"mast {r.antenna_height_m:g} m  {r.antenna.text()}  timing {r.timing}"
+              f"{errors}")
     print("  history")
     for row in header.history:
         print(f"    {row.started_utc}  {row.kind:<6} +{row.count:,} from {row.first_index:,}"
@@ -453,7 +487,7 @@ def _list(args: argparse.Namespace, workspace: str | None) -> int:
         c = e.header.config
         busy = "" if e.status == "ok" else f"  {e.status}"
         print(f"{e.name:<30} {e.header.num_samples:>12,} samples  {c.frequency_mhz:8.3f} MHz"
-              f"  {c.tx_power_dbm:5.1f} dBm  {format_size(e.header.size_bytes):>10}{busy}")
+              f"  {c.tx_power_text:>12}  {format_size(e.header.size_bytes):>10}{busy}")
     return EXIT_OK
 
 

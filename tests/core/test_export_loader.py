@@ -141,7 +141,7 @@ def test_truth_is_refused_as_a_feature_unless_asked(dataset):
     loader = BatchLoader(dataset, features=("snr_db", "gdop"), allow_truth=True)
     assert loader.feature_width == 8
     with pytest.raises(KeyError, match="not a sample field"):
-        BatchLoader(dataset, features=("snr_db", "toa_ns"))
+        BatchLoader(dataset, features=("snr_db", "no_such_field"))
 
 
 def test_repeated_indices_are_read_as_often_as_given(dataset):

@@ -19,7 +19,9 @@ def same(a, b):
 
 
 def test_every_sample_passes_the_filters(small_config):
-    block = generate_block(small_config, 0, 2000)
+    # version 3's uniform per-link frequency offsets; tests/core/test_measurements.py has
+    # version 4's measurements
+    block = generate_block(small_config, 0, 2000, version=3)
     a = block.arrays
     assert (a["num_receivers_detected"] >= small_config.min_receivers).all()
     # with n receivers evenly around, GDOP is 2/sqrt(n): below 1 from five receivers on
@@ -38,7 +40,8 @@ def test_every_sample_passes_the_filters(small_config):
 
 
 def test_noise_floor_links_power_and_snr(small_config):
-    a = generate_block(small_config, 0, 500).arrays
+    # one noise floor for every sample up to version 3 (version 4's varies and is stored)
+    a = generate_block(small_config, 0, 500, version=3).arrays
     present = a["signal_present"]
     assert np.allclose((a["rx_power_dbm"] - a["snr_db"])[present], -120.03, atol=0.01)
 
@@ -137,18 +140,23 @@ def test_unfillable_outside_stratum_says_so_and_suggests_more_inside():
     assert "outside stratum (chunk 1)" in message and "raise inside_ratio" in message
 
 
+@pytest.mark.parametrize("version", [3, 4])
 @pytest.mark.parametrize("model", ["two_ray", "free_space"])
-def test_kernel_power_matches_the_reference_formulas(model):
+def test_kernel_power_matches_the_reference_formulas(model, version):
     # the flat-plane model of SPEC section 3 (terrain none; tests/core/test_terrain_model.py
     # holds the terrain model to its own)
     # Freeze the random terms: fixed clutter, no shadowing, near-deterministic fading
-    # (Rician K = 40 dB on every link), so rx power is the path-loss formula alone.
+    # (Rician K = 40 dB on every link), so rx power is the path-loss formula alone; in
+    # version 4 also whips only and receivers without calibration error.
+    receivers = [{**r.to_dict(), "calibration_db": 0.0}
+                 for r in make_config("r", seed=0).receivers]
     config = make_config("formula", seed=8, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=60,
+                         receivers=receivers, measurement={"tx_antennas": "whip"},
                          propagation={"path_loss_model": model, "clutter_min_db": 10,
                                       "clutter_max_db": 10, "shadowing_sigma_db": 0,
                                       "rician_k_db": 40, "los_distance_km": 20000,
                                       "terrain": {"source": "none"}})
-    a = generate_block(config, 0, 300).arrays
+    a = generate_block(config, 0, 300, version=version).arrays
     alt = [r.alt_m for r in config.receivers]
     code = physics.PATH_LOSS_CODES[model]
     present = a["signal_present"]
@@ -181,7 +189,8 @@ def test_kernel_random_link_terms_match_an_independent_numpy_draw(line_of_sight)
     config = make_config("terms", seed=11, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=70,
                          propagation={"los_distance_km": los_km,
                                       "terrain": {"source": "none"}})
-    a = generate_block(config, 0, 20000).arrays
+    # the flat plane's per-link shadowing draws (version 4 draws a field per receiver)
+    a = generate_block(config, 0, 20000, version=3).arrays
     alt = [r.alt_m for r in config.receivers]
     assert a["signal_present"].mean() > 0.99
     rows, cols = np.nonzero(a["signal_present"])

@@ -13,10 +13,16 @@ import numpy as np
 import pytest
 
 from heimdall_studio import cli
-from heimdall_studio.core.config.model import DatasetConfig, PropagationModel, TerrainModel
+from heimdall_studio.core.config.model import (
+    DatasetConfig,
+    MeasurementModel,
+    PropagationModel,
+    TerrainModel,
+)
 from heimdall_studio.core.config.params import (
     ALL_PARAMS,
     CONFIG_PARAMS,
+    MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
     RECEIVER_PARAMS,
     RUN_PARAMS,
@@ -40,8 +46,10 @@ from heimdall_studio.core.dataset.layout import (
 from heimdall_studio.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-KINDS = {"float": "float", "int": "int", "text": "str", "choice": "str"}
-GROUPS = {"receivers", "propagation"}  # config fields that are groups of their own
+KINDS = {"float": "float", "int": "int", "text": "str", "choice": "str",
+         "range": "float | tuple[float, float]", "mix": "tuple[tuple[str, float], ...]",
+         "antenna": "Antenna"}
+GROUPS = {"receivers", "propagation", "measurement"}  # config fields that are groups
 
 
 def _load_script():
@@ -60,14 +68,19 @@ def _load_script():
     (PropagationModel, PROPAGATION_PARAMS, {"terrain"}),
     # the grid's identity is filled in at creation, not set by a user
     (TerrainModel, TERRAIN_PARAMS, {"tiles_dir", "sha256", "step_deg", "bounds"}),
+    (MeasurementModel, MEASUREMENT_PARAMS, set()),
     (Receiver, RECEIVER_PARAMS, set())])
 def test_dataclass_fields_types_and_defaults_are_the_table(cls, params, groups):
     fields = [f for f in dataclasses.fields(cls) if f.name not in groups]
     assert [f.name for f in fields] == [p.key for p in params]  # also the checking order
     for f, p in zip(fields, params, strict=True):
-        assert f.type == KINDS[p.kind], p.key
-        if f.default is dataclasses.MISSING:
-            assert p.default is None and f.default_factory is dataclasses.MISSING, p.key
+        drawn = p.default is None and p.default_note.startswith("drawn")
+        assert f.type == KINDS[p.kind] + (" | None" if drawn else ""), p.key
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+            assert default == p.default and type(default) is type(p.default), p.key
+        elif f.default is dataclasses.MISSING:
+            assert p.default is None, p.key
         else:
             assert f.default == p.default and type(f.default) is type(p.default), p.key
 
@@ -81,6 +94,8 @@ def test_defaults_of_a_new_config_are_the_table_defaults():
         assert getattr(config.propagation, p.key) == p.default, p.key
     for p in TERRAIN_PARAMS:
         assert getattr(config.propagation.terrain, p.key) == p.default, p.key
+    for p in MEASUREMENT_PARAMS:
+        assert getattr(config.measurement, p.key) == p.default, p.key
 
 
 def test_paths_are_unique_and_every_param_is_described():
@@ -92,15 +107,19 @@ def test_paths_are_unique_and_every_param_is_described():
 
 def test_receiver_columns_and_dtype_are_the_receiver_table():
     assert tuple(p.key for p in RECEIVER_PARAMS) == RECEIVER_KEYS
-    # the columns of 0.1 and 0.2, and the mast height of the terrain model after them
+    # the columns of 0.1 and 0.2, the mast height of the terrain model after them, then
+    # the antenna, timing and errors of generator version 4
+    text = h5py.string_dtype("utf-8")
     as_written_before = np.dtype([
-        ("name", h5py.string_dtype("utf-8")), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
-        ("noise_figure_db", "f8"), ("antenna_gain_dbi", "f8"), ("antenna_height_m", "f8")])
+        ("name", text), ("lat", "f8"), ("lon", "f8"), ("alt_m", "f8"),
+        ("noise_figure_db", "f8"), ("antenna_gain_dbi", "f8"), ("antenna_height_m", "f8"),
+        ("antenna", text), ("timing", text), ("calibration_db", "f8"),
+        ("oscillator_ppm", "f8"), ("noise_floor_sigma_db", "f8")])
     assert as_written_before == RECEIVER_DTYPE
     records = receiver_records(default_receivers())
     assert records.dtype == RECEIVER_DTYPE and records[1]["name"] == "Montanaro"
     with pytest.raises(ConfigError, match=r"name,lat,lon,alt_m\[,noise_figure_db,"
-                                          r"antenna_gain_dbi,antenna_height_m\]"):
+                                          r"antenna_gain_dbi,antenna_height_m,antenna,"):
         parse_receivers_csv("who,where\nA,B\n")
 
 
@@ -118,6 +137,8 @@ def _attempt(param: Param, value):
         other = {"clutter_min_db": ("clutter_max_db", 100.0),
                  "clutter_max_db": ("clutter_min_db", 0.0)}.get(param.key)
         config["propagation"] = {param.key: value, **dict([other] if other else [])}
+    elif param.scope == "measurement":
+        config["measurement"] = {param.key: value}
     else:
         receivers = [r.to_dict() for r in default_receivers()]
         receivers[0][param.key] = value
@@ -137,7 +158,7 @@ def _allowed(param: Param, hi: float) -> str:
         else param.allowed
 
 
-NUMBERS = [p for p in CONFIG_PARAMS + PROPAGATION_PARAMS + RECEIVER_PARAMS
+NUMBERS = [p for p in CONFIG_PARAMS + PROPAGATION_PARAMS + MEASUREMENT_PARAMS + RECEIVER_PARAMS
            if p.kind in ("float", "int")]
 
 
@@ -152,13 +173,14 @@ def test_bounds_are_accepted_and_just_outside_refused_by_name(param):
     if math.isfinite(hi):
         inside.append(hi - step if param.hi_open else hi)
         outside += [hi + step, hi if param.hi_open else None]
-    else:
+    elif not param.allow_inf:
         outside += [math.inf]
     if param.kind == "float":
         outside += [math.nan, "1", True]
     for value in inside:
         config = _attempt(param, value)
         holder = {"config": config, "propagation": config.propagation,
+                  "measurement": config.measurement,
                   "receiver": config.receivers[0]}[param.scope]
         assert getattr(holder, param.key) == value
         assert type(getattr(holder, param.key)).__name__ == KINDS[param.kind]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from heimdall_studio.core import api
+from heimdall_studio.core.config.network import resolve_receivers
 from heimdall_studio.core.dataset.locking import DatasetLock
 from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import (
@@ -34,7 +35,13 @@ def test_layout_with_plain_h5py(workspace, small_config):
         rx = f["receivers"][:]
         assert [n.decode() for n in rx["name"]][:2] == ["Aquila di Giaveno", "Montanaro"]
         assert rx.dtype.names == ("name", "lat", "lon", "alt_m", "noise_figure_db",
-                                  "antenna_gain_dbi", "antenna_height_m")
+                                  "antenna_gain_dbi", "antenna_height_m", "antenna", "timing",
+                                  "calibration_db", "oscillator_ppm", "noise_floor_sigma_db")
+        assert [t.decode() for t in rx["antenna"]] == ["omni"] * 7
+        # the calibration errors drawn at creation, as the stored config has them
+        stored = json.loads(f.attrs["config_json"])["receivers"]
+        assert list(rx["calibration_db"]) == [r["calibration_db"] for r in stored]
+        assert np.isfinite(rx["calibration_db"]).all() and rx["calibration_db"].std() > 0
         s = f["samples"]
         shapes = {"tx_lat": ((300,), "f8"), "tx_lon": ((300,), "f8"),
                   "tx_alt_m": ((300,), "f8"), "frequency_hz": ((300,), "f8"),
@@ -63,8 +70,10 @@ def test_layout_with_plain_h5py(workspace, small_config):
 def test_the_file_alone_reproduces_the_dataset(workspace, small_config, tmp_path):
     api.create_dataset(small_config, 200, workspace)
     config = read_header(workspace / "small.h5").config
-    # the given config, with the elevation grid it was drawn over identified
-    assert config == resolve_terrain(small_config)[0] != small_config
+    # the given config, with the elevation grid it was drawn over identified and the
+    # receivers' errors drawn
+    assert config == resolve_receivers(resolve_terrain(small_config)[0]) != small_config
+    assert all(r.drawn for r in config.receivers)
     assert config.propagation.terrain.sha256 == builtin_grid().crop(
         *config.propagation.terrain.bounds).sha256
     other = tmp_path / "other"
@@ -196,7 +205,8 @@ def test_compression_policies_store_the_same_samples(workspace, small_config, po
         filters = {k: f["samples"][k].compression for k in f["samples"]}
     expected = {"full": set(filters), "none": set(),
                 "light": {"tx_alt_m", "frequency_hz", "tx_power_dbm", "inside",
-                          "num_receivers_detected", "signal_present"}}[policy]
+                          "num_receivers_detected", "signal_present", "line_of_sight",
+                          "tx_antenna"}}[policy]
     assert {k for k, v in filters.items() if v == "gzip"} == expected
     assert all(v in ("gzip", None) for v in filters.values())
     api.expand_dataset(config.name, 100, workspace)  # keeps the file's filters

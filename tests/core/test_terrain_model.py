@@ -246,11 +246,13 @@ def test_shadowing_is_a_field_of_the_place_with_gudmundsons_correlation():
     # and fade by hundredths of a dB, so rx power minus the deterministic terms is the
     # shadowing at the transmitter's place.
     receivers = [{"name": f"m{i}", "lat": 45.30 + 0.1 * (i // 2), "lon": 9.0 + 0.1 * (i % 2),
-                  "alt_m": 100.0, "antenna_height_m": 300.0} for i in range(4)]
+                  "alt_m": 100.0, "antenna_height_m": 300.0, "calibration_db": 0.0}
+                 for i in range(4)]
     config = make_config("field", seed=5, receivers=receivers, margin_deg=0.0,
                          inside_ratio=1.0, min_snr_db=-20, max_gdop=1e6, tx_power_dbm=60,
                          propagation={"clutter_min_db": 0, "clutter_max_db": 0,
-                                      "rician_k_db": 40})
+                                      "rician_k_db": 40},
+                         measurement={"tx_antennas": "whip"})
     a = generate_block(config, 0, 40_000).arrays
     los = a["line_of_sight"]
     assert los.mean() > 0.9 and a["signal_present"].all()

@@ -69,7 +69,7 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
         (c.dataset_type, c.dataset_type),
         (f"{header.num_samples:,}", header.num_samples),
         (f"{c.frequency_mhz:g}", c.frequency_mhz),
-        (f"{c.tx_power_dbm:g}", c.tx_power_dbm),
+        (c.tx_power_text.removesuffix(" dBm"), c.tx_power_range[0]),
         (f"{c.min_snr_db:g}", c.min_snr_db),
         (f"{c.max_gdop:g}", c.max_gdop),
         (f"{c.inside_ratio:g}", c.inside_ratio),

@@ -48,6 +48,68 @@ def check_integer(field_name: str, value: Any, lo: int, hi: int) -> int:
     return value
 
 
+def check_range(field_name: str, value: Any, lo: float, hi: float, unit: str = ""
+                ) -> float | tuple[float, float]:
+    """One number within [lo, hi], or a range of two: `[30, 45]`, `(30, 45)` or the text
+    `"30:45"`. A range whose ends are equal is that number; lo > hi is an error."""
+    allowed = f"a number or a range lo:hi, each {range_text(lo, hi, unit, False, False)}"
+    if isinstance(value, str):
+        parts = value.split(":")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError:
+            raise ConfigError(field_name, value, allowed) from None
+        value = numbers[0] if len(numbers) == 1 else numbers
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ConfigError(field_name, value, allowed)
+        low, high = (check_number(field_name, v, lo, hi, unit) for v in value)
+        if low > high:
+            raise ConfigError(field_name, f"{low:g}:{high:g}", allowed,
+                              problem="has its low end above its high end")
+        return low if low == high else (low, high)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(field_name, value, allowed)
+    return check_number(field_name, value, lo, hi, unit)
+
+
+def check_mix(field_name: str, value: Any, names: tuple[str, ...]
+              ) -> tuple[tuple[str, float], ...]:
+    """Named weights, `{"whip": 0.5, "yagi": 0.5}` or the text `"whip:0.5,yagi:0.5"`,
+    normalised to add up to 1, in the order of `names`; names without weight are left
+    out. Unknown names, negative or non-finite weights and an all-zero mix are errors."""
+    allowed = ("weights name:w[,name:w...] with names from " + ", ".join(names)
+               + ", not all zero")
+    if isinstance(value, str):
+        pairs: dict[str, Any] = {}
+        for item in value.split(","):
+            name, _, weight = item.strip().partition(":")
+            try:
+                pairs[name.strip()] = float(weight) if weight.strip() else 1.0
+            except ValueError:
+                raise ConfigError(field_name, value, allowed) from None
+        value = pairs
+    elif isinstance(value, (list, tuple)) and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        value = dict(value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(field_name, value, allowed)
+    unknown = sorted(str(k) for k in value if k not in names)
+    if unknown:
+        raise ConfigError(f"{field_name}.{unknown[0]}", value[unknown[0]], allowed,
+                          problem="is not a known kind")
+    weights = {k: check_number(f"{field_name}.{k}", v, 0, 1e6) for k, v in value.items()}
+    total = sum(weights.values())
+    if total <= 0:
+        raise ConfigError(field_name, value, allowed)
+    return tuple((k, weights[k] / total) for k in names if weights.get(k, 0) > 0)
+
+
+def mix_text(mix: tuple[tuple[str, float], ...]) -> str:
+    """The text form of a mix: `whip:0.5,yagi:0.5`."""
+    return ",".join(f"{name}:{weight:g}" for name, weight in mix)
+
+
 def check_text(field_name: str, value: Any, max_len: int = 100) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > max_len:
         raise ConfigError(field_name, value, f"non-empty text of at most {max_len} characters")

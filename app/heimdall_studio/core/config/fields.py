@@ -38,28 +38,46 @@ TERRAIN_FIELDS: dict[str, np.dtype] = {
     "tx_ground_m": np.dtype("f4"),
 }
 TERRAIN_FIELDS_FROM_VERSION = 3
+# What a real network measures besides signal strength, and the transmitter's truth
+# behind it, from generator version 4 (docs/propagation.md, Measurements): each link's
+# arrival time and noise floor; the transmitter's antenna (TX_ANTENNAS code), the
+# bearing of a yagi's beam (NaN for the others) and its oscillator's offset.
+NETWORK_FIELDS: dict[str, np.dtype] = {
+    "toa_ns": np.dtype("f8"),
+    "noise_floor_dbm": np.dtype("f4"),
+    "tx_antenna": np.dtype("u1"),
+    "tx_bearing_deg": np.dtype("f4"),
+    "tx_freq_offset_hz": np.dtype("f4"),
+}
+NETWORK_FIELDS_FROM_VERSION = 4
 
 # Every field any generator version writes, in file order.
-SAMPLE_FIELDS: dict[str, np.dtype] = {**_FLAT_WORLD_FIELDS, **TERRAIN_FIELDS}
+SAMPLE_FIELDS: dict[str, np.dtype] = {**_FLAT_WORLD_FIELDS, **TERRAIN_FIELDS,
+                                      **NETWORK_FIELDS}
 PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
-                       "distance_km", "path_loss_db", "line_of_sight")
+                       "distance_km", "path_loss_db", "line_of_sight", "toa_ns",
+                       "noise_floor_dbm")
 
 
 # What a real network could report about a sample: a model trained for the real world
 # learns from these alone. Everything else is ground truth (where the transmitter was,
 # what the link's geometry and loss were) or a constant of the config.
 MEASUREMENT_FIELDS = frozenset({"signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
-                                "num_receivers_detected", "mean_snr_db"})
+                                "num_receivers_detected", "mean_snr_db", "toa_ns",
+                                "noise_floor_dbm"})
 TRUTH_FIELDS = frozenset({"tx_lat", "tx_lon", "tx_alt_m", "tx_power_dbm", "inside", "gdop",
-                          "distance_km", "path_loss_db", "line_of_sight", "tx_ground_m"})
+                          "distance_km", "path_loss_db", "line_of_sight", "tx_ground_m",
+                          "tx_antenna", "tx_bearing_deg", "tx_freq_offset_hz"})
 CONSTANT_FIELDS = frozenset({"frequency_hz"})  # the config's, the same in every sample
 
 
 def sample_fields(generator_version: int) -> dict[str, np.dtype]:
     """The fields of a sample drawn by `generator_version`, in file order: the order of
     the datasets under /samples and of the checksums in the history."""
-    if generator_version >= TERRAIN_FIELDS_FROM_VERSION:
+    if generator_version >= NETWORK_FIELDS_FROM_VERSION:
         return SAMPLE_FIELDS
+    if generator_version >= TERRAIN_FIELDS_FROM_VERSION:
+        return {**_FLAT_WORLD_FIELDS, **TERRAIN_FIELDS}
     return _FLAT_WORLD_FIELDS
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from .params import (
     CONFIG_PARAMS,
     DEFAULT_CHUNK_SIZE,
     MAX_RECEIVERS,
+    MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
     TERRAIN_PARAMS,
 )
@@ -156,6 +158,38 @@ class PropagationModel:
 
 
 @dataclass(frozen=True, slots=True)
+class MeasurementModel:
+    """What the transmitters are like and how the receivers' clocks and oscillators err
+    (docs/propagation.md, Measurements); `params.MEASUREMENT_PARAMS` has each one's
+    unit, default and range, in the order of these fields. Read from generator version 4."""
+
+    tx_antennas: tuple[tuple[str, float], ...] = field(
+        default_factory=lambda: BY_PATH["measurement.tx_antennas"].default)
+    tx_duty_cycle: float = 1.0
+    tx_oscillator_ppm: float = 1.5
+    rx_oscillator_ppm: float = 0.5
+    calibration_sigma_db: float = 2.0
+    gps_clock_ns: float = 20.0
+    ntp_clock_ms: float = 2.0
+    nlos_delay_us: float = 0.4
+
+    def __post_init__(self) -> None:
+        for param in MEASUREMENT_PARAMS:
+            set_field(self, param.key, param.check(getattr(self, param.key)))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> MeasurementModel:
+        data = check_mapping("measurement", data)
+        reject_unknown("measurement", data, field_names(cls))
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["tx_antennas"] = dict(self.tx_antennas)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetConfig:
     """Everything that decides which samples a dataset holds.
 
@@ -168,15 +202,17 @@ class DatasetConfig:
     seed: int
     dataset_type: str = "feature_based"
     frequency_mhz: float = 145.0
-    tx_power_dbm: float = 37.0
+    tx_power_dbm: float | tuple[float, float] = 37.0
     min_snr_db: float = 3.0
     min_receivers: int = 3
     max_gdop: float = 10.0
     inside_ratio: float = 0.7
     margin_deg: float = 0.5
     bandwidth_hz: float = 12500.0
+    iq_duration_s: float = 0.2
     receivers: tuple[Receiver, ...] = field(default_factory=lambda: default_receivers())
     propagation: PropagationModel = field(default_factory=PropagationModel)
+    measurement: MeasurementModel = field(default_factory=MeasurementModel)
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def __post_init__(self) -> None:
@@ -188,6 +224,10 @@ class DatasetConfig:
                   _MIN_RECEIVERS.check(self.min_receivers, hi=len(self.receivers)))
         if not isinstance(self.propagation, PropagationModel):
             raise ConfigError("propagation", self.propagation, "a propagation model")
+        if isinstance(self.measurement, Mapping):
+            set_field(self, "measurement", MeasurementModel.from_dict(self.measurement))
+        if not isinstance(self.measurement, MeasurementModel):
+            raise ConfigError("measurement", self.measurement, "a measurement group")
         if self.inside_ratio < 1 and self.margin_deg == 0:
             raise ConfigError("margin_deg", self.margin_deg,
                               "greater than 0 when inside_ratio is below 1 "
@@ -214,12 +254,31 @@ class DatasetConfig:
             raise ConfigError("receivers", f"{len(receivers)} receivers",
                               f"at most {MAX_RECEIVERS}")
 
+    @property
+    def tx_power_range(self) -> tuple[float, float]:
+        """The transmit power's range in dBm; both ends equal for one power."""
+        power = self.tx_power_dbm
+        return power if isinstance(power, tuple) else (power, power)
+
+    @property
+    def tx_power_text(self) -> str:
+        """"37 dBm", "30 to 45 dBm"."""
+        lo, hi = self.tx_power_range
+        return f"{lo:g} dBm" if lo == hi else f"{lo:g} to {hi:g} dBm"
+
     # -- conversions --------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON: a range is a list of its two ends, and an unlimited
+        max_gdop is null (JSON has no infinity)."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["receivers"] = [r.to_dict() for r in self.receivers]
         data["propagation"] = self.propagation.to_dict()
+        data["measurement"] = self.measurement.to_dict()
+        if isinstance(self.tx_power_dbm, tuple):
+            data["tx_power_dbm"] = list(self.tx_power_dbm)
+        if math.isinf(self.max_gdop):
+            data["max_gdop"] = None
         return data
 
     def to_json(self) -> str:
@@ -234,6 +293,8 @@ class DatasetConfig:
             raise ConfigError("name", None, NAME_RULE, problem="is missing")
         if data.get("seed") is None:
             data["seed"] = new_seed()
+        if "max_gdop" in data and data["max_gdop"] is None:  # to_dict's "no limit"
+            data["max_gdop"] = math.inf
         if "receivers" in data:
             raw = data["receivers"]
             if not isinstance(raw, (list, tuple)):

@@ -20,26 +20,36 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from .checks import check_integer, check_number, check_text, range_text
+from .antennas import Antenna
+from .checks import check_integer, check_mix, check_number, check_range, check_text, range_text
 from .names import NAME_RULE, validate_name
 
 # Where a parameter belongs. "config": stored in the dataset file and inherited by every
 # expansion; "propagation": the config's propagation group; "terrain": its terrain group;
+# "measurement": its measurement group (what the transmitters and receivers are like);
 # "receiver": a column of the receiver network; "run": a property of one create or
 # expand run, never stored.
-SCOPES = ("config", "propagation", "terrain", "receiver", "run")
+SCOPES = ("config", "propagation", "terrain", "measurement", "receiver", "run")
 # Titles of the groups the app's form and the documentation arrange parameters in.
 GROUPS = {"dataset": "Dataset", "signal": "Signal", "filter": "Filters",
           "placement": "Transmitter placement", "terrain": "Terrain",
+          "measurement": "Measurements",
           "propagation": "Propagation model",
           "advanced": "Advanced", "receiver": "Receiver", "run": "Run"}
-KINDS = ("float", "int", "text", "choice")
+# "range": a number, or a range lo:hi drawn from uniformly (the transmit power);
+# "mix": named weights (the transmitters' antennas); "antenna": a receiving antenna.
+KINDS = ("float", "int", "text", "choice", "range", "mix", "antenna")
 
 DATASET_TYPES = ("feature_based",)
 PATH_LOSS_MODELS = ("two_ray", "free_space")
 # builtin: the elevation grid shipped with the app; none: the flat plane of generator
 # version 2 (SPEC section 3); flat: a sea-level sphere; tiles: user tiles (docs/propagation.md)
 TERRAIN_SOURCES = ("builtin", "none", "flat", "tiles")
+# How a receiver's arrival times are stamped: a GPS-disciplined clock, NTP, or not at all
+TIMING_KINDS = ("gps", "ntp", "none")
+# The transmitters' antennas (sampling.kernel_v4 has their gains) and the default mix
+TX_ANTENNAS = ("whip", "rubber_duck", "yagi")
+DEFAULT_TX_ANTENNAS = (("whip", 0.5), ("rubber_duck", 0.4), ("yagi", 0.1))
 COMPRESSION_POLICIES = ("light", "full", "none")
 MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 4096
@@ -73,10 +83,12 @@ class Param:
     default_note: str = ""
     valid: str = ""
     max_len: int = 100
-    rule: Callable[[Any], Any] | None = None
+    rule: Callable[[Any, str], Any] | None = None  # (value, where) -> normalised value
     flag: str = ""  # command-line flag, when it is not --<key with '-'>
     decimals: int = 0  # digits the form shows of a float
     step: float = 1.0  # the form's spin-box step
+    allow_inf: bool = False  # +inf is a value of its own ("no limit": max_gdop)
+    since: int = 1  # the first generator version that reads it
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS or self.scope not in SCOPES or self.group not in GROUPS:
@@ -90,6 +102,8 @@ class Param:
             return f"propagation.{self.key}"
         if self.scope == "terrain":
             return f"propagation.terrain.{self.key}"
+        if self.scope == "measurement":
+            return f"measurement.{self.key}"
         if self.scope == "receiver":
             return f"receivers[].{self.key}"
         return self.key
@@ -109,7 +123,8 @@ class Param:
         if self.valid:
             return self.valid
         if self.kind == "float":
-            return range_text(self.lo, self.hi, self.unit, self.lo_open, self.hi_open)
+            text = range_text(self.lo, self.hi, self.unit, self.lo_open, self.hi_open)
+            return text + (", or inf (no limit)" if self.allow_inf else "")
         if self.kind == "int":
             return f"a whole number from {int(self.lo)} to {int(self.hi)}"
         if self.kind == "choice":
@@ -121,7 +136,13 @@ class Param:
         """The default as text, without its unit; the note when it has none."""
         if self.default is None:
             return self.default_note
-        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+        if isinstance(self.default, float):
+            return f"{self.default:g}"
+        if self.kind == "mix":
+            return ",".join(f"{k}:{w:g}" for k, w in self.default)
+        if self.kind == "antenna":
+            return self.default.text()
+        return str(self.default)
 
     @property
     def default_text(self) -> str:
@@ -140,11 +161,18 @@ class Param:
         `hi` replaces the upper bound where code decides it."""
         where = self.path if where is None else where
         if self.rule is not None:
-            return self.rule(value)
+            return self.rule(value, where)
         upper = self.hi if hi is None else hi
+        if self.allow_inf and value == math.inf and not isinstance(value, bool):
+            return math.inf
         if self.kind == "float":
-            return check_number(where, value, self.lo, upper, self.unit, self.lo_open,
-                                self.hi_open)
+            try:
+                return check_number(where, value, self.lo, upper, self.unit, self.lo_open,
+                                    self.hi_open)
+            except ConfigError:
+                if not self.allow_inf:
+                    raise
+                raise ConfigError(where, value, self.allowed) from None
         if self.kind == "int":
             return check_integer(where, value, int(self.lo), int(upper))
         if self.kind == "choice":
@@ -156,17 +184,19 @@ class Param:
 
 def _float(key: str, default: float | None, unit: str, lo: float, hi: float, help: str,
            label: str, group: str, scope: str = "config", decimals: int = 1,
-           step: float = 1.0, lo_open: bool = False) -> Param:
+           step: float = 1.0, lo_open: bool = False, since: int = 1,
+           default_note: str = "") -> Param:
     return Param(key, "float", default, unit, lo, hi, lo_open=lo_open, help=help,
                  label=label, group=group, scope=scope, decimals=decimals, step=step,
-                 default_note="required" if default is None else "")
+                 default_note=default_note or ("required" if default is None else ""),
+                 since=since)
 
 
 # In the order of DatasetConfig's fields, which is the order they are checked in.
 CONFIG_PARAMS: tuple[Param, ...] = (
     Param("name", "text", help="Dataset name; its file is the name plus .h5, in the "
           "workspace", label="Name", group="dataset", default_note="required",
-          valid=NAME_RULE, rule=validate_name),
+          valid=NAME_RULE, rule=lambda value, where: validate_name(value)),
     Param("seed", "int", lo=0, hi=MAX_SEED, help="Root of all randomness: the same seed "
           "and parameters give the same samples", label="Seed", group="dataset",
           default_note="random, chosen at creation and stored"),
@@ -174,21 +204,30 @@ CONFIG_PARAMS: tuple[Param, ...] = (
           help="What each sample stores", label="Type", group="dataset"),
     _float("frequency_mhz", 145.0, "MHz", 1, 6000, "Carrier frequency", "Frequency",
            "signal", decimals=3),
-    _float("tx_power_dbm", 37.0, "dBm", -30, 70, "Nominal transmitter power "
-           "(37 dBm = 5 W)", "Transmit power", "signal"),
+    Param("tx_power_dbm", "range", 37.0, "dBm", -30, 70, help="Transmitter power "
+          "(37 dBm = 5 W), or a range lo:hi each sample's power is drawn from, uniform "
+          "in dB (from generator version 4)", label="Transmit power", group="signal",
+          valid="a number or a range lo:hi, each -30 to 70 dBm",
+          rule=lambda value, where: check_range(where, value, -30, 70, "dBm")),
     _float("min_snr_db", 3.0, "dB", -20, 60, "A receiver detects the signal when its "
            "SNR is at least this", "Min SNR", "filter", step=0.5),
     Param("min_receivers", "int", 3, lo=3, hi=MAX_RECEIVERS,
           help="Detecting receivers a sample needs to be kept", label="Min receivers",
           group="filter", valid="3 to the number of receivers"),
-    _float("max_gdop", 10.0, "", 1, math.inf, "Keep a sample only if its GDOP is at "
-           "most this", "Max GDOP", "filter", decimals=2, step=0.5, lo_open=True),
+    Param("max_gdop", "float", 10.0, "", 1, math.inf, lo_open=True, allow_inf=True,
+          help="Keep a sample only if its GDOP is at most this; inf keeps every sample "
+          "with enough detections (its GDOP is still stored)", label="Max GDOP",
+          group="filter", decimals=2, step=0.5),
     _float("inside_ratio", 0.7, "", 0, 1, "Fraction of samples with the transmitter "
            "inside the receiver box", "Inside ratio", "placement", decimals=3, step=0.05),
     _float("margin_deg", 0.5, "degrees", 0, 5, "The training box is the receiver box "
            "grown by this on every side", "Margin", "placement", decimals=3, step=0.1),
     _float("bandwidth_hz", 12500.0, "Hz", 0, 1e10, "Receiver noise bandwidth",
            "Noise bandwidth", "signal", decimals=0, step=500, lo_open=True),
+    _float("iq_duration_s", 0.2, "s", 0, 10, "How long each receiver observes a "
+           "transmission: arrival-time and frequency errors shrink as it grows (from "
+           "generator version 4)", "Observation", "signal", decimals=3, step=0.05,
+           lo_open=True, since=4),
     Param("chunk_size", "int", DEFAULT_CHUNK_SIZE, "samples", 64, 1 << 20,
           help="Samples per random-stream chunk; part of what makes a dataset "
           "reproducible", label="Chunk size", group="advanced", step=1024),
@@ -213,8 +252,9 @@ PROPAGATION_PARAMS: tuple[Param, ...] = (
     _float("los_distance_km", 30.0, "km", 0, 20000, "Terrain none only: links shorter "
            "than this fade as Rician, longer as Rayleigh", "Line of sight up to",
            "propagation", "propagation"),
-    _float("max_freq_offset_hz", 50.0, "Hz", 0, 1e6, "Receiver frequency offsets are "
-           "uniform in plus/minus this", "Max oscillator offset", "propagation",
+    _float("max_freq_offset_hz", 50.0, "Hz", 0, 1e6, "Generator versions 1 to 3 only: "
+           "frequency offsets are uniform in plus/minus this, per link (version 4 models "
+           "the oscillators: the measurement group)", "Max oscillator offset", "propagation",
            "propagation", step=5),
 )
 
@@ -236,6 +276,60 @@ RECEIVER_PARAMS: tuple[Param, ...] = (
     _float("antenna_height_m", 10.0, "m", 0.5, 1000, "Receiving antenna above the ground "
            "at the site (the terrain models; terrain none uses alt_m)", "Mast",
            "receiver", "receiver"),
+    Param("antenna", "antenna", Antenna(), help="Antenna pattern, applied toward each "
+          "transmitter: omni, dipole, yagi:AZIMUTH[:GAIN] or pattern:FILE.msi[:AZIMUTH] "
+          "(MSI Planet .msi/.pln); its gain adds to the gain column", label="Antenna",
+          group="receiver", scope="receiver", since=4,
+          valid="omni, dipole, yagi:AZIMUTH[:GAIN] or pattern:FILE[:AZIMUTH]",
+          rule=lambda value, where: Antenna.from_value(value, where)),
+    Param("timing", "choice", "none", choices=TIMING_KINDS, help="Arrival-time stamps: "
+          "gps (GPS-disciplined clock, tens of ns), ntp (milliseconds) or none",
+          label="Timing", group="receiver", scope="receiver", since=4),
+    _float("calibration_db", None, "dB", -30, 30, "Fixed error of the receiver's power "
+           "readings", "Calibration", "receiver", "receiver", since=4,
+           default_note="drawn at creation (measurement.calibration_sigma_db)"),
+    _float("oscillator_ppm", None, "ppm", -100, 100, "Frequency error of the receiver's "
+           "oscillator", "Oscillator", "receiver", "receiver", decimals=3, since=4,
+           default_note="drawn at creation (measurement.rx_oscillator_ppm)"),
+    _float("noise_floor_sigma_db", 2.0, "dB", 0, 20, "The noise floor varies from sample "
+           "to sample, normal in dB with this spread (man-made noise)", "Noise spread",
+           "receiver", "receiver", since=4),
+)
+
+# The config's measurement group: what the transmitters and the receivers' clocks and
+# oscillators are like (generator version 4 and later; docs/propagation.md, Measurements).
+MEASUREMENT_PARAMS: tuple[Param, ...] = (
+    Param("tx_antennas", "mix", DEFAULT_TX_ANTENNAS, help="Transmitting antennas, drawn "
+          "per sample with these weights: whip (0 dBi), rubber_duck (-5 dBi), yagi "
+          "(portable, 7 dBi, random bearing)", label="TX antennas", group="measurement",
+          scope="measurement", since=4, valid="weights name:w[,name:w...] of "
+          + ", ".join(TX_ANTENNAS),
+          rule=lambda value, where: check_mix(where, value, TX_ANTENNAS)),
+    _float("tx_duty_cycle", 1.0, "", 0, 1, "Share of the observation the transmitter "
+           "is keyed: arrival-time and frequency errors grow as it falls",
+           "TX duty cycle", "measurement", "measurement", decimals=2, step=0.05,
+           lo_open=True, since=4),
+    _float("tx_oscillator_ppm", 1.5, "ppm", 0, 100, "Spread (standard deviation) of the "
+           "transmitters' frequency error, one per sample and shared by every receiver "
+           "(handheld radios drift a few ppm)", "TX oscillator", "measurement",
+           "measurement", decimals=2, step=0.1, since=4),
+    _float("rx_oscillator_ppm", 0.5, "ppm", 0, 100, "Spread of the receivers' oscillator "
+           "errors drawn at creation for receivers without one (GPS-disciplined: a "
+           "hundredth of it)", "RX oscillator", "measurement", "measurement",
+           decimals=2, step=0.1, since=4),
+    _float("calibration_sigma_db", 2.0, "dB", 0, 20, "Spread of the receivers' "
+           "calibration errors drawn at creation for receivers without one",
+           "Calibration spread", "measurement", "measurement", step=0.5, since=4),
+    _float("gps_clock_ns", 20.0, "ns", 0, 1e6, "Clock error of a GPS-disciplined "
+           "receiver's arrival times, standard deviation per measurement",
+           "GPS clock error", "measurement", "measurement", step=5, since=4),
+    _float("ntp_clock_ms", 2.0, "ms", 0, 1000, "Clock error of an NTP-synchronised "
+           "receiver's arrival times, standard deviation per measurement",
+           "NTP clock error", "measurement", "measurement", step=0.5, since=4),
+    _float("nlos_delay_us", 0.4, "us", 0, 100, "Obstructed links arrive late by an "
+           "exponential excess delay, mean this times the square root of the distance "
+           "in km (Greenstein's rms delay spread)", "NLOS excess delay",
+           "measurement", "measurement", decimals=2, step=0.1, since=4),
 )
 
 # The config's propagation.terrain group, as set by a user; the elevation grid's sha256,
@@ -265,7 +359,8 @@ RUN_PARAMS: tuple[Param, ...] = (
           "write), none gzips nothing", label="Compression", group="run", scope="run"),
 )
 
-ALL_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS + RECEIVER_PARAMS + RUN_PARAMS
+ALL_PARAMS = (CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS + MEASUREMENT_PARAMS
+              + RECEIVER_PARAMS + RUN_PARAMS)
 BY_PATH: dict[str, Param] = {p.path: p for p in ALL_PARAMS}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .antennas import Antenna
 from .checks import check_mapping, field_names, refuse_constant, reject_unknown, set_field
 from .params import RECEIVER_PARAMS
 from .units import format_size
@@ -29,7 +30,12 @@ MAX_RECEIVERS_FILE_BYTES = 1 << 20
 RECEIVER_KEYS = tuple(p.key for p in RECEIVER_PARAMS)
 REQUIRED_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS if p.required)
 OPTIONAL_COLUMNS = tuple(p.key for p in RECEIVER_PARAMS if not p.required)
-TEXT_COLUMNS = frozenset(p.key for p in RECEIVER_PARAMS if p.kind == "text")
+# Columns read as text from CSV (the others are numbers); the antenna is in its text form.
+TEXT_COLUMNS = frozenset(p.key for p in RECEIVER_PARAMS
+                         if p.kind in ("text", "choice", "antenna"))
+# Columns without a fixed default: left out (or blank), the value is drawn at creation.
+DRAWN_COLUMNS = frozenset(p.key for p in RECEIVER_PARAMS
+                          if p.default is None and not p.required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,25 +49,52 @@ class Receiver:
     noise_figure_db: float = 13.0
     antenna_gain_dbi: float = 0.0
     antenna_height_m: float = 10.0
+    antenna: Antenna = dataclasses.field(default_factory=Antenna)
+    timing: str = "none"
+    calibration_db: float | None = None  # None until drawn (`network.resolve_receivers`)
+    oscillator_ppm: float | None = None
+    noise_floor_sigma_db: float = 2.0
 
     def __post_init__(self) -> None:
         where = f"receivers[{self.name!r}]" if isinstance(self.name, str) else "receivers"
         for param in RECEIVER_PARAMS:
-            set_field(self, param.key, param.check(getattr(self, param.key),
-                                                   f"{where}.{param.key}"))
+            value = getattr(self, param.key)
+            if value is None and param.key in DRAWN_COLUMNS:
+                continue
+            set_field(self, param.key, param.check(value, f"{where}.{param.key}"))
+
+    @property
+    def drawn(self) -> bool:
+        """Whether its calibration and oscillator errors are set (drawn or given)."""
+        return all(getattr(self, key) is not None for key in DRAWN_COLUMNS)
 
     @classmethod
-    def from_dict(cls, data: Any, index: int = 0) -> Receiver:
+    def from_dict(cls, data: Any, index: int = 0, base_dir: Path | None = None) -> Receiver:
+        """A receiver from plain values; a pattern file an antenna names is read from
+        `base_dir` (the folder of the receivers file)."""
         data = check_mapping(f"receivers[{index}]", data)
         reject_unknown(f"receivers[{index}]", data, field_names(cls))
         missing = [k for k in REQUIRED_COLUMNS if k not in data]
         if missing:
             raise ConfigError(f"receivers[{index}].{missing[0]}", None, "a value",
                               problem="is missing")
+        if "antenna" in data and not isinstance(data["antenna"], Antenna):
+            name = data.get("name")
+            where = f"receivers[{name!r}]" if isinstance(name, str) else f"receivers[{index}]"
+            data = {**data, "antenna": Antenna.from_value(data["antenna"], f"{where}.antenna",
+                                                          base_dir)}
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["antenna"] = self.antenna.to_dict()
+        return data
+
+    def column_value(self, key: str) -> Any:
+        """The value of column `key` in a table (/receivers, CSV, the app's): the antenna
+        in its text form."""
+        value = getattr(self, key)
+        return value.text() if isinstance(value, Antenna) else value
 
 
 
@@ -73,7 +106,7 @@ def default_receivers() -> tuple[Receiver, ...]:
     return parse_receivers_json(text)
 
 
-def parse_receivers_json(text: str) -> tuple[Receiver, ...]:
+def parse_receivers_json(text: str, base_dir: Path | None = None) -> tuple[Receiver, ...]:
     try:
         data = json.loads(text, parse_constant=refuse_constant)
     except ValueError as exc:
@@ -87,10 +120,10 @@ def parse_receivers_json(text: str) -> tuple[Receiver, ...]:
     if not isinstance(data, list):
         raise ConfigError("receivers", type(data).__name__,
                           'a JSON list of receivers, or {"receivers": [...]}')
-    return tuple(Receiver.from_dict(item, i) for i, item in enumerate(data))
+    return tuple(Receiver.from_dict(item, i, base_dir) for i, item in enumerate(data))
 
 
-def parse_receivers_csv(text: str) -> tuple[Receiver, ...]:
+def parse_receivers_csv(text: str, base_dir: Path | None = None) -> tuple[Receiver, ...]:
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -101,14 +134,14 @@ def parse_receivers_csv(text: str) -> tuple[Receiver, ...]:
     receivers = []
     try:
         for i, row in enumerate(reader):
-            receivers.append(_csv_receiver(i, row))
+            receivers.append(_csv_receiver(i, row, base_dir))
     except csv.Error as exc:  # e.g. a field longer than the csv module allows
         raise ConfigError("receivers", f"line {reader.line_num}", "valid CSV",
                           problem=f"is not valid CSV ({exc})") from None
     return tuple(receivers)
 
 
-def _csv_receiver(i: int, row: dict[Any, Any]) -> Receiver:
+def _csv_receiver(i: int, row: dict[Any, Any], base_dir: Path | None) -> Receiver:
     row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
     item: dict[str, Any] = {}
     for key, value in row.items():
@@ -116,13 +149,14 @@ def _csv_receiver(i: int, row: dict[Any, Any]) -> Receiver:
             raise ConfigError(f"receivers[{i}]", key, "one of: " + ", ".join(RECEIVER_KEYS),
                               problem="is not a known column")
         if key in TEXT_COLUMNS:
-            item[key] = value
+            if value != "" or key == "name":
+                item[key] = value
         elif value != "":
             try:
                 item[key] = float(value)
             except ValueError:
                 raise ConfigError(f"receivers[{i}].{key}", value, "a number") from None
-    return Receiver.from_dict(item, i)
+    return Receiver.from_dict(item, i, base_dir)
 
 
 def load_receivers(path: str | Path) -> tuple[Receiver, ...]:
@@ -147,8 +181,8 @@ def load_receivers(path: str | Path) -> tuple[Receiver, ...]:
         raise ConfigError("receivers", str(path), allowed,
                           problem=f"cannot be read ({exc.strerror or exc})") from None
     if path.suffix.lower() == ".csv":
-        return parse_receivers_csv(text)
-    return parse_receivers_json(text)
+        return parse_receivers_csv(text, path.parent)
+    return parse_receivers_json(text, path.parent)
 
 
 class _NotSmallFile(Exception):

@@ -32,10 +32,13 @@ VERSIONS: dict[int, GeneratorVersion] = {v.number: v for v in (
     GeneratorVersion(3, "0.3", "terrain: delta-Bullington loss over elevation data, "
                      "line of sight, a shadowing field per receiver; terrain none is "
                      "version 2's flat plane"),
+    GeneratorVersion(4, "0.4", "measurements: transmit power ranges and antennas, "
+                     "receiver antennas, calibration, noise-floor spread, shared "
+                     "oscillator offsets and arrival times"),
 )}
 
 # The version new datasets are drawn with.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 def generator_version(number: int) -> GeneratorVersion:

@@ -31,7 +31,8 @@ STORAGE_CHUNK_ROWS = 1 << 15
 # (the default) compresses just those; "full" compresses everything, for smaller files.
 GZIP = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 LOW_ENTROPY_FIELDS = ("tx_alt_m", "frequency_hz", "tx_power_dbm", "inside",
-                      "num_receivers_detected", "signal_present")
+                      "num_receivers_detected", "signal_present", "line_of_sight",
+                      "tx_antenna")
 _COMPRESSION = param("compression")
 DEFAULT_COMPRESSION: str = _COMPRESSION.default
 
@@ -58,14 +59,16 @@ STATS_UPDATE_WAIT_S = 0.02
 MIN_BYTES_PER_SAMPLE = 16
 
 _text = h5py.string_dtype("utf-8")
-# /receivers: one column per receiver parameter, in the table's order.
-RECEIVER_DTYPE = np.dtype([(p.key, _text if p.kind == "text" else "f8")
+# /receivers: one column per receiver parameter, in the table's order; the antenna in its
+# text form, a value not drawn (a dataset of generator version 3 or older) NaN.
+RECEIVER_DTYPE = np.dtype([(p.key, "f8" if p.kind == "float" else _text)
                            for p in RECEIVER_PARAMS])
 
 
 def receiver_records(receivers: Iterable[Receiver]) -> np.ndarray:
     """The receivers as /receivers rows."""
-    return np.array([tuple(getattr(r, name) for name in RECEIVER_KEYS)
+    return np.array([tuple(np.nan if value is None else value
+                           for value in (r.column_value(name) for name in RECEIVER_KEYS))
                      for r in receivers], dtype=RECEIVER_DTYPE)
 
 

@@ -38,9 +38,14 @@ def snr_edges(config: DatasetConfig) -> np.ndarray:
     return np.arange(low, low + SNR_SPAN_DB + 1.0, 1.0)
 
 
+# Where the GDOP histogram ends without a limit; larger GDOPs join its last bin.
+UNLIMITED_GDOP_SPAN = 30.0
+
+
 def gdop_edges(config: DatasetConfig) -> np.ndarray:
     """From 0 (GDOP falls below 1 with five or more receivers) to the filter limit."""
-    return np.linspace(0.0, config.max_gdop, GDOP_BINS + 1)
+    top = config.max_gdop if math.isfinite(config.max_gdop) else UNLIMITED_GDOP_SPAN
+    return np.linspace(0.0, top, GDOP_BINS + 1)
 
 
 def detected_edges(config: DatasetConfig) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..config.model import DatasetConfig, make_config
 from ..config.names import validate_new_name
+from ..config.network import resolve_receivers
 from ..config.params import param
 from ..dataset import stats
 from ..dataset.fsops import NO_LINKS
@@ -235,6 +236,7 @@ def create_run(config: DatasetConfig, num_samples: int,
     path = dataset_path(config.name, workspace)
     compression_filters(compression)  # refuse a bad policy before touching the disk
     config, terrain = resolve_terrain(config)  # refuse what does not cover the box, too
+    config = resolve_receivers(config)  # the receivers' errors, stored with the config
     prepare_workspace(path.parent)
     opened = _opening("create", path,
                       lambda: open_for_create(path, config, compression, terrain))

@@ -23,7 +23,7 @@ import numpy as np
 from ..config.fields import PER_RECEIVER_FIELDS, SampleBlock, sample_fields
 from ..config.model import DatasetConfig
 from ..config.versions import GENERATOR_VERSION, VERSIONS
-from ..errors import StratumUnfillableError
+from ..errors import ConfigError, StratumUnfillableError
 from ..terrain.grid import ElevationGrid
 from ..terrain.source import resolve_terrain
 from .histograms import histogram
@@ -67,6 +67,7 @@ def preparation(config: DatasetConfig, version: int = GENERATOR_VERSION,
     terrain gets the grid its terrain source gives (`terrain.source.resolve_terrain`).
     """
     kernel = kernel_of(version)
+    check_version_reads(config, version)
     steps = getattr(kernel, "preparation", None)
     if steps is None:  # a flat world, prepared at once
         prepared = kernel.kernel_inputs(config)
@@ -79,10 +80,29 @@ def prepare(config: DatasetConfig, version: int = GENERATOR_VERSION,
             terrain: ElevationGrid | None = None) -> KernelInputs:
     """`preparation`, all at once."""
     kernel = kernel_of(version)
+    check_version_reads(config, version)
     if getattr(kernel, "preparation", None) is None:
         return KernelInputs(version, kernel, kernel.kernel_inputs(config))
     return KernelInputs(version, kernel,
                         kernel.kernel_inputs(config, _terrain_of(config, terrain)))
+
+
+# Generator versions before 4 draw one transmit power and filter on a finite GDOP.
+RANGES_FROM_VERSION = 4
+
+
+def check_version_reads(config: DatasetConfig, version: int) -> None:
+    """ConfigError if `config` asks for what generator `version` cannot draw (a power
+    range, no GDOP limit: only the datasets of later versions have them)."""
+    if version >= RANGES_FROM_VERSION:
+        return
+    if isinstance(config.tx_power_dbm, tuple):
+        raise ConfigError("tx_power_dbm", config.tx_power_text,
+                          f"one power for generator version {version}",
+                          problem="is a range")
+    if math.isinf(config.max_gdop):
+        raise ConfigError("max_gdop", config.max_gdop,
+                          f"a finite limit for generator version {version}")
 
 
 def _terrain_of(config: DatasetConfig, terrain: ElevationGrid | None) -> ElevationGrid | None:
@@ -145,7 +165,7 @@ def _raise_unfillable(config: DatasetConfig, chunk: int, stratum: int,
         f"candidates {where}. Relax the filters: lower min_snr_db "
         f"(now {config.min_snr_db:g} dB) or min_receivers (now {config.min_receivers}), "
         f"raise max_gdop (now {config.max_gdop:g}) or tx_power_dbm "
-        f"(now {config.tx_power_dbm:g} dBm)"
+        f"(now {config.tx_power_text})"
         + (", or raise inside_ratio" if stratum == 1 else "") + ".")
 
 

@@ -167,8 +167,9 @@ def _check_slab(header: DatasetHeader, start: int, a: dict[str, np.ndarray],
     c = checks["parameters"]
     c.fail(np.count_nonzero(a["frequency_hz"] != config.frequency_mhz * 1e6),
            f"frequency_hz differs from {config.frequency_mhz:g} MHz {where}")
-    c.fail(np.count_nonzero(a["tx_power_dbm"] != np.float32(config.tx_power_dbm)),
-           f"tx_power_dbm differs from {config.tx_power_dbm:g} dBm {where}")
+    lo, hi = (np.float32(p) for p in config.tx_power_range)
+    c.fail(np.count_nonzero(~((a["tx_power_dbm"] >= lo) & (a["tx_power_dbm"] <= hi))),
+           f"tx_power_dbm outside {config.tx_power_text} {where}")
     height = config.propagation.tx_height_m
     if "tx_ground_m" in a:  # the ground under the antenna, stored as float32
         c.fail(np.count_nonzero(~(np.abs(a["tx_alt_m"] - a["tx_ground_m"] - height) < 1e-3)),
@@ -194,6 +195,13 @@ def _check_slab(header: DatasetHeader, start: int, a: dict[str, np.ndarray],
     for key in ("snr_db", "rx_power_dbm", "freq_offset_hz"):
         c.fail(np.count_nonzero(np.isnan(a[key]) != ~present),
                f"{key} NaN pattern disagrees with signal_present {where}")
+    if "toa_ns" in a:  # generator version 4: measured noise floors, timed receivers
+        timed = np.array([r.timing != "none" for r in rx])
+        c.fail(np.count_nonzero(np.isnan(a["toa_ns"]) != ~(present & timed)),
+               f"toa_ns NaN pattern disagrees with signal_present and timing {where}")
+        c.fail(np.count_nonzero(~np.isfinite(a["noise_floor_dbm"])),
+               f"noise floors missing {where}")
+        noise = a["noise_floor_dbm"]
     with np.errstate(invalid="ignore"):
         diff = a["rx_power_dbm"] - snr - noise
         mean = np.where(present, snr, 0.0).sum(axis=1) / np.maximum(detected, 1)

@@ -76,8 +76,9 @@ def test_every_version_has_a_kernel_and_a_fixture():
         kernel = kernel_of(number)
         assert callable(kernel.kernel_inputs) and callable(kernel.fill_block)
         path, record = golden(number)
-        # fixtures stay small (version 3 files hold their elevation grid: about 150 KB)
-        assert path.stat().st_size < 400_000
+        # fixtures stay small (version 3 files hold their elevation grid: about 150 KB;
+        # version 4's arrival times, float64 noise, take most of its 420 KB)
+        assert path.stat().st_size < 500_000
         size = record["config"]["chunk_size"]  # both counts end mid-chunk
         assert record["num_samples"] % size and (record["num_samples"] + record["expand_by"]) % size
 

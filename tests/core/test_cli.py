@@ -1,6 +1,7 @@
 """Command line: exit codes, messages without tracebacks, machine-readable output."""
 
 import json
+import math
 
 import pytest
 
@@ -164,3 +165,70 @@ def test_create_chooses_the_terrain_and_info_shows_it(run, workspace, tmp_path):
     folder.mkdir()
     code, _, err = run("create", "tiled", "--samples", "10", "--terrain", str(folder))
     assert code == 2 and "holds no .hgt, .hgt.zip or GeoTIFF tile" in err
+
+
+def test_create_takes_the_measurement_flags_and_info_shows_them(run, workspace, tmp_path):
+    pattern = tmp_path / "beam.msi"
+    pattern.write_text("NAME Beam\nGAIN 10 dBi\nHORIZONTAL 360\n"
+                       + "".join(f"{a} {10 * (1 - math.cos(math.radians(a))):.3f}\n"
+                                 for a in range(360))
+                       + "VERTICAL 360\n" + "".join(f"{a} 0\n" for a in range(360)))
+    net = tmp_path / "net.csv"
+    net.write_text("name,lat,lon,alt_m,antenna,timing,calibration_db\n"
+                   "A,45.0,7.0,500,yagi:120,gps,1.5\nB,45.4,7.6,300,pattern:beam.msi:45,,\n"
+                   "C,44.8,7.9,400,dipole,ntp,\nD,45.2,8.2,200,,,\n")
+    code, _, err = run("create", "tdoa", "--samples", "200", "--receivers", str(net),
+                       "--tx-power-dbm", "30:45", "--max-gdop", "inf",
+                       "--tx-antennas", "whip:3,yagi:1", "--tx-oscillator-ppm", "2.5")
+    assert code == 0, err
+    code, out, _ = run("info", "tdoa", "--json")
+    config = json.loads(out)["config"]
+    assert config["tx_power_dbm"] == [30.0, 45.0] and config["max_gdop"] is None
+    assert config["measurement"]["tx_antennas"] == {"whip": 0.75, "yagi": 0.25}
+    assert config["measurement"]["tx_oscillator_ppm"] == 2.5
+    a, b, c, d = config["receivers"]
+    assert a["antenna"] == {"type": "yagi", "azimuth_deg": 120.0} and a["timing"] == "gps"
+    assert a["calibration_db"] == 1.5 and isinstance(b["calibration_db"], float)
+    # the pattern file's tables are in the config: the dataset no longer needs the file
+    assert b["antenna"]["type"] == "pattern" and len(b["antenna"]["horizontal"]) == 360
+    assert b["antenna"]["gain_dbi"] == 10.0 and b["antenna"]["azimuth_deg"] == 45.0
+    assert (c["timing"], d["timing"], d["antenna"]) == ("ntp", "none", {"type": "omni"})
+    pattern.unlink()
+    code, out, err = run("expand", "tdoa", "--samples", "100")
+    assert code == 0, err
+    code, out, _ = run("info", "tdoa")
+    assert "yagi:120  timing gps  cal +1.5 dB" in out and "tx_antennas=whip:0.75,yagi:0.25" in out
+    code, out, _ = run("verify", "tdoa")
+    assert code == 0 and "verify: passed" in out
+
+
+def test_timing_flag_times_every_receiver(run):
+    code, _, err = run("create", "gps", "--samples", "100", "--timing", "gps")
+    assert code == 0, err
+    code, out, _ = run("info", "gps", "--json")
+    assert {r["timing"] for r in json.loads(out)["config"]["receivers"]} == {"gps"}
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--tx-power-dbm", "45:30"], "tx_power_dbm = '45:30' has its low end above its high end"),
+    (["--tx-power-dbm", "loud"], "tx_power_dbm = 'loud' is not valid"),
+    (["--tx-oscillator-ppm", "500"], "measurement.tx_oscillator_ppm = 500.0 is not valid"),
+    (["--tx-antennas", "dish:1"], "measurement.tx_antennas.dish"),
+    (["--max-gdop", "0.5"], "max_gdop = 0.5 is not valid: allowed greater than 1, or inf"),
+])
+def test_bad_measurement_flags_exit_2_naming_the_field(run, workspace, args, fragment):
+    code, _, err = run("create", "bad", "--samples", "10", *args)
+    assert code == 2 and fragment in err and "Traceback" not in err
+    assert not (workspace / "bad.h5").exists()
+
+
+def test_a_malformed_pattern_file_is_refused_with_its_line(run, workspace, tmp_path):
+    (tmp_path / "bad.msi").write_text("NAME x\nGAIN 3\nHORIZONTAL 360\n0 0\n1 abc\n")
+    net = tmp_path / "net.json"
+    net.write_text(json.dumps({"receivers": [
+        {"name": "A", "lat": 45.0, "lon": 7.0, "alt_m": 5, "antenna": "pattern:bad.msi"},
+        {"name": "B", "lat": 45.4, "lon": 7.6, "alt_m": 5},
+        {"name": "C", "lat": 44.8, "lon": 7.9, "alt_m": 5}]}))
+    code, _, err = run("create", "bad", "--samples", "10", "--receivers", str(net))
+    assert code == 2 and "receivers['A'].antenna" in err and "bad.msi" in err
+    assert "Traceback" not in err and not (workspace / "bad.h5").exists()

@@ -200,3 +200,20 @@ def test_targets_in_km_keep_distances_and_bearings(dataset):
     assert np.allclose(back[0], lat, atol=1e-9) and np.allclose(back[1], lon, atol=1e-9)
     east, north = to_local_km(45.0, 8.0, (45.0, 8.0))
     assert east == pytest.approx(0) and north == pytest.approx(0)
+
+
+def test_arrival_times_are_fed_relative_to_the_first_arrival(tmp_path):
+    receivers = [{**r.to_dict(), "timing": "gps"} for r in api.make_config("r", seed=0).receivers]
+    config = api.make_config("timed", seed=12, receivers=receivers, chunk_size=256,
+                             propagation={"terrain": {"source": "none"}})
+    path = api.create_dataset(config, 500, tmp_path).path
+    data = api.load_dataset(path)
+    toa, present = data["toa_ns"], data["signal_present"]
+    loader = BatchLoader(path, features=("toa_ns",), batch_size=500)
+    [(x, _)] = list(loader)
+    first = np.nanmin(toa, axis=1, keepdims=True)
+    expected = np.where(present, toa - first, 0.0)  # nan_value where not heard
+    # differences of hundreds of microseconds survive float32 to a fraction of a
+    # nanosecond (absolute times near 1e9 ns would keep only 64 ns)
+    assert (np.abs(x - expected) <= 1e-7 * np.abs(expected) + 1e-3).all()
+    assert (x[present] >= 0).all() and (x.min(axis=1) == 0).all()

@@ -62,8 +62,11 @@ class BatchLoader:
 
     features: per-sample or per-receiver fields, concatenated along axis 1 as float32;
     NaN (receivers that did not detect) becomes `nan_value`, so keep `signal_present`
-    among the features to tell them apart; with `feature_scaling` (offset, scale) of the
-    feature width, each batch is (x - offset) / scale (see `fit_scaling`). Ground-truth
+    among the features to tell them apart. Arrival times (`toa_ns`) are given relative
+    to the sample's earliest one (`relative_to_first`): their emission instant is
+    unknown, and float32 could not hold them absolute to the nanosecond. With
+    `feature_scaling` (offset, scale) of the feature width, each batch is
+    (x - offset) / scale (see `fit_scaling`). Ground-truth
     fields are refused as features unless `allow_truth`.
     target: fields stacked as float64; with `target_frame="km"` the transmitter's east
     and north in km of the plane tangent at `origin` (lat, lon; by default the centre of
@@ -189,7 +192,10 @@ class BatchLoader:
                       rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         parts = []
         for name in self.features:
-            values = arrays[name][rows].astype(np.float32)
+            values = arrays[name][rows]
+            if name in RELATIVE_FIELDS:
+                values = relative_to_first(values)
+            values = values.astype(np.float32)
             parts.append(values if values.ndim == 2 else values[:, None])
         x = np.nan_to_num(np.concatenate(parts, axis=1), nan=self.nan_value)
         if self.feature_scaling is not None:
@@ -211,6 +217,21 @@ class BatchLoader:
         for i in range(0, full, self.batch_size):
             yield x[i:i + self.batch_size], y[i:i + self.batch_size]
         return x[full:], y[full:]
+
+
+# Fields whose values mean something only relative to the other receivers' of the sample.
+RELATIVE_FIELDS = frozenset({"toa_ns"})
+
+
+def relative_to_first(values: np.ndarray) -> np.ndarray:
+    """Per-receiver values (n, R) less each row's smallest finite one, in float64: the
+    arrival time differences to the first receiver that heard the sample (NaN stays
+    NaN; a row without any stays NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    first = np.min(np.where(finite, values, np.inf), axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        return np.where(finite, values - first, np.nan)
 
 
 def fit_scaling(loader: BatchLoader) -> tuple[np.ndarray, np.ndarray]:

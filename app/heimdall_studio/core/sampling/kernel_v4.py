@@ -45,6 +45,7 @@ from .kernel_v2 import (
     RX_COS_HALF_LAT,
     RX_COS_HALF_LON,
     RX_COS_LAT,
+    RX_CROSSOVER_KM,
     RX_LAT_RAD,
     RX_LINK_DB,
     RX_LON_RAD,
@@ -60,7 +61,7 @@ from .kernel_v2 import (
     is_inside,
     receiver_constants,
 )
-from .physics import PATH_LOSS_TWO_RAY, gdop_from_vectors, noise_floor_dbm, receiver_height_m
+from .physics import PATH_LOSS_CODES, gdop_from_vectors, noise_floor_dbm, receiver_height_m
 from .rng import candidate_key, normal, uniform
 from .terrain_grids import LINK_EXCESS_DB, LINK_NU, LINK_VALUES, grid_height, lattice_cell
 
@@ -134,7 +135,7 @@ class NetworkInputs:
             np.array([r.lat for r in rx]), np.array([r.lon for r in rx]),
             np.array([receiver_height_m(r.alt_m, 0.0) for r in rx]),
             np.array([r.antenna_gain_dbi for r in rx]), noise,
-            prop.tx_height_m, config.frequency_mhz, PATH_LOSS_TWO_RAY)
+            prop.tx_height_m, config.frequency_mhz, PATH_LOSS_CODES[prop.path_loss_model])
         self.rx4 = _network_constants(config, grid, noise)
         self.patterns = np.stack([gain_table(r.antenna) for r in rx]).astype(np.float32)
         self.tx_yagi = np.ascontiguousarray(gain_table(TX_YAGI)[:, 90], dtype=np.float32)
@@ -156,7 +157,6 @@ class NetworkInputs:
             m.nlos_delay_us * 1000.0,
             0.0 if flat else 1.0 / (2.0 * k_factor * EARTH_RADIUS_KM * 1000.0),
             float(bool(np.any(self.patterns != 0.0)))])  # any antenna gain to look up
-        self.two_ray = prop.path_loss_model == "two_ray"
 
 
 def _network_constants(config: DatasetConfig, grid: ElevationGrid | None,
@@ -244,7 +244,7 @@ def bearing_deg(sin_lat1, cos_lat1, sin_lat2, cos_lat2, dlon):
 
 @njit(cache=True, nogil=True)
 def evaluate_candidate(key, inside, rx_box, tr_box, rx, rx4, patterns, tx_yagi, tx_mix,
-                       tx_gains, params, two_ray, link, link_at, shadow, shadow_at,
+                       tx_gains, params, link, link_at, shadow, shadow_at,
                        elevation, elevation_at, tx_height_m, snr, noise, dist, present,
                        east, north, excess, los, tx):
     """Place one transmitter and find the SNR and noise floor at every receiver; fills
@@ -307,10 +307,10 @@ def evaluate_candidate(key, inside, rx_box, tr_box, rx, rx4, patterns, tx_yagi, 
         n_km = EARTH_RADIUS_KM * (rx[r, RX_LAT_RAD] - lat_rad)
         east[r] = e_km
         north[r] = n_km
-        if flat:  # SPEC section 3: max(free space, plane earth); Rician up to los_km
+        plane_earth = False
+        if flat:  # SPEC section 3: Rician up to los_km
             extra = 0.0
-            if two_ray:
-                extra = max(0.0, 20.0 * math.log10(d) + rx[r, RX_PEL_DB] - fspl_const)
+            plane_earth = d > rx[r, RX_CROSSOVER_KM]  # two-ray, beyond the crossover
             clear = d < params[P_LOS_KM]
         else:
             extra = (w00 * link[r0, c0, r, LINK_EXCESS_DB]
@@ -333,7 +333,12 @@ def evaluate_candidate(key, inside, rx_box, tr_box, rx, rx4, patterns, tx_yagi, 
             re = scatter * normal(key, base + LINK_FADING_RE)
         im = scatter * normal(key, base + LINK_FADING_IM)
         power = max(re * re + im * im, 1e-30)
-        gain_db = DB_PER_NEPER * math.log(power / (d * d)) - fspl_const - extra
+        # the path loss shares the fading's logarithm: free space is 20 log10(d) +
+        # fspl_const, plane earth 40 log10(d) + RX_PEL_DB
+        if plane_earth:
+            gain_db = DB_PER_NEPER * math.log(power / (d * d * d * d)) - rx[r, RX_PEL_DB]
+        else:
+            gain_db = DB_PER_NEPER * math.log(power / (d * d)) - fspl_const - extra
         # the antennas: the transmitter's toward the receiver, the receiver's toward it
         g_tx = tx_gains[antenna]
         if antenna == TX_YAGI_CODE:
@@ -410,7 +415,7 @@ def measure(key, row, n_rx, rx, rx4, params, snr, noise, dist, present, los, tx_
 
 @njit(cache=True, nogil=True, parallel=True)
 def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_ratio,
-                rx_box, tr_box, rx, rx4, patterns, tx_yagi, tx_mix, tx_gains, params, two_ray,
+                rx_box, tr_box, rx, rx4, patterns, tx_yagi, tx_mix, tx_gains, params,
                 link, link_at, shadow, shadow_at, elevation, elevation_at, tx_height_m,
                 min_receivers, max_gdop, tx_lat, tx_lon, tx_alt, inside_out, gdop_out,
                 ndet_out, mean_snr_out, present_out, snr_out, prx_out, foff_out, dist_out,
@@ -445,7 +450,7 @@ def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_r
                 drawn += 1
                 lat, lon, detected = evaluate_candidate(
                     key, inside, rx_box, tr_box, rx, rx4, patterns, tx_yagi, tx_mix,
-                    tx_gains, params, two_ray, link, link_at, shadow, shadow_at, elevation,
+                    tx_gains, params, link, link_at, shadow, shadow_at, elevation,
                     elevation_at, tx_height_m, snr, noise, dist, present, east, north,
                     excess, los, tx)
                 if counted:
@@ -488,7 +493,11 @@ def draw_chunks(keys, chunk_first, chunk_start, chunk_stop, out_offset, inside_r
             for r in range(n_rx):
                 present_out[row, r] = present[r]
                 dist_out[row, r] = dist[r]
-                loss_out[row, r] = 20.0 * math.log10(dist[r]) + fspl_const + excess[r]
+                log_d = math.log10(dist[r])
+                loss = 20.0 * log_d + fspl_const + excess[r]
+                if flat and dist[r] > rx[r, RX_CROSSOVER_KM]:
+                    loss = 40.0 * log_d + rx[r, RX_PEL_DB]
+                loss_out[row, r] = loss
                 los_out[row, r] = los[r]
             total = measure(key, row, n_rx, rx, rx4, params, snr, noise, dist, present, los,
                             tx_offset, snr_out, prx_out, foff_out, toa_out, noise_out)
@@ -516,7 +525,7 @@ def fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, sta
     draw_chunks(
         keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
         t.rx_box, t.tr_box, t.rx, t.rx4, t.patterns, t.tx_yagi, t.tx_mix, t.tx_gains,
-        t.params, t.two_ray, t.link, t.link_at, t.shadow, t.shadow_at, t.elevation,
+        t.params, t.link, t.link_at, t.shadow, t.shadow_at, t.elevation,
         t.elevation_at, config.propagation.tx_height_m, config.min_receivers,
         config.max_gdop, a["tx_lat"], a["tx_lon"], a["tx_alt_m"], a["inside"], a["gdop"],
         a["num_receivers_detected"], a["mean_snr_db"], a["signal_present"], a["snr_db"],

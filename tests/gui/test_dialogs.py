@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDoubleSpinBox,
@@ -26,18 +27,22 @@ from heimdall_studio.core.config.model import DatasetConfig
 from heimdall_studio.core.config.params import (
     BY_PATH,
     CONFIG_PARAMS,
+    MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
     RECEIVER_PARAMS,
+    TERRAIN_PARAMS,
 )
 from heimdall_studio.gui.dialogs import (
     ExpandDatasetDialog,
     ExpandDatasetRequest,
     NewDatasetDialog,
 )
+from heimdall_studio.gui.values import field_text
 
 CONFIG_KEYS = ("name", "dataset_type", "frequency_mhz", "tx_power_dbm", "min_snr_db",
-               "min_receivers", "max_gdop", "inside_ratio", "margin_deg", "bandwidth_hz",
-               "seed", "receivers")
+               "min_receivers", "max_gdop", "max_gdop.unlimited", "inside_ratio",
+               "margin_deg", "bandwidth_hz", "iq_duration_s", "seed", "receivers",
+               *(p.path for p in MEASUREMENT_PARAMS))
 
 
 @pytest.fixture
@@ -53,7 +58,10 @@ def test_every_parameter_has_a_widget_named_by_its_key(new_dialog):
         assert new_dialog.findChild(QWidget, key) is not None, key
     defaults = DatasetConfig(name="x", seed=0)
     assert new_dialog.findChild(QDoubleSpinBox, "frequency_mhz").value() == 145.0
-    assert new_dialog.findChild(QDoubleSpinBox, "tx_power_dbm").suffix() == " dBm"
+    assert new_dialog.findChild(QLineEdit, "tx_power_dbm").text() == "37"
+    assert not new_dialog.findChild(QCheckBox, "max_gdop.unlimited").isChecked()
+    assert new_dialog.findChild(QLineEdit, "measurement.tx_antennas").text() == \
+        "whip:0.5,rubber_duck:0.4,yagi:0.1"
     assert new_dialog.findChild(QDoubleSpinBox, "inside_ratio").value() == defaults.inside_ratio
     assert new_dialog.findChild(QSpinBox, "min_receivers").value() == 3
     assert new_dialog.findChild(QTableView, "receivers").model().rowCount() == 7
@@ -64,7 +72,7 @@ def test_every_table_parameter_has_a_widget_with_its_range_unit_and_tip(new_dial
     """The form is made from the parameter tables: one widget per parameter, named by
     its path, its spin range wider than what is valid (so a value just outside can be
     typed and be told why), its unit as suffix, its range in the tooltip."""
-    for param in CONFIG_PARAMS + PROPAGATION_PARAMS:
+    for param in CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS + MEASUREMENT_PARAMS:
         widget = new_dialog.findChild(QWidget, param.path)
         assert widget is not None, param.path
         assert param.allowed in widget.toolTip(), param.path
@@ -75,18 +83,23 @@ def test_every_table_parameter_has_a_widget_with_its_range_unit_and_tip(new_dial
             assert widget.suffix() == (f" {param.unit}" if param.unit else "")
             assert isinstance(widget, QSpinBox) == (param.kind == "int"), param.path
             if param.default is not None:
-                assert widget.value() == param.default, param.path
+                # shown to the parameter's decimals: 4/3 as 1.333
+                assert widget.value() == pytest.approx(param.default,
+                                                       abs=10.0 ** -param.decimals), param.path
         elif isinstance(widget, QComboBox):
             assert [widget.itemText(i) for i in range(widget.count())] == list(param.choices)
             assert widget.currentText() == param.default
         else:
-            assert isinstance(widget, QLineEdit) and param.kind in ("text", "int")
+            assert isinstance(widget, QLineEdit), param.path
+            assert param.kind in ("text", "int", "range", "mix"), param.path
+            if param.kind in ("range", "mix"):
+                assert widget.text() == field_text(param, param.default), param.path
     count = BY_PATH["num_samples"]
     box = new_dialog.findChild(QSpinBox, count.path)
     assert box.minimum() == count.lo and box.maximum() <= count.hi
     model = new_dialog.form.receiver_model
     headers = [model.headerData(i, Qt.Orientation.Horizontal) for i in range(model.columnCount())]
-    assert headers[:4] == ["Name", "Lat (degrees)", "Lon (degrees)", "Alt (m)"]
+    assert headers[:4] == ["Name", "Lat\n(°)", "Lon\n(°)", "Alt\n(m)"]  # units below
     assert len(headers) == len(RECEIVER_PARAMS)
 
 
@@ -186,7 +199,7 @@ def test_new_dataset_end_to_end_through_the_dialog(qtbot, open_window, workspace
     assert dialog is not None and dialog.isVisible()
     dialog.findChild(QLineEdit, "name").setText("uhf 70cm")
     dialog.findChild(QDoubleSpinBox, "frequency_mhz").setValue(433.5)
-    dialog.findChild(QDoubleSpinBox, "tx_power_dbm").setValue(40.0)
+    dialog.findChild(QLineEdit, "tx_power_dbm").setText("40")
     dialog.findChild(QDoubleSpinBox, "min_snr_db").setValue(4.0)
     dialog.findChild(QDoubleSpinBox, "inside_ratio").setValue(0.6)
     dialog.findChild(QLineEdit, "seed").setText("12345")
@@ -227,7 +240,7 @@ def test_expand_dialog_shows_inherited_values_disabled(qtbot, open_window, works
     frequency = dialog.findChild(QDoubleSpinBox, "frequency_mhz")
     assert frequency.value() == 430.0 and not frequency.isEnabled()
     assert "inherited" in frequency.toolTip().lower() and "uhf" in frequency.toolTip()
-    assert dialog.findChild(QDoubleSpinBox, "tx_power_dbm").value() == 33.0
+    assert dialog.findChild(QLineEdit, "tx_power_dbm").text() == "33"
     assert dialog.findChild(QLineEdit, "seed").text() == "77"
     assert dialog.findChild(QLineEdit, "name").text() == "uhf"
     for key in CONFIG_KEYS:

@@ -23,9 +23,11 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core.api import DatasetEntry
+from ..core.config.params import BY_PATH
 from ..core.config.units import format_size
 from ..core.workspace.index import Signature, signature
 from ..core.workspace.listing import with_writer
+from .values import value_text
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ COLUMNS = ("Name", "Type", "Samples", "Frequency (MHz)", "Power (dBm)", "Min SNR
 NUMERIC_COLUMNS = {2, 3, 4, 5, 6, 7, 9}
 SAMPLES_COLUMN = 2
 STATUS_COLUMN = len(COLUMNS) - 1
+_TX_POWER, _MAX_GDOP = BY_PATH["tx_power_dbm"], BY_PATH["max_gdop"]
 UNREADABLE_COLOR = QColor(170, 30, 30)
 BUSY_COLOR = QColor(30, 90, 170)
 
@@ -69,9 +72,9 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
         (c.dataset_type, c.dataset_type),
         (f"{header.num_samples:,}", header.num_samples),
         (f"{c.frequency_mhz:g}", c.frequency_mhz),
-        (c.tx_power_text.removesuffix(" dBm"), c.tx_power_range[0]),
+        (value_text(_TX_POWER, c.tx_power_dbm), c.tx_power_range[0]),
         (f"{c.min_snr_db:g}", c.min_snr_db),
-        (f"{c.max_gdop:g}", c.max_gdop),
+        (value_text(_MAX_GDOP, c.max_gdop), c.max_gdop),
         (f"{c.inside_ratio:g}", c.inside_ratio),
         (header.created_utc.replace("T", " ").rstrip("Z"), header.created_utc),
         (format_size(header.size_bytes), header.size_bytes),

@@ -2,10 +2,13 @@
 
 The fields are made from the parameter tables (`core.config.params`): each widget's kind,
 unit, range, step, label and tooltip come from its parameter, and its objectName is the
-parameter's path (`frequency_mhz`, ...; propagation constants are `propagation.<key>`);
-the sample count is `num_samples`. The form only collects values; checking them is
-`DatasetConfig.from_dict`'s job, so the GUI and the command line accept and refuse exactly
-the same input with the same messages.
+parameter's path (`frequency_mhz`, ...; propagation constants are `propagation.<key>`,
+the measurement group's `measurement.<key>`); the sample count is `num_samples`. The form
+only collects values; checking them is `DatasetConfig.from_dict`'s job, so the GUI and the
+command line accept and refuse exactly the same input with the same messages. A range
+("30:45") and a mix ("whip:0.5,yagi:0.5") are typed as the command line takes them and
+passed on as text; a parameter that may be unlimited (max_gdop) has a "No limit" box
+beside its spin box, named `<path>.unlimited`, which gives infinity.
 
 Spin box ranges are deliberately wider than the valid ranges: a spin box silently refuses
 what is outside its range, while validation says which field is wrong and what is allowed.
@@ -22,6 +25,7 @@ from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -46,14 +50,18 @@ from ..core.config.params import (
     BY_PATH,
     CONFIG_PARAMS,
     GROUPS,
+    MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
+    RECEIVER_PARAMS,
     TERRAIN_PARAMS,
     Param,
 )
 from ..core.config.receivers import default_receivers, load_receivers
+from ..core.config.versions import GENERATOR_VERSION
 from ..core.dataset.reader import DatasetHeader
 from ..core.errors import ConfigError
-from .receivers import ReceiverTableModel
+from .receivers import CHOICE_COLUMNS, ChoiceDelegate, ReceiverTableModel
+from .values import field_text
 
 DEFAULT_NUM_SAMPLES = 100_000  # a dialog's run is meant to be used, not a quick check
 LABEL_WIDTH = 135
@@ -62,10 +70,13 @@ SPIN_INT_MAX = 2**31 - 1  # larger whole numbers (the seed) are typed as digits
 SPIN_FLOAT_MAX = 1e12
 OPEN_RANGE_SPAN = 1e9  # how far a spin box goes above a bound with no upper limit
 # The parameters the form shows, in its order; their widgets are named by `Param.path`.
-FORM_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS
+FORM_PARAMS = CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS + MEASUREMENT_PARAMS
 # Form groups and the parameters in each, in table order.
 SHOWN_GROUPS = ("dataset", "signal", "filter", "placement", "terrain")
-ADVANCED_GROUPS = ("propagation", "advanced")
+ADVANCED_GROUPS = ("propagation", "measurement", "advanced")
+# Box titles where GROUPS' would not read well: "Advanced" inside the Advanced part.
+FORM_TITLES = {**GROUPS, "advanced": "Random stream"}
+UNLIMITED_SUFFIX = ".unlimited"  # the "No limit" box of `path` is `path + UNLIMITED_SUFFIX`
 
 INVALID_STYLE = """
 QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QTableView[invalid="true"] {
@@ -114,6 +125,10 @@ def _widget(param: Param) -> QWidget:
         widget.addItems(param.choices)
     elif param.kind == "text":
         widget = QLineEdit()
+    elif param.kind in ("range", "mix"):  # typed as the command line takes it
+        widget = QLineEdit()
+        widget.setPlaceholderText(f"{param.default_value} or lo:hi" if param.kind == "range"
+                                  else param.default_value)
     elif param.kind == "int" and param.hi > SPIN_INT_MAX:
         widget = QLineEdit()
         digits = len(str(int(param.hi)))
@@ -124,6 +139,14 @@ def _widget(param: Param) -> QWidget:
     widget.setObjectName(param.path)
     widget.setToolTip(param.describe())  # as the command line's help says it
     return widget
+
+
+def _unlimited_box(param: Param) -> QCheckBox:
+    """The "No limit" box of a parameter that may be unlimited: ticked, the value is
+    infinity and its spin box is off."""
+    box = QCheckBox("No limit", objectName=param.path + UNLIMITED_SUFFIX)
+    box.setToolTip(param.describe())
+    return box
 
 
 class ConfigForm(QWidget):
@@ -139,10 +162,16 @@ class ConfigForm(QWidget):
         self.widgets: dict[str, QWidget] = {p.path: _widget(p) for p in FORM_PARAMS}
         self.numbers: dict[str, QAbstractSpinBox] = {
             path: w for path, w in self.widgets.items() if isinstance(w, QAbstractSpinBox)}
+        # The "No limit" box of each parameter that may be unlimited, by its path.
+        self.unlimited: dict[str, QCheckBox] = {
+            p.path: _unlimited_box(p) for p in FORM_PARAMS if p.allow_inf}
+        # The values set_values gave the spin boxes, which may hold more digits than shown.
+        self._exact: dict[str, float] = {}
         self._build_widgets()
         self._build_layout()
         self._connect()
         self.reset_to_defaults()
+        self.show_parameters_of(GENERATOR_VERSION)  # a new dataset's
 
     # -- construction --------------------------------------------------------
 
@@ -150,6 +179,8 @@ class ConfigForm(QWidget):
         self.name = self._line_edit("name")
         self.name.setPlaceholderText("e.g. nw-italy-2m")
         self.seed = self._line_edit("seed")
+        digits = len(str(int(BY_PATH["seed"].hi))) + 1
+        self.seed.setMinimumWidth(self.seed.fontMetrics().horizontalAdvance("0" * digits))
         self.dataset_type = self._combo("dataset_type")
         self.path_loss_model = self._combo("propagation.path_loss_model")
         self.new_seed_button = QPushButton("New", objectName="new_seed")
@@ -157,6 +188,9 @@ class ConfigForm(QWidget):
         self.target_path = QLabel(objectName="dataset_file")
         self.target_path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.target_path.setWordWrap(True)
+        # What each parameter's form row holds: its widget, or the widget with a button,
+        # a "No limit" box or a unit beside it.
+        self.fields: dict[str, QWidget] = {p.path: self._field(p) for p in FORM_PARAMS}
 
         self.receiver_model = ReceiverTableModel(self)
         self.receivers = QTableView(objectName="receivers")
@@ -165,8 +199,10 @@ class ConfigForm(QWidget):
         self.receivers.verticalHeader().setDefaultSectionSize(22)
         self.receivers.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
-        self.receivers.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.Stretch)
+        self.receivers.horizontalHeader().setStretchLastSection(True)
+        for column, choices in CHOICE_COLUMNS.items():
+            self.receivers.setItemDelegateForColumn(column,
+                                                    ChoiceDelegate(choices, self.receivers))
         self.add_receiver_button = QPushButton("Add", objectName="add_receiver")
         self.remove_receiver_button = QPushButton("Remove", objectName="remove_receiver")
         self.load_receivers_button = QPushButton("Load JSON/CSV…", objectName="load_receivers")
@@ -186,7 +222,7 @@ class ConfigForm(QWidget):
         self.sample_total.setStyleSheet("font-weight: bold;")
 
         self.advanced_toggle = QToolButton(objectName="advanced_toggle", checkable=True)
-        self.advanced_toggle.setText("Advanced: propagation model")
+        self.advanced_toggle.setText("Advanced: propagation model, measurements")
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_toggle.setStyleSheet("QToolButton { border: none; font-weight: bold; }")
@@ -201,6 +237,25 @@ class ConfigForm(QWidget):
         assert isinstance(widget, QComboBox)
         return widget
 
+    def _field(self, param: Param) -> QWidget:
+        """A parameter's widget, or a row of it and what goes beside it."""
+        widget = self.widgets[param.path]
+        beside: QWidget | None = None
+        if param.path == "seed":
+            beside = self.new_seed_button
+        elif param.path in self.unlimited:
+            beside = self.unlimited[param.path]
+        elif isinstance(widget, QLineEdit) and param.unit:  # a spin box shows it inside
+            beside = QLabel(param.unit)
+        if beside is None:
+            return widget
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(widget, 1)
+        layout.addWidget(beside)
+        return row
+
     def _form(self, title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
         group = QGroupBox(title)
         layout = QFormLayout(group)
@@ -211,24 +266,23 @@ class ConfigForm(QWidget):
             layout.addRow(label, widget)
         return group
 
-    def _rows(self, groups: tuple[str, ...], seed_row: QWidget) -> list[tuple[str, QWidget]]:
-        """(label, widget) of the parameters of `groups`, in table order."""
-        return [(p.label, seed_row if p.path == "seed" else self.widgets[p.path])
-                for p in FORM_PARAMS if p.group in groups]
+    def _group_box(self, group: str) -> QGroupBox:
+        """The box of a form group: its parameters, in table order."""
+        rows = [(p.label, self.fields[p.path]) for p in FORM_PARAMS if p.group == group]
+        if group == "dataset":
+            rows.append(("File", self.target_path))
+        box = self._form(FORM_TITLES[group], rows)
+        self.group_boxes[group] = box
+        return box
 
     def _build_layout(self) -> None:
-        seed_row = QWidget()
-        seed_layout = QHBoxLayout(seed_row)
-        seed_layout.setContentsMargins(0, 0, 0, 0)
-        seed_layout.addWidget(self.seed, 1)
-        seed_layout.addWidget(self.new_seed_button)
-        groups = []
-        for group in SHOWN_GROUPS:
-            rows = self._rows((group,), seed_row)
-            if group == "dataset":
-                rows.append(("File", self.target_path))
-            groups.append(self._form(GROUPS[group], rows))
-        self.advanced = self._form("", self._rows(ADVANCED_GROUPS, seed_row))
+        self.group_boxes: dict[str, QGroupBox] = {}
+        groups = [self._group_box(group) for group in SHOWN_GROUPS]
+        self.advanced = QWidget(objectName="advanced")
+        advanced_layout = QVBoxLayout(self.advanced)
+        advanced_layout.setContentsMargins(0, 0, 0, 0)
+        for group in ADVANCED_GROUPS:
+            advanced_layout.addWidget(self._group_box(group))
         self.advanced.setVisible(False)
 
         network = QGroupBox("Receiver network")
@@ -258,7 +312,8 @@ class ConfigForm(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addLayout(left, 0, 0)
         grid.addLayout(right, 0, 1)
-        grid.setColumnStretch(0, 2)
+        # The receiver network takes what the fields leave: it has a dozen columns
+        grid.setColumnStretch(0, 0)
         grid.setColumnStretch(1, 3)
 
     def _connect(self) -> None:
@@ -269,6 +324,9 @@ class ConfigForm(QWidget):
                 widget.currentIndexChanged.connect(self.changed)
             elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
                 widget.valueChanged.connect(self.changed)
+        for path, box in self.unlimited.items():
+            box.toggled.connect(lambda on, spin=self.widgets[path]: spin.setEnabled(not on))
+            box.toggled.connect(self.changed)
         self.num_samples.valueChanged.connect(self.changed)
         for signal in (self.receiver_model.dataChanged, self.receiver_model.rowsInserted,
                        self.receiver_model.rowsRemoved, self.receiver_model.modelReset):
@@ -289,29 +347,40 @@ class ConfigForm(QWidget):
 
     def set_values(self, config: DatasetConfig, name: str | None = None) -> None:
         """Show a config; `name` overrides the shown name (empty for a new dataset)."""
-        holders = {"propagation": config.propagation, "terrain": config.propagation.terrain}
+        holders = {"propagation": config.propagation, "terrain": config.propagation.terrain,
+                   "measurement": config.measurement}
         for param in FORM_PARAMS:
             holder = holders.get(param.scope, config)
             value = getattr(holder, param.key)
             if param.key == "name" and name is not None:
                 value = name
+            box = self.unlimited.get(param.path)
+            if box is not None:
+                box.setChecked(math.isinf(value))
+                if math.isinf(value):
+                    value = param.default  # what the spin box holds if the box is unticked
             widget = self.widgets[param.path]
             if isinstance(widget, QLineEdit):
-                widget.setText(str(value))
+                widget.setText(field_text(param, value))
             elif isinstance(widget, QComboBox):
                 widget.setCurrentText(value)
             elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
                 widget.setValue(value)
+                self._exact[param.path] = value
         self.receiver_model.set_receivers(config.receivers)
 
     def lock_to_dataset(self, header: DatasetHeader) -> None:
-        """Expand mode: show the dataset's stored config, greyed; only the count is open."""
+        """Expand mode: show the dataset's stored config, greyed; only the count is open.
+        Parameters its generator version does not read are not shown."""
         self.set_values(header.config)
         tip = (f"Inherited from dataset '{header.config.name}': an expansion always draws "
                "its samples with the dataset's own stored parameters")
         for widget in self.generation_widgets():
             widget.setEnabled(False)
             widget.setToolTip(tip)
+        for field in self.fields.values():  # a unit beside a field greys with it
+            field.setEnabled(False)
+        self.show_parameters_of(header.generator_version)
         self.receiver_model.read_only = True
         for button in (self.add_receiver_button, self.remove_receiver_button,
                        self.load_receivers_button, self.default_receivers_button):
@@ -322,9 +391,24 @@ class ConfigForm(QWidget):
             label.setText("Samples to add")
         self.set_target_path(str(header.path))
 
+    def show_parameters_of(self, generator_version: int) -> None:
+        """Show only the parameters that `generator_version` reads (`Param.read_by`)."""
+        for param in FORM_PARAMS:
+            field = self.fields[param.path]
+            box = self.group_boxes[param.group]
+            layout = box.layout()
+            assert isinstance(layout, QFormLayout)
+            layout.setRowVisible(field, param.read_by(generator_version))
+        for group, box in self.group_boxes.items():
+            box.setVisible(any(p.read_by(generator_version)
+                               for p in FORM_PARAMS if p.group == group))
+        for column, param in enumerate(RECEIVER_PARAMS):
+            self.receivers.setColumnHidden(column, not param.read_by(generator_version))
+
     def generation_widgets(self) -> list[QWidget]:
         """Every widget that holds a generation parameter (everything but the count)."""
-        return [*self.widgets.values(), self.new_seed_button, self.receivers]
+        return [*self.widgets.values(), *self.unlimited.values(), self.new_seed_button,
+                self.receivers]
 
     def set_target_path(self, text: str) -> None:
         self.target_path.setText(text)
@@ -337,36 +421,50 @@ class ConfigForm(QWidget):
     def config_values(self) -> dict[str, Any]:
         """What the widgets hold, as `DatasetConfig.from_dict` input (not yet checked)."""
         terrain: dict[str, Any] = {}
+        propagation: dict[str, Any] = {"terrain": terrain}
+        measurement: dict[str, Any] = {}
         values: dict[str, Any] = {"receivers": self.receiver_model.receiver_dicts(),
-                                  "propagation": {"terrain": terrain}}
+                                  "propagation": propagation, "measurement": measurement}
+        groups = {"propagation": propagation, "terrain": terrain, "measurement": measurement}
         for param in FORM_PARAMS:
-            widget = self.widgets[param.path]
-            value: Any
-            if isinstance(widget, QLineEdit):
-                value = widget.text()
-                if param.kind == "int":  # digits only: the seed
-                    value = int(value.strip()) if value.strip().isdigit() else value.strip()
-            elif isinstance(widget, QComboBox):
-                value = widget.currentText()
-            else:
-                assert isinstance(widget, (QSpinBox, QDoubleSpinBox))
-                value = widget.value()
-            if param.scope == "terrain":
-                terrain[param.key] = value
-            elif param.scope == "propagation":
-                values["propagation"][param.key] = value
-            else:
-                values[param.key] = value
+            groups.get(param.scope, values)[param.key] = self._value(param)
         return values
 
+    def _value(self, param: Param) -> Any:
+        box = self.unlimited.get(param.path)
+        if box is not None and box.isChecked():
+            return math.inf
+        widget = self.widgets[param.path]
+        if isinstance(widget, QLineEdit):
+            text = widget.text()
+            if param.kind == "int":  # digits only: the seed
+                return int(text.strip()) if text.strip().isdigit() else text.strip()
+            return text  # a range or a mix is parsed by the config
+        if isinstance(widget, QComboBox):
+            return widget.currentText()
+        assert isinstance(widget, (QSpinBox, QDoubleSpinBox))
+        value = widget.value()
+        # A spin box holds what it shows (4/3 as 1.333): a value it was given and still
+        # shows is passed on exactly, so the form stores what the command line does.
+        exact = self._exact.get(param.path)
+        if isinstance(widget, QDoubleSpinBox) and exact is not None \
+                and round(exact, widget.decimals()) == value:
+            return exact
+        return value
+
     def mark_invalid(self, field: str | None) -> None:
-        """Highlight the widget of a ConfigError field (None clears every mark)."""
-        target = None
+        """Highlight the widget of a ConfigError field (None clears every mark); a field
+        inside a parameter (`measurement.tx_antennas.dish`) marks the parameter's."""
+        target: QWidget | None = None
         if field:
             if field.startswith("receivers"):
                 target = self.receivers
             else:
                 target = self.findChild(QWidget, field)
+                path = field
+                while target is None and path:
+                    target = self.widgets.get(path)
+                    path = path.rpartition(".")[0]
         for widget in [*self.widgets.values(), self.receivers]:
             invalid = widget is target
             if widget.property("invalid") != invalid:

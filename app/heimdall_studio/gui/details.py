@@ -31,7 +31,13 @@ from PySide6.QtWidgets import (
 from superqt.utils import create_worker
 
 from ..core.api import DatasetEntry
-from ..core.config.params import unit_of
+from ..core.config.params import (
+    CONFIG_PARAMS,
+    MEASUREMENT_PARAMS,
+    PROPAGATION_PARAMS,
+    RECEIVER_PARAMS,
+    unit_of,
+)
 from ..core.config.units import format_size
 from ..core.dataset.layout import HISTORY_FIELDS, HistoryRow
 from ..core.dataset.reader import DatasetHeader
@@ -41,6 +47,7 @@ from .jobs import describe_error
 from .plots import HistogramPlot, MapPlot
 from .receivers import RECEIVER_TITLES, receiver_rows
 from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_dataset
+from .values import value_text
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,8 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
 def _cell_text(value: object) -> str:
     if isinstance(value, str):
         return value
+    if value is None:  # not drawn: a receiver of a dataset older than generator version 4
+        return ""
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
@@ -106,22 +115,27 @@ def _fill(table: QTableWidget, rows: list[tuple[object, ...]]) -> None:
 
 
 def config_rows(header: DatasetHeader) -> list[tuple[str, str, str]]:
-    """(parameter, value, unit) for the whole config and the file facts."""
+    """(parameter, value, unit) for the file facts and the whole config; parameters the
+    dataset's generator version does not read are left out."""
     c = header.config
+    version = header.generator_version
     rows = [("samples", f"{header.num_samples:,}", ""),
             ("size", format_size(header.size_bytes), ""),
-            ("created_utc", header.created_utc, ""), ("app_version", header.app_version, "")]
-    for key, value in c.to_dict().items():
-        if key in ("receivers", "propagation"):
-            continue
-        rows.append((key, f"{value:g}" if isinstance(value, float) else str(value),
-                     unit_of(key)))
+            ("created_utc", header.created_utc, ""), ("app_version", header.app_version, ""),
+            ("generator_version", str(version), "")]
+    for param in CONFIG_PARAMS:
+        if param.read_by(version):
+            rows.append((param.path, value_text(param, getattr(c, param.key)), param.unit))
     rows.append(("receivers", f"{len(c.receivers)} (see Receivers)", ""))
-    for key, value in c.propagation.to_dict().items():
-        if key != "terrain":
-            rows.append(_row(f"propagation.{key}", value))
+    for param in PROPAGATION_PARAMS:
+        if param.read_by(version):
+            rows.append(_row(param.path, getattr(c.propagation, param.key)))
     for key, value in c.propagation.terrain.to_dict().items():
         rows.append(_row(f"propagation.terrain.{key}", value))
+    for param in MEASUREMENT_PARAMS:
+        if param.read_by(version):
+            rows.append((param.path, value_text(param, getattr(c.measurement, param.key)),
+                         param.unit))
     return rows
 
 
@@ -235,6 +249,8 @@ class DetailsPanel(QWidget):
         self._set_title(header.num_samples)
         _fill(self.config_table, config_rows(header))
         _fill(self.receiver_table, receiver_rows(header.config.receivers))
+        for column, param in enumerate(RECEIVER_PARAMS):  # those its generator reads
+            self.receiver_table.setColumnHidden(column, not param.read_by(header.generator_version))
         _fill(self.history_table, [history_cells(h) for h in header.history])
         key = (entry.path, header.num_samples)
         same_dataset = previous is not None and previous.path == entry.path

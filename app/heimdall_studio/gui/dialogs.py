@@ -72,7 +72,7 @@ class _FormDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
-        self.resize(1100, 780)
+        self.resize(1240, 800)
 
     @property
     def ok_button(self):

@@ -89,6 +89,7 @@ class Param:
     step: float = 1.0  # the form's spin-box step
     allow_inf: bool = False  # +inf is a value of its own ("no limit": max_gdop)
     since: int = 1  # the first generator version that reads it
+    until: int | None = None  # the last one, None while the current version does
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS or self.scope not in SCOPES or self.group not in GROUPS:
@@ -107,6 +108,11 @@ class Param:
         if self.scope == "receiver":
             return f"receivers[].{self.key}"
         return self.key
+
+    def read_by(self, generator_version: int) -> bool:
+        """Whether generator `generator_version` draws with this parameter."""
+        return self.since <= generator_version and (
+            self.until is None or generator_version <= self.until)
 
     @property
     def cli_flag(self) -> str:
@@ -185,11 +191,11 @@ class Param:
 def _float(key: str, default: float | None, unit: str, lo: float, hi: float, help: str,
            label: str, group: str, scope: str = "config", decimals: int = 1,
            step: float = 1.0, lo_open: bool = False, since: int = 1,
-           default_note: str = "") -> Param:
+           default_note: str = "", until: int | None = None) -> Param:
     return Param(key, "float", default, unit, lo, hi, lo_open=lo_open, help=help,
                  label=label, group=group, scope=scope, decimals=decimals, step=step,
                  default_note=default_note or ("required" if default is None else ""),
-                 since=since)
+                 since=since, until=until)
 
 
 # In the order of DatasetConfig's fields, which is the order they are checked in.
@@ -255,7 +261,7 @@ PROPAGATION_PARAMS: tuple[Param, ...] = (
     _float("max_freq_offset_hz", 50.0, "Hz", 0, 1e6, "Generator versions 1 to 3 only: "
            "frequency offsets are uniform in plus/minus this, per link (version 4 models "
            "the oscillators: the measurement group)", "Max oscillator offset", "propagation",
-           "propagation", step=5),
+           "propagation", step=5, until=3),
 )
 
 # The receiver network's columns: the order of /receivers and of CSV files. A column

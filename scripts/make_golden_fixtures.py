@@ -50,6 +50,9 @@ _V4_RECEIVERS = [
     {"name": "Genova", "lat": 44.395, "lon": 8.956, "alt_m": 100, "timing": "gps"},
     {"name": "Milano - Baggio", "lat": 45.478, "lon": 9.123, "alt_m": 120, "timing": "gps"}]
 VERSION_CONFIG = {4: {"tx_power_dbm": [30.0, 45.0], "receivers": _V4_RECEIVERS}}
+# Further fixtures of a version, for code paths its main fixture does not take: version
+# 4's flat plane (terrain none) has a branch of its own. Files generator_v<N>_<variant>.
+VARIANTS = {4: {"none": {"propagation": {"terrain": {"source": "none"}}}}}
 # Every field gzipped: the file stays small (the other policies leave whole storage
 # chunks of 32,768 rows uncompressed).
 COMPRESSION = "full"
@@ -63,12 +66,19 @@ def field_sha256(array) -> str:
     return hashlib.sha256(a.tobytes()).hexdigest()
 
 
-def fixture_paths(out: Path, version: int) -> tuple[Path, Path]:
-    return out / f"generator_v{version}.h5", out / f"generator_v{version}_hashes.json"
+def fixture_paths(out: Path, version: int, variant: str = "") -> tuple[Path, Path]:
+    stem = f"generator_v{version}" + (f"_{variant}" if variant else "")
+    return out / f"{stem}.h5", out / f"{stem}_hashes.json"
 
 
 def make_here(version: int, commit: str, out: Path) -> None:
-    """Run by the worktree's code: write the fixture file and its hashes."""
+    """Run by the worktree's code: write the version's fixtures and their hashes."""
+    for variant in ("", *VARIANTS.get(version, {})):
+        make_fixture(version, variant, commit, out)
+
+
+def make_fixture(version: int, variant: str, commit: str, out: Path) -> None:
+    """One fixture file of `version` (its `variant`, "" for the main one), and its hashes."""
     import heimdall_studio
     from heimdall_studio.core import api
 
@@ -82,9 +92,10 @@ def make_here(version: int, commit: str, out: Path) -> None:
             GENERATOR_VERSION = 1
     if version != GENERATOR_VERSION:
         sys.exit(f"{where} draws with generator version {GENERATOR_VERSION}, not {version}")
-    params = {**CONFIG, **VERSION_CONFIG.get(version, {})}
+    params = {**CONFIG, **VERSION_CONFIG.get(version, {}),
+              **VARIANTS.get(version, {}).get(variant, {})}
     config = api.make_config(f"golden_v{version}", **params)
-    h5_path, json_path = fixture_paths(out, version)
+    h5_path, json_path = fixture_paths(out, version, variant)
     with tempfile.TemporaryDirectory() as tmp:
         small = api.create_dataset(config, NUM_SAMPLES, Path(tmp) / "small",
                                    compression=COMPRESSION).path
@@ -95,6 +106,7 @@ def make_here(version: int, commit: str, out: Path) -> None:
         shutil.copyfile(small, h5_path)
     record = {
         "generator_version": version,
+        "variant": variant,
         "made_with": {"commit": commit, "app_version": heimdall_studio.__version__,
                       "script": "scripts/make_golden_fixtures.py"},
         "config": params,

@@ -29,11 +29,14 @@ from heimdall_studio.core.tools.verify import verify_dataset
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def golden(version):
-    """(path of the fixture file, its record) for a generator version."""
-    record = json.loads((FIXTURES / f"generator_v{version}_hashes.json").read_text())
+def golden(version, variant=""):
+    """(path of the fixture file, its record) for a generator version (and a variant of
+    its config, scripts/make_golden_fixtures.py VARIANTS)."""
+    stem = f"generator_v{version}" + (f"_{variant}" if variant else "")
+    record = json.loads((FIXTURES / f"{stem}_hashes.json").read_text())
     assert record["generator_version"] == version
-    return FIXTURES / f"generator_v{version}.h5", record
+    assert record.get("variant", "") == variant
+    return FIXTURES / f"{stem}.h5", record
 
 
 def field_sha256(array):
@@ -61,8 +64,8 @@ def stored_version(path):
     return None if value is None else int(value)
 
 
-def copy_fixture(version, workspace):
-    source, record = golden(version)
+def copy_fixture(version, workspace, variant=""):
+    source, record = golden(version, variant)
     path = workspace / source.name
     shutil.copyfile(source, path)
     return path, record
@@ -101,6 +104,16 @@ def test_expansion_continues_the_generator_that_drew_the_file(workspace, version
     assert [(r.kind, r.first_index, r.count) for r in header.history] == [
         ("create", 0, n), ("expand", n, m)]
     assert verify_dataset(path).ok  # history, checksums and statistics of both runs
+
+
+@pytest.mark.parametrize("version, variant", [(4, "none")])
+def test_expansion_continues_every_branch_of_a_version(workspace, version, variant):
+    # version 4 draws the flat plane (terrain none) in a branch of its own
+    path, record = copy_fixture(version, workspace, variant)
+    assert api.dataset_header(path).config.propagation.terrain.source == variant
+    api.expand_dataset(path, record["expand_by"])
+    assert_samples_are(path, record)
+    assert verify_dataset(path).ok
 
 
 def test_expansion_in_a_run_process_draws_with_the_files_version(workspace):

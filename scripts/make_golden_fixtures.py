@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # A commit whose code draws with each version. 1: the last of Heimdall Studio 0.1
 # before the ziggurat kernel (770ea40); 2: the tree these fixtures were first made from;
 # 3: the first tree that drew over terrain.
-# 4: the first tree that drew the measurements (set when it was committed).
-VERSION_COMMITS = {1: "770ea40^", 2: "429c595", 3: "d988cf1", 4: "0d8bb95"}
+# 4: the first tree that drew the measurements, with its flat-plane variant.
+VERSION_COMMITS = {1: "770ea40^", 2: "429c595", 3: "d988cf1", 4: "9909475"}
 NUM_SAMPLES = 1200  # 4 chunks of 256 and 176 of a fifth
 EXPAND_BY = 900  # to 2100: 8 chunks and 52 of a ninth
 CONFIG = {"seed": 20260513, "chunk_size": 256}  # the other parameters: defaults

@@ -125,7 +125,8 @@ def raw_kill(workspace, name, delay):
     path = workspace / f"{name}.h5"
     proc = start(workspace, "create", name, "--samples", "50000000", "--seed", "3")
     deadline = time.monotonic() + 120
-    while not path.exists() or path.stat().st_size < (4 << 20):
+    # past the first block's rows (16,384 samples of about 270 bytes): committed
+    while not path.exists() or path.stat().st_size < (8 << 20):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     time.sleep(delay)

@@ -277,7 +277,9 @@ RECEIVER_PARAMS: tuple[Param, ...] = (
            "receiver", "receiver"),
     _float("noise_figure_db", 13.0, "dB", 0, 40, "Receiver noise figure", "Noise figure",
            "receiver", "receiver"),
-    _float("antenna_gain_dbi", 0.0, "dBi", -30, 40, "Receiving antenna gain", "Gain",
+    _float("antenna_gain_dbi", 0.0, "dBi", -30, 40, "Receiving antenna gain: an omni's "
+           "whole gain; with another antenna, added to its pattern's (a feeder loss is "
+           "negative)", "Gain",
            "receiver", "receiver"),
     _float("antenna_height_m", 10.0, "m", 0.5, 1000, "Receiving antenna above the ground "
            "at the site (the terrain models; terrain none uses alt_m)", "Mast",

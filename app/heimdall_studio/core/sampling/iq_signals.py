@@ -285,30 +285,26 @@ def _blackman_sinc(x):
 def receive(emitted, fs, start_s, delays_s, gains, freq_hz, amplitude, out):
     """Add a link's signal to `out` (complex): out[n] += amplitude * sum_k gains[k] *
     s(start_s + n / fs - delays_s[k]) * exp(j 2 pi freq_hz (start_s + n / fs)), the
-    emitted waveform `emitted` sampled from t = 0 at `fs` (zero before and after)."""
+    emitted waveform `emitted` sampled from t = 0 at `fs` (zero before and after).
+
+    The taps' interpolation kernels are summed into one filter first: multipath taps
+    lie microseconds apart, a fraction of a sample, so the filter is barely longer than
+    one tap's and the record is filtered once."""
     n_out = out.shape[0]
     m = emitted.shape[0]
-    taps = np.empty(2 * SINC_HALF)
-    link = np.zeros(n_out, np.complex128)
+    first_whole = np.inf
+    last_whole = -np.inf
     for k in range(delays_s.shape[0]):
-        g = amplitude * gains[k]
-        # the emitted sample index at output 0, split into whole and fractional parts
-        position = (start_s - delays_s[k]) * fs
-        whole = math.floor(position)
-        frac = position - whole
-        for t in range(2 * SINC_HALF):
-            taps[t] = _blackman_sinc(frac - (t - SINC_HALF + 1))
-        base = int(whole) - SINC_HALF + 1
-        for i in range(n_out):
-            first = base + i
-            if first >= m:
-                break
-            acc = 0j
-            for t in range(2 * SINC_HALF):
-                j = first + t
-                if 0 <= j < m:
-                    acc += taps[t] * emitted[j]
-            link[i] += g * acc
+        whole = math.floor((start_s - delays_s[k]) * fs)
+        first_whole = min(first_whole, whole)
+        last_whole = max(last_whole, whole)
+    base = int(first_whole) - SINC_HALF + 1
+    length = int(last_whole - first_whole) + 2 * SINC_HALF
+    kernel = np.zeros(length, np.complex128)
+    for k in range(delays_s.shape[0]):
+        position = (start_s - delays_s[k]) * fs  # the emitted index at output 0
+        for t in range(length):
+            kernel[t] += amplitude * gains[k] * _blackman_sinc(position - (base + t))
     # the frequency offset, by a rotating phasor set afresh every 1024 samples
     step = complex(math.cos(2.0 * math.pi * freq_hz / fs), math.sin(2.0 * math.pi * freq_hz / fs))
     rotor = 1.0 + 0j
@@ -316,7 +312,17 @@ def receive(emitted, fs, start_s, delays_s, gains, freq_hz, amplitude, out):
         if i % 1024 == 0:
             angle = 2.0 * math.pi * freq_hz * (start_s + i / fs)
             rotor = complex(math.cos(angle), math.sin(angle))
-        out[i] += link[i] * rotor
+        first = base + i
+        acc = 0j
+        if first >= 0 and first + length <= m:
+            for t in range(length):
+                acc += kernel[t] * emitted[first + t]
+        else:
+            for t in range(length):
+                j = first + t
+                if 0 <= j < m:
+                    acc += kernel[t] * emitted[j]
+        out[i] += acc * rotor
         rotor *= step
 
 

@@ -122,6 +122,8 @@ def test_the_ready_process_is_the_next_run_and_can_be_discarded(workspace):
     ready.discard()
     assert second.process.wait(timeout=10) is not None
     assert ready.prepare() is None  # discarded for good
+    prepared.discard()  # taken, never run: ended, and its pipes closed
+    assert prepared.process.wait(timeout=10) is not None
 
 
 def test_a_ready_process_that_ended_while_it_waited_is_replaced(workspace):

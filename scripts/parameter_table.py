@@ -33,7 +33,7 @@ HEADER = ("| parameter | unit | default | allowed | `create` flag | meaning |\n"
 PARTS = ((CONFIG_PARAMS, "stored in the dataset file, inherited by every expansion"),
          (PROPAGATION_PARAMS, "the config's `propagation` group"),
          (TERRAIN_PARAMS, "its `propagation.terrain` group (docs/propagation.md)"),
-         (MEASUREMENT_PARAMS, "its `measurement` group (docs/propagation.md, Measurements)"),
+         (MEASUREMENT_PARAMS, "its `measurement` group (docs/measurements.md)"),
          (RECEIVER_PARAMS, "one per receiver: the columns of `--receivers` files"),
          (RUN_PARAMS, "one run's, not stored in the config"))
 

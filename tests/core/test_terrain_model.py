@@ -289,10 +289,10 @@ def test_shadowing_is_a_field_of_the_place_with_gudmundsons_correlation():
 
 def test_the_shadowing_field_depends_on_the_seed_alone():
     config = make_config("f", seed=9)
-    field, where = kernel_v3._shadowing_fields(config)
-    again, _ = kernel_v3._shadowing_fields(config.replace(name="other", min_snr_db=10.0))
+    field, where = kernel_v3.shadowing_fields(config)
+    again, _ = kernel_v3.shadowing_fields(config.replace(name="other", min_snr_db=10.0))
     assert np.array_equal(field, again)
-    other, _ = kernel_v3._shadowing_fields(config.replace(seed=10))
+    other, _ = kernel_v3.shadowing_fields(config.replace(seed=10))
     assert not np.array_equal(field, other)
     rho = where[4]
     assert rho == pytest.approx(math.exp(-1 / kernel_v3.SHADOWING_CELLS_PER_DISTANCE))

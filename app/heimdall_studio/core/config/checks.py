@@ -133,6 +133,14 @@ def reject_unknown(where: str, data: Mapping[str, Any], known: Set[str]) -> None
                           problem="is not a known parameter")
 
 
+def group_from_dict(cls: Any, where: str, data: Any) -> Any:
+    """An instance of the config group `cls` (a dataclass) from plain values, which must
+    be a mapping of its fields and nothing else; `where` names it in errors."""
+    data = check_mapping(where, data)
+    reject_unknown(where, data, field_names(cls))
+    return cls(**data)
+
+
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
 
 

@@ -39,7 +39,7 @@ TERRAIN_FIELDS: dict[str, np.dtype] = {
 }
 TERRAIN_FIELDS_FROM_VERSION = 3
 # What a real network measures besides signal strength, and the transmitter's truth
-# behind it, from generator version 4 (docs/propagation.md, Measurements): each link's
+# behind it, from generator version 4 (docs/measurements.md): each link's
 # arrival time and noise floor; the transmitter's antenna (TX_ANTENNAS code), the
 # bearing of a yagi's beam (NaN for the others) and its oscillator's offset.
 NETWORK_FIELDS: dict[str, np.dtype] = {

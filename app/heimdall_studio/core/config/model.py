@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .checks import check_mapping, field_names, refuse_constant, reject_unknown, set_field
+from .checks import (
+    check_mapping,
+    field_names,
+    group_from_dict,
+    refuse_constant,
+    reject_unknown,
+    set_field,
+)
 from .names import NAME_RULE
 from .params import (
     BY_PATH,
@@ -104,9 +111,7 @@ class TerrainModel:
 
     @classmethod
     def from_dict(cls, data: Any) -> TerrainModel:
-        data = check_mapping("propagation.terrain", data)
-        reject_unknown("propagation.terrain", data, field_names(cls))
-        return cls(**data)
+        return group_from_dict(cls, "propagation.terrain", data)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -147,9 +152,7 @@ class PropagationModel:
 
     @classmethod
     def from_dict(cls, data: Any) -> PropagationModel:
-        data = check_mapping("propagation", data)
-        reject_unknown("propagation", data, field_names(cls))
-        return cls(**data)
+        return group_from_dict(cls, "propagation", data)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -160,7 +163,7 @@ class PropagationModel:
 @dataclass(frozen=True, slots=True)
 class MeasurementModel:
     """What the transmitters are like and how the receivers' clocks and oscillators err
-    (docs/propagation.md, Measurements); `params.MEASUREMENT_PARAMS` has each one's
+    (docs/measurements.md); `params.MEASUREMENT_PARAMS` has each one's
     unit, default and range, in the order of these fields. Read from generator version 4."""
 
     tx_antennas: tuple[tuple[str, float], ...] = field(
@@ -179,9 +182,7 @@ class MeasurementModel:
 
     @classmethod
     def from_dict(cls, data: Any) -> MeasurementModel:
-        data = check_mapping("measurement", data)
-        reject_unknown("measurement", data, field_names(cls))
-        return cls(**data)
+        return group_from_dict(cls, "measurement", data)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -305,7 +305,7 @@ RECEIVER_PARAMS: tuple[Param, ...] = (
 )
 
 # The config's measurement group: what the transmitters and the receivers' clocks and
-# oscillators are like (generator version 4 and later; docs/propagation.md, Measurements).
+# oscillators are like (generator version 4 and later; docs/measurements.md).
 MEASUREMENT_PARAMS: tuple[Param, ...] = (
     Param("tx_antennas", "mix", DEFAULT_TX_ANTENNAS, help="Transmitting antennas, drawn "
           "per sample with these weights: whip (0 dBi), rubber_duck (-5 dBi), yagi "

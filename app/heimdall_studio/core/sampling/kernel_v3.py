@@ -69,9 +69,10 @@ from .terrain_grids import (
     shadowing_field,
 )
 
+# The link grids and shadowing fields are version 4's too (kernel_v4).
 __all__ = ["COUNT_CANDIDATES", "COUNT_GDOP", "COUNT_TOO_FEW", "STATUS_OK",
            "STATUS_UNFILLABLE", "UNFILLABLE_AFTER", "UNFILLABLE_RATIO", "fill_block",
-           "kernel_inputs"]
+           "kernel_inputs", "link_constants", "link_grids", "shadowing_fields"]
 
 # Draws per candidate: 3 for the position, then DRAWS_PER_LINK for each receiver
 # (clutter, two fading normals, frequency offset).
@@ -112,7 +113,7 @@ class TerrainInputs:
             np.array([noise_floor_dbm(config.bandwidth_hz, r.noise_figure_db) for r in rx]),
             prop.tx_height_m, config.frequency_mhz, PATH_LOSS_TWO_RAY)
         self.link, self.link_at = link, link_at
-        self.shadow, self.shadow_at = _shadowing_fields(config)
+        self.shadow, self.shadow_at = shadowing_fields(config)
         self.params = np.array([
             config.tx_power_dbm, config.min_snr_db, prop.clutter_min_db,
             prop.clutter_max_db - prop.clutter_min_db, prop.shadowing_sigma_db,
@@ -133,10 +134,10 @@ def preparation(config: DatasetConfig, grid: ElevationGrid | None
     for r in config.receivers:
         if not grid.covers(r.lat, r.lat, r.lon, r.lon):
             raise TerrainError(f"receiver {r.name!r} lies outside the elevation data")
-    key = link_cache.key(LINK_GRIDS_VERSION, grid.sha256, *_link_constants(config))
+    key = link_cache.key(LINK_GRIDS_VERSION, grid.sha256, *link_constants(config))
     cached = link_cache.load(key)
     if cached is None:
-        link, link_at = yield from _link_grids(config, grid)
+        link, link_at = yield from link_grids(config, grid)
         link_cache.store(key, link, link_at)
     else:
         link, link_at = cached
@@ -148,7 +149,7 @@ def preparation(config: DatasetConfig, grid: ElevationGrid | None
 LINK_GRIDS_VERSION = "3.2"
 
 
-def _link_constants(config: DatasetConfig) -> tuple:
+def link_constants(config: DatasetConfig) -> tuple:
     """Everything besides the grid that the link grids depend on."""
     prop = config.propagation
     return (tuple((r.lat, r.lon, r.antenna_height_m) for r in config.receivers),
@@ -156,7 +157,7 @@ def _link_constants(config: DatasetConfig) -> tuple:
             prop.path_loss_model, prop.terrain.source == "flat", LINK_STEP_DEG)
 
 
-def _link_grids(config: DatasetConfig, grid: ElevationGrid
+def link_grids(config: DatasetConfig, grid: ElevationGrid
                 ) -> Generator[float, None, tuple[np.ndarray, np.ndarray]]:
     prop = config.propagation
     lat = np.array([r.lat for r in config.receivers])
@@ -189,7 +190,7 @@ def link_step_deg(grid_step_deg: float) -> float:
     return grid_step_deg * max(1, round(LINK_STEP_DEG / grid_step_deg))
 
 
-def _shadowing_fields(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
+def shadowing_fields(config: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
     """Each receiver's shadowing field over the training box, and where it lies:
     (north edge, west edge, latitude step, longitude step, correlation of neighbours)."""
     terrain = config.propagation.terrain

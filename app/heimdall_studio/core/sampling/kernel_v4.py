@@ -1,4 +1,4 @@
-"""Generator version 4: what a real network measures (docs/propagation.md, Measurements).
+"""Generator version 4: what a real network measures (docs/measurements.md).
 
 The world is version 3's: the same placement, link grids, shadowing fields and fading.
 What changes is the transmitter, the receivers and what they report:
@@ -143,7 +143,7 @@ class NetworkInputs:
         self.tx_mix = np.cumsum([weights.get(kind, 0.0) for kind in TX_ANTENNAS])
         self.tx_gains = np.array(TX_ANTENNA_GAINS_DBI)
         self.link, self.link_at = link, link_at
-        self.shadow, self.shadow_at = kernel_v3._shadowing_fields(config)
+        self.shadow, self.shadow_at = kernel_v3.shadowing_fields(config)
         lo, hi = config.tx_power_range
         k_factor = prop.terrain.k_factor
         self.params = np.array([
@@ -200,10 +200,10 @@ def preparation(config: DatasetConfig, grid: ElevationGrid | None
         if not grid.covers(r.lat, r.lat, r.lon, r.lon):
             raise TerrainError(f"receiver {r.name!r} lies outside the elevation data")
     key = link_cache.key(kernel_v3.LINK_GRIDS_VERSION, grid.sha256,
-                         *kernel_v3._link_constants(config))
+                         *kernel_v3.link_constants(config))
     cached = link_cache.load(key)
     if cached is None:
-        link, link_at = yield from kernel_v3._link_grids(config, grid)
+        link, link_at = yield from kernel_v3.link_grids(config, grid)
         link_cache.store(key, link, link_at)
     else:
         link, link_at = cached

@@ -50,6 +50,8 @@ TIMING_KINDS = ("gps", "ntp", "none")
 # The transmitters' antennas (sampling.kernel_v4 has their gains) and the default mix
 TX_ANTENNAS = ("whip", "rubber_duck", "yagi")
 DEFAULT_TX_ANTENNAS = (("whip", 0.5), ("rubber_duck", 0.4), ("yagi", 0.1))
+# The emitted waveforms of IQ datasets, by their /samples/modulation code (docs/iq.md)
+MODULATIONS = ("nfm_voice", "nfm_tone", "nfm_dtmf", "am_voice", "cw", "fsk2", "fsk4")
 COMPRESSION_POLICIES = ("light", "full", "none")
 MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 4096

@@ -46,9 +46,10 @@ import math
 import numpy as np
 from numba import njit
 
+from ..config.params import MODULATIONS
 from .rng import normal, uniform
 
-MODULATIONS = ("nfm_voice", "nfm_tone", "nfm_dtmf", "am_voice", "cw", "fsk2", "fsk4")
+__all__ = ["MODULATIONS", "add_noise", "emit", "receive", "voice_audio"]
 NFM_VOICE, NFM_TONE, NFM_DTMF, AM_VOICE, CW, FSK2, FSK4 = range(len(MODULATIONS))
 
 NFM_DEVIATION_HZ = 2500.0

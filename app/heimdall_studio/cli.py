@@ -440,15 +440,22 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
     print(f"  created       {header.created_utc}  (app {header.app_version}, "
           f"generator {header.generator_version})")
     print(f"  size          {format_size(header.size_bytes)}")
+    # what the dataset's generator version draws with, and nothing it does not read
+    version = header.generator_version
     for key, value in c.to_dict().items():
-        if key not in ("name", "receivers", "propagation", "measurement"):
-            print(f"  {key:<13} {value}")
+        if key not in ("name", "receivers", "propagation", "measurement") \
+                and BY_PATH[key].read_by(version):
+            shown = {"max_gdop": "inf (no limit)" if value is None else value,
+                     "tx_power_dbm": c.tx_power_text}.get(key, value)
+            print(f"  {key:<13} {shown}")
     m = c.measurement
-    print("  measurement   " + ", ".join(
-        f"{k}={checks.mix_text(m.tx_antennas) if k == 'tx_antennas' else v}"
-        for k, v in m.to_dict().items()))
-    print("  propagation   " + ", ".join(f"{k}={v}" for k, v in c.propagation.to_dict().items()
-                                          if k != "terrain"))
+    if any(p.read_by(version) for p in MEASUREMENT_PARAMS):
+        print("  measurement   " + ", ".join(
+            f"{k}={checks.mix_text(m.tx_antennas) if k == 'tx_antennas' else v}"
+            for k, v in m.to_dict().items()))
+    print("  propagation   " + ", ".join(
+        f"{k}={v}" for k, v in c.propagation.to_dict().items()
+        if k != "terrain" and BY_PATH[f"propagation.{k}"].read_by(version)))
     terrain = c.propagation.terrain
     grid = (f", {terrain.step_deg * 3600:g} arc-second grid, sha256 {terrain.sha256[:12]}..."
             if terrain.sha256 else "")
@@ -457,13 +464,16 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
           + f", k={terrain.k_factor:g}, shadowing decorrelation "
             f"{terrain.shadowing_decorrelation_m:g} m{grid}")
     print(f"  receivers     {len(c.receivers)}")
+    network = BY_PATH["receivers[].timing"].read_by(version)
     for r in c.receivers:
-        errors = ("" if not r.drawn else f"  cal {r.calibration_db:+g} dB  "
-                  f"osc {r.oscillator_ppm:+g} ppm")
+        extra = ""
+        if network:
+            extra = f"  {r.antenna.text()}  timing {r.timing}"
+            if r.drawn:
+                extra += f"  cal {r.calibration_db:+g} dB  osc {r.oscillator_ppm:+g} ppm"
         print(f"    {r.name:<24} {r.lat:9.4f} {r.lon:9.4f} {r.alt_m:7.0f} m  "
               f"NF {r.noise_figure_db:g} dB  G {r.antenna_gain_dbi:g} dBi  "
-              f"mast {r.antenna_height_m:g} m  {r.antenna.text()}  timing {r.timing}"
-              f"{errors}")
+              f"mast {r.antenna_height_m:g} m{extra}")
     print("  history")
     for row in header.history:
         print(f"    {row.started_utc}  {row.kind:<6} +{row.count:,} from {row.first_index:,}"

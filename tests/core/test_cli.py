@@ -2,10 +2,14 @@
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 
 from heimdall_studio import cli
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.fixture
@@ -232,3 +236,20 @@ def test_a_malformed_pattern_file_is_refused_with_its_line(run, workspace, tmp_p
     code, _, err = run("create", "bad", "--samples", "10", "--receivers", str(net))
     assert code == 2 and "receivers['A'].antenna" in err and "bad.msi" in err
     assert "Traceback" not in err and not (workspace / "bad.h5").exists()
+
+
+def test_info_shows_what_the_datasets_generator_version_reads(run, workspace):
+    # a version 3 file has a measurement group's defaults in its parsed config, unused
+    old = workspace / "old.h5"
+    shutil.copyfile(FIXTURES / "generator_v3.h5", old)
+    code, out, _ = run("info", str(old))  # a path: it has a slash
+    assert code == 0 and "generator 3" in out
+    assert "measurement" not in out and "timing" not in out and "iq_duration_s" not in out
+    assert "max_freq_offset_hz=50.0" in out
+    code, _, err = run("create", "new", "--samples", "50", "--max-gdop", "inf",
+                       "--tx-power-dbm", "30:45")
+    assert code == 0, err
+    code, out, _ = run("info", "new")
+    assert "measurement   tx_antennas=whip:0.5" in out and "timing none  cal " in out
+    assert "max_gdop      inf (no limit)" in out and "tx_power_dbm  30 to 45 dBm" in out
+    assert "max_freq_offset_hz" not in out

@@ -50,7 +50,7 @@ from heimdall_studio.core import api
 from heimdall_studio.core.config.fields import MEASUREMENT_FIELDS
 from heimdall_studio.core.config.geo import receiver_box, training_box
 from heimdall_studio.core.config.model import DatasetConfig
-from heimdall_studio.core.tools.loader import to_local_km
+from heimdall_studio.core.tools.loader import relative_to_first, to_local_km
 
 INSTALL_HINT = "pip install 'heimdall-studio[learn]'"
 # The measurements the feature builders read; nothing else of a sample reaches them.
@@ -96,12 +96,9 @@ def frequency_features(arrays: Arrays) -> np.ndarray:
 def arrival_times_us(toa_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(arrival after the sample's earliest timed detection in us, 0 where none; timed
     and detected), both (n, R)."""
-    toa = np.asarray(toa_ns, dtype=np.float64)
-    timed = np.isfinite(toa)
-    earliest = np.where(timed, toa, np.inf).min(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore"):  # inf - inf in samples without a timed detection
-        after_us = (toa - earliest) / 1000.0
-    return np.where(timed, after_us, 0.0), timed
+    after = relative_to_first(toa_ns)  # the loader's arrival-time features, in ns
+    timed = np.isfinite(after)
+    return np.where(timed, after / 1000.0, 0.0), timed
 
 
 def arrival_features(arrays: Arrays) -> np.ndarray:

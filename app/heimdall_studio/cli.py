@@ -29,7 +29,7 @@ from .core.config.params import (
     TIMING_KINDS,
     Param,
 )
-from .core.config.receivers import load_receivers
+from .core.config.receivers import default_receivers, load_receivers
 from .core.config.units import format_size
 from .core.dataset.writer import end_process_if_abandoned
 from .core.errors import (
@@ -218,7 +218,7 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
     if args.receivers is not None:
         params["receivers"] = load_receivers(args.receivers)
     if args.timing is not None:
-        receivers = params.get("receivers") or api.make_config("timing", seed=0).receivers
+        receivers = params.get("receivers") or default_receivers()
         params["receivers"] = [{**r.to_dict(), "timing": args.timing} for r in receivers]
     measurement = {p.key: getattr(args, f"measurement_{p.key}") for p in MEASUREMENT_PARAMS
                    if getattr(args, f"measurement_{p.key}") is not None}

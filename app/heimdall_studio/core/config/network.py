@@ -8,10 +8,11 @@ dataset stores, so the details pane and every expansion see the same values.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .model import DatasetConfig
-from .receivers import Receiver
 
 # SeedSequence(seed, spawn_key=(RECEIVER_ERRORS_STREAM, receiver)): apart from the
 # generator's streams, which are numbered by chunk.
@@ -33,18 +34,13 @@ def resolve_receivers(config: DatasetConfig) -> DatasetConfig:
             config.seed, spawn_key=(RECEIVER_ERRORS_STREAM, index)))
         calibration, oscillator = rng.standard_normal(2)
         spread_ppm = m.rx_oscillator_ppm * (GPS_OSCILLATOR_FACTOR if r.timing == "gps" else 1)
-        receivers.append(r if r.drawn else Receiver(**{
-            **_fields(r),
-            "calibration_db": _given(r.calibration_db,
-                                     round(float(calibration) * m.calibration_sigma_db, 2),
-                                     30.0),
-            "oscillator_ppm": _given(r.oscillator_ppm,
-                                     round(float(oscillator) * spread_ppm, 4), 100.0)}))
+        receivers.append(r if r.drawn else dataclasses.replace(
+            r,
+            calibration_db=_given(r.calibration_db,
+                                  round(float(calibration) * m.calibration_sigma_db, 2), 30.0),
+            oscillator_ppm=_given(r.oscillator_ppm,
+                                  round(float(oscillator) * spread_ppm, 4), 100.0)))
     return config.replace(receivers=tuple(receivers))
-
-
-def _fields(r: Receiver) -> dict:
-    return {name: getattr(r, name) for name in Receiver.__dataclass_fields__}
 
 
 def _given(value: float | None, drawn: float, limit: float) -> float:

@@ -27,7 +27,6 @@ from ..core.config.params import BY_PATH
 from ..core.config.units import format_size
 from ..core.workspace.index import Signature, signature
 from ..core.workspace.listing import with_writer
-from .values import value_text
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +71,9 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
         (c.dataset_type, c.dataset_type),
         (f"{header.num_samples:,}", header.num_samples),
         (f"{c.frequency_mhz:g}", c.frequency_mhz),
-        (value_text(_TX_POWER, c.tx_power_dbm), c.tx_power_range[0]),
+        (_TX_POWER.text(c.tx_power_dbm), c.tx_power_range[0]),
         (f"{c.min_snr_db:g}", c.min_snr_db),
-        (value_text(_MAX_GDOP, c.max_gdop), c.max_gdop),
+        (_MAX_GDOP.text(c.max_gdop), c.max_gdop),
         (f"{c.inside_ratio:g}", c.inside_ratio),
         (header.created_utc.replace("T", " ").rstrip("Z"), header.created_utc),
         (format_size(header.size_bytes), header.size_bytes),

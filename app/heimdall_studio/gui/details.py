@@ -47,7 +47,6 @@ from .jobs import describe_error
 from .plots import HistogramPlot, MapPlot
 from .receivers import RECEIVER_TITLES, receiver_rows
 from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_dataset
-from .values import value_text
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ def config_rows(header: DatasetHeader) -> list[tuple[str, str, str]]:
             ("generator_version", str(version), "")]
     for param in CONFIG_PARAMS:
         if param.read_by(version):
-            rows.append((param.path, value_text(param, getattr(c, param.key)), param.unit))
+            rows.append((param.path, param.text(getattr(c, param.key)), param.unit))
     rows.append(("receivers", f"{len(c.receivers)} (see Receivers)", ""))
     for param in PROPAGATION_PARAMS:
         if param.read_by(version):
@@ -134,7 +133,7 @@ def config_rows(header: DatasetHeader) -> list[tuple[str, str, str]]:
         rows.append(_row(f"propagation.terrain.{key}", value))
     for param in MEASUREMENT_PARAMS:
         if param.read_by(version):
-            rows.append((param.path, value_text(param, getattr(c.measurement, param.key)),
+            rows.append((param.path, param.text(getattr(c.measurement, param.key)),
                          param.unit))
     return rows
 

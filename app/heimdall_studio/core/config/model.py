@@ -43,6 +43,7 @@ from .receivers import Receiver, default_receivers
 
 # Checked after the receivers, whose number bounds it.
 _MIN_RECEIVERS = BY_PATH["min_receivers"]
+_TX_POWER = BY_PATH["tx_power_dbm"]
 
 
 _SHA256_HEX = frozenset("0123456789abcdef")
@@ -264,8 +265,7 @@ class DatasetConfig:
     @property
     def tx_power_text(self) -> str:
         """"37 dBm", "30 to 45 dBm"."""
-        lo, hi = self.tx_power_range
-        return f"{lo:g} dBm" if lo == hi else f"{lo:g} to {hi:g} dBm"
+        return f"{_TX_POWER.text(self.tx_power_dbm)} dBm"
 
     # -- conversions --------------------------------------------------------
 

@@ -21,7 +21,15 @@ from typing import Any
 
 from ..errors import ConfigError
 from .antennas import Antenna
-from .checks import check_integer, check_mix, check_number, check_range, check_text, range_text
+from .checks import (
+    check_integer,
+    check_mix,
+    check_number,
+    check_range,
+    check_text,
+    mix_text,
+    range_text,
+)
 from .names import NAME_RULE, validate_name
 
 # Where a parameter belongs. "config": stored in the dataset file and inherited by every
@@ -57,6 +65,7 @@ MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 4096
 MAX_RECEIVERS = 255  # the detected-receiver count of a sample is stored as u1
 MAX_SAMPLES_PER_RUN = 10**10
+NO_LIMIT = "no limit"  # how an unlimited value reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +166,23 @@ class Param:
         """The default with its unit: `145 MHz`."""
         unit = f" {self.unit}" if self.unit and self.default is not None else ""
         return self.default_value + unit
+
+    def text(self, value: Any) -> str:
+        """A value of this parameter as it reads in a table, without its unit: a range
+        "30 to 45", an unlimited value "no limit", a mix "whip:0.5,yagi:0.5", an antenna
+        "yagi:120", a value not drawn yet ""."""
+        if value is None:
+            return ""
+        if isinstance(value, Antenna):
+            return value.text()
+        if self.kind == "mix":
+            return mix_text(value)
+        if isinstance(value, tuple):  # a range
+            lo, hi = value
+            return f"{lo:g} to {hi:g}"
+        if isinstance(value, float):
+            return NO_LIMIT if self.allow_inf and math.isinf(value) else f"{value:g}"
+        return str(value)
 
     def describe(self) -> str:
         """One line: what it is, its default and what is allowed."""

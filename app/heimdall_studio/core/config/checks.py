@@ -153,6 +153,11 @@ def field_names(cls: type) -> frozenset[str]:
 
 
 
+def field_values(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields by name, as they are (not recursing as dataclasses.asdict)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
 def set_field(obj: object, name: str, value: Any) -> None:
     """Normalise a field of a frozen dataclass during validation."""
     object.__setattr__(obj, name, value)

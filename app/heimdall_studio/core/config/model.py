@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from .checks import (
     check_mapping,
     field_names,
+    field_values,
     group_from_dict,
     refuse_constant,
     reject_unknown,
@@ -35,6 +36,7 @@ from .params import (
     MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
     TERRAIN_PARAMS,
+    check_params,
 )
 from .params import DATASET_TYPES as DATASET_TYPES
 from .params import MAX_SEED as MAX_SEED
@@ -71,8 +73,7 @@ class TerrainModel:
     bounds: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
-        for param in TERRAIN_PARAMS:
-            set_field(self, param.key, param.check(getattr(self, param.key)))
+        check_params(self, TERRAIN_PARAMS)
         where = "propagation.terrain"
         if not isinstance(self.tiles_dir, str) or len(self.tiles_dir) > 4096:
             raise ConfigError(f"{where}.tiles_dir", self.tiles_dir, "a folder's path")
@@ -141,8 +142,7 @@ class PropagationModel:
     terrain: TerrainModel = field(default_factory=TerrainModel)
 
     def __post_init__(self) -> None:
-        for param in PROPAGATION_PARAMS:
-            set_field(self, param.key, param.check(getattr(self, param.key)))
+        check_params(self, PROPAGATION_PARAMS)
         if isinstance(self.terrain, Mapping):
             set_field(self, "terrain", TerrainModel.from_dict(self.terrain))
         if not isinstance(self.terrain, TerrainModel):
@@ -156,7 +156,7 @@ class PropagationModel:
         return group_from_dict(cls, "propagation", data)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = field_values(self)
         data["terrain"] = self.terrain.to_dict()
         return data
 
@@ -178,15 +178,14 @@ class MeasurementModel:
     nlos_delay_us: float = 0.4
 
     def __post_init__(self) -> None:
-        for param in MEASUREMENT_PARAMS:
-            set_field(self, param.key, param.check(getattr(self, param.key)))
+        check_params(self, MEASUREMENT_PARAMS)
 
     @classmethod
     def from_dict(cls, data: Any) -> MeasurementModel:
         return group_from_dict(cls, "measurement", data)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = field_values(self)
         data["tx_antennas"] = dict(self.tx_antennas)
         return data
 
@@ -272,7 +271,7 @@ class DatasetConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON: a range is a list of its two ends, and an unlimited
         max_gdop is null (JSON has no infinity)."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = field_values(self)
         data["receivers"] = [r.to_dict() for r in self.receivers]
         data["propagation"] = self.propagation.to_dict()
         data["measurement"] = self.measurement.to_dict()

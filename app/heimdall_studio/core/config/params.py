@@ -29,6 +29,7 @@ from .checks import (
     check_text,
     mix_text,
     range_text,
+    set_field,
 )
 from .names import NAME_RULE, validate_name
 
@@ -214,6 +215,13 @@ class Param:
                 return value
             raise ConfigError(where, value, " or ".join(self.choices))
         return check_text(where, value, self.max_len)
+
+
+def check_params(group: object, params: tuple[Param, ...]) -> None:
+    """Check and normalise the fields of a frozen config group, one per parameter of
+    `params`, in their order (the first bad one raises ConfigError)."""
+    for param in params:
+        set_field(group, param.key, param.check(getattr(group, param.key)))
 
 
 def _float(key: str, default: float | None, unit: str, lo: float, hi: float, help: str,

@@ -18,7 +18,14 @@ from typing import Any
 
 from ..errors import ConfigError
 from .antennas import Antenna
-from .checks import check_mapping, field_names, refuse_constant, reject_unknown, set_field
+from .checks import (
+    check_mapping,
+    field_names,
+    field_values,
+    refuse_constant,
+    reject_unknown,
+    set_field,
+)
 from .params import RECEIVER_PARAMS
 from .units import format_size
 
@@ -86,7 +93,7 @@ class Receiver:
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data = field_values(self)
         data["antenna"] = self.antenna.to_dict()
         return data
 

@@ -169,7 +169,6 @@ def _network_constants(config: DatasetConfig, grid: ElevationGrid | None,
             height = receiver_height_m(r.alt_m, 0.0)
         else:
             height = float(grid.elevation(r.lat, r.lon)) + r.antenna_height_m
-        out[i] = 0.0
         out[i, RX4_NOISE_SIGMA_DB] = r.noise_floor_sigma_db
         out[i, RX4_CALIBRATION_DB] = r.calibration_db
         out[i, RX4_OSCILLATOR_PPM] = r.oscillator_ppm

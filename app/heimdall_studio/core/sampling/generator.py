@@ -66,8 +66,7 @@ def preparation(config: DatasetConfig, version: int = GENERATOR_VERSION,
     `terrain` is the elevation grid of the dataset file; without it, a config drawn over
     terrain gets the grid its terrain source gives (`terrain.source.resolve_terrain`).
     """
-    kernel = kernel_of(version)
-    check_version_reads(config, version)
+    kernel = _kernel_for(config, version)
     steps = getattr(kernel, "preparation", None)
     if steps is None:  # a flat world, prepared at once
         prepared = kernel.kernel_inputs(config)
@@ -79,8 +78,7 @@ def preparation(config: DatasetConfig, version: int = GENERATOR_VERSION,
 def prepare(config: DatasetConfig, version: int = GENERATOR_VERSION,
             terrain: ElevationGrid | None = None) -> KernelInputs:
     """`preparation`, all at once."""
-    kernel = kernel_of(version)
-    check_version_reads(config, version)
+    kernel = _kernel_for(config, version)
     if getattr(kernel, "preparation", None) is None:
         return KernelInputs(version, kernel, kernel.kernel_inputs(config))
     return KernelInputs(version, kernel,
@@ -103,6 +101,12 @@ def check_version_reads(config: DatasetConfig, version: int) -> None:
     if math.isinf(config.max_gdop):
         raise ConfigError("max_gdop", config.max_gdop,
                           f"a finite limit for generator version {version}")
+
+
+def _kernel_for(config: DatasetConfig, version: int) -> ModuleType:
+    """Generator `version`'s kernel, once `config` is known to ask nothing it cannot draw."""
+    check_version_reads(config, version)
+    return kernel_of(version)
 
 
 def _terrain_of(config: DatasetConfig, terrain: ElevationGrid | None) -> ElevationGrid | None:

@@ -50,13 +50,37 @@ NETWORK_FIELDS: dict[str, np.dtype] = {
     "tx_freq_offset_hz": np.dtype("f4"),
 }
 NETWORK_FIELDS_FROM_VERSION = 4
+# The truth of every link, detecting or not, from generator version 5: its SNR in the
+# bandwidth, and when the signal reaches the receiver's record after emission (the
+# delay, late on obstructed links, plus the receiver's clock error). A sample's IQ
+# records are drawn from these (docs/iq.md).
+LINK_FIELDS: dict[str, np.dtype] = {
+    "link_snr_db": np.dtype("f4"),
+    "arrival_ns": np.dtype("f8"),
+}
+LINK_FIELDS_FROM_VERSION = 5
+# What an IQ dataset adds (dataset_type iq_raw): each sample's modulation
+# (params.MODULATIONS code), the estimates made from its records, and the records,
+# (n, receivers, L): complex64, or int16 pairs with a scale per record.
+IQ_FIELDS: dict[str, np.dtype] = {
+    "modulation": np.dtype("u1"),
+    "estimated_snr_db": np.dtype("f4"),
+    "estimated_freq_offset_hz": np.dtype("f4"),
+    "estimated_toa_ns": np.dtype("f8"),
+    "iq": np.dtype("c8"),
+}
+IQ_INT16 = np.dtype([("r", "<i2"), ("i", "<i2")])
+IQ_SCALE_FIELD = "iq_scale"  # (n, receivers) f4, with int16 storage only
 
-# Every field any generator version writes, in file order.
+# Every field any generator version or dataset type writes, in file order.
 SAMPLE_FIELDS: dict[str, np.dtype] = {**_FLAT_WORLD_FIELDS, **TERRAIN_FIELDS,
-                                      **NETWORK_FIELDS}
+                                      **NETWORK_FIELDS, **LINK_FIELDS, **IQ_FIELDS,
+                                      IQ_SCALE_FIELD: np.dtype("f4")}
 PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
                        "distance_km", "path_loss_db", "line_of_sight", "toa_ns",
-                       "noise_floor_dbm")
+                       "noise_floor_dbm", "link_snr_db", "arrival_ns", "estimated_snr_db",
+                       "estimated_freq_offset_hz", "estimated_toa_ns", IQ_SCALE_FIELD)
+RECORD_FIELDS = ("iq",)  # (n, receivers, L)
 
 
 # What a real network could report about a sample: a model trained for the real world
@@ -64,21 +88,44 @@ PER_RECEIVER_FIELDS = ("signal_present", "snr_db", "rx_power_dbm", "freq_offset_
 # what the link's geometry and loss were) or a constant of the config.
 MEASUREMENT_FIELDS = frozenset({"signal_present", "snr_db", "rx_power_dbm", "freq_offset_hz",
                                 "num_receivers_detected", "mean_snr_db", "toa_ns",
-                                "noise_floor_dbm"})
+                                "noise_floor_dbm", "estimated_snr_db",
+                                "estimated_freq_offset_hz", "estimated_toa_ns", "iq",
+                                IQ_SCALE_FIELD})
 TRUTH_FIELDS = frozenset({"tx_lat", "tx_lon", "tx_alt_m", "tx_power_dbm", "inside", "gdop",
                           "distance_km", "path_loss_db", "line_of_sight", "tx_ground_m",
-                          "tx_antenna", "tx_bearing_deg", "tx_freq_offset_hz"})
+                          "tx_antenna", "tx_bearing_deg", "tx_freq_offset_hz",
+                          "link_snr_db", "arrival_ns", "modulation"})
 CONSTANT_FIELDS = frozenset({"frequency_hz"})  # the config's, the same in every sample
 
 
-def sample_fields(generator_version: int) -> dict[str, np.dtype]:
+def sample_fields(generator_version: int, dataset_type: str = "feature_based",
+                  iq_storage: str = "complex64") -> dict[str, np.dtype]:
     """The fields of a sample drawn by `generator_version`, in file order: the order of
-    the datasets under /samples and of the checksums in the history."""
-    if generator_version >= NETWORK_FIELDS_FROM_VERSION:
-        return SAMPLE_FIELDS
+    the datasets under /samples and of the checksums in the history. An IQ dataset
+    (`dataset_type` iq_raw) adds its records in `iq_storage`."""
+    fields = dict(_FLAT_WORLD_FIELDS)
     if generator_version >= TERRAIN_FIELDS_FROM_VERSION:
-        return {**_FLAT_WORLD_FIELDS, **TERRAIN_FIELDS}
-    return _FLAT_WORLD_FIELDS
+        fields.update(TERRAIN_FIELDS)
+    if generator_version >= NETWORK_FIELDS_FROM_VERSION:
+        fields.update(NETWORK_FIELDS)
+    if generator_version >= LINK_FIELDS_FROM_VERSION:
+        fields.update(LINK_FIELDS)
+        if dataset_type == "iq_raw":
+            fields.update(IQ_FIELDS)
+            if iq_storage == "int16":
+                fields["iq"] = IQ_INT16
+                fields[IQ_SCALE_FIELD] = np.dtype("f4")
+    return fields
+
+
+def field_shape(name: str, receivers: int, record_length: int) -> tuple[int, ...]:
+    """A field's shape per sample: () for one value, (receivers,) for one per receiver,
+    (receivers, L) for the IQ records."""
+    if name in RECORD_FIELDS:
+        return (receivers, record_length)
+    if name in PER_RECEIVER_FIELDS:
+        return (receivers,)
+    return ()
 
 
 @dataclass(frozen=True)

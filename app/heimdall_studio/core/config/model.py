@@ -46,6 +46,10 @@ from .receivers import Receiver, default_receivers
 # Checked after the receivers, whose number bounds it.
 _MIN_RECEIVERS = BY_PATH["min_receivers"]
 _TX_POWER = BY_PATH["tx_power_dbm"]
+# An IQ record is estimated from (SNR, offset, delay) and must leave a block of samples
+# room in memory: limits of one sample's records (docs/iq.md).
+MIN_IQ_LENGTH = 256
+MAX_IQ_SAMPLE_BYTES = 64 << 20
 
 
 _SHA256_HEX = frozenset("0123456789abcdef")
@@ -176,6 +180,7 @@ class MeasurementModel:
     gps_clock_ns: float = 20.0
     ntp_clock_ms: float = 2.0
     nlos_delay_us: float = 0.4
+    untimed_offset_ms: float = 20.0
 
     def __post_init__(self) -> None:
         check_params(self, MEASUREMENT_PARAMS)
@@ -211,6 +216,10 @@ class DatasetConfig:
     margin_deg: float = 0.5
     bandwidth_hz: float = 12500.0
     iq_duration_s: float = 0.2
+    iq_sample_rate_hz: float = 50_000.0
+    modulation: tuple[tuple[str, float], ...] = field(
+        default_factory=lambda: BY_PATH["modulation"].default)
+    iq_storage: str = "complex64"
     receivers: tuple[Receiver, ...] = field(default_factory=lambda: default_receivers())
     propagation: PropagationModel = field(default_factory=PropagationModel)
     measurement: MeasurementModel = field(default_factory=MeasurementModel)
@@ -233,6 +242,42 @@ class DatasetConfig:
             raise ConfigError("margin_deg", self.margin_deg,
                               "greater than 0 when inside_ratio is below 1 "
                               "(outside samples need a ring around the receivers)")
+        if self.dataset_type == "iq_raw":
+            self._check_iq()
+
+    def _check_iq(self) -> None:
+        """An IQ record must sample the channel with noise around it, be long enough to
+        estimate from and small enough that a sample fits one block (docs/iq.md)."""
+        if self.iq_sample_rate_hz < 2 * self.bandwidth_hz:
+            raise ConfigError("iq_sample_rate_hz", self.iq_sample_rate_hz,
+                              f"at least twice bandwidth_hz ({2 * self.bandwidth_hz:g} Hz), "
+                              "so that the record holds the channel and noise around it")
+        if self.iq_length < MIN_IQ_LENGTH:
+            raise ConfigError("iq_duration_s", self.iq_duration_s,
+                              f"at least {MIN_IQ_LENGTH} IQ samples per record "
+                              f"({MIN_IQ_LENGTH / self.iq_sample_rate_hz:.4g} s at "
+                              f"{self.iq_sample_rate_hz:g} Hz)")
+        size = self.iq_bytes_per_sample
+        if size > MAX_IQ_SAMPLE_BYTES:
+            raise ConfigError("iq_duration_s", self.iq_duration_s,
+                              f"a record of at most {MAX_IQ_SAMPLE_BYTES >> 20} MiB per "
+                              f"sample (this makes {size / 2**20:.0f} MiB: "
+                              f"{len(self.receivers)} receivers x {self.iq_length:,} "
+                              "values); shorten it or lower iq_sample_rate_hz")
+
+    @property
+    def iq_length(self) -> int:
+        """L, the complex values in each receiver's IQ record."""
+        return round(self.iq_sample_rate_hz * self.iq_duration_s)
+
+    @property
+    def iq_bytes_per_sample(self) -> int:
+        """What one sample's IQ records take in the file (0 for a feature dataset)."""
+        if self.dataset_type != "iq_raw":
+            return 0
+        value = 8 if self.iq_storage == "complex64" else 4
+        scale = 0 if self.iq_storage == "complex64" else 4
+        return len(self.receivers) * (self.iq_length * value + scale)
 
     def _check_receivers(self) -> None:
         receivers = self.receivers
@@ -275,6 +320,7 @@ class DatasetConfig:
         data["receivers"] = [r.to_dict() for r in self.receivers]
         data["propagation"] = self.propagation.to_dict()
         data["measurement"] = self.measurement.to_dict()
+        data["modulation"] = dict(self.modulation)
         if isinstance(self.tx_power_dbm, tuple):
             data["tx_power_dbm"] = list(self.tx_power_dbm)
         if math.isinf(self.max_gdop):

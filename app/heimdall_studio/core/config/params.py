@@ -49,7 +49,9 @@ GROUPS = {"dataset": "Dataset", "signal": "Signal", "filter": "Filters",
 # "mix": named weights (the transmitters' antennas); "antenna": a receiving antenna.
 KINDS = ("float", "int", "text", "choice", "range", "mix", "antenna")
 
-DATASET_TYPES = ("feature_based",)
+# feature_based: the measurements of each link; iq_raw: those and every receiver's
+# recorded baseband (docs/iq.md), from generator version 5
+DATASET_TYPES = ("feature_based", "iq_raw")
 PATH_LOSS_MODELS = ("two_ray", "free_space")
 # builtin: the elevation grid shipped with the app; none: the flat plane of generator
 # version 2 (SPEC section 3); flat: a sea-level sphere; tiles: user tiles (docs/propagation.md)
@@ -61,6 +63,11 @@ TX_ANTENNAS = ("whip", "rubber_duck", "yagi")
 DEFAULT_TX_ANTENNAS = (("whip", 0.5), ("rubber_duck", 0.4), ("yagi", 0.1))
 # The emitted waveforms of IQ datasets, by their /samples/modulation code (docs/iq.md)
 MODULATIONS = ("nfm_voice", "nfm_tone", "nfm_dtmf", "am_voice", "cw", "fsk2", "fsk4")
+DEFAULT_MODULATIONS = (("nfm_voice", 0.6), ("nfm_tone", 0.05), ("nfm_dtmf", 0.05),
+                       ("am_voice", 0.1), ("cw", 0.1), ("fsk2", 0.05), ("fsk4", 0.05))
+# How /samples/iq is stored: complex64 (an HDF5 compound of two f4), or int16 pairs with a
+# scale per record (half the size; quantization noise about 90 dB under the record's peak)
+IQ_STORAGES = ("complex64", "int16")
 COMPRESSION_POLICIES = ("light", "full", "none")
 MAX_SEED = 2**63 - 1
 DEFAULT_CHUNK_SIZE = 4096
@@ -270,6 +277,20 @@ CONFIG_PARAMS: tuple[Param, ...] = (
            "transmission: arrival-time and frequency errors shrink as it grows (from "
            "generator version 4)", "Observation", "signal", decimals=3, step=0.05,
            lo_open=True, since=4),
+    _float("iq_sample_rate_hz", 50_000.0, "Hz", 0, 10e6, "IQ datasets: the complex "
+           "sample rate of the recorded baseband, at least twice the noise bandwidth "
+           "(from generator version 5)", "IQ sample rate", "signal", decimals=0,
+           step=5000, lo_open=True, since=5),
+    Param("modulation", "mix", DEFAULT_MODULATIONS, help="IQ datasets: what the "
+          "transmitters emit, drawn per sample with these weights: nfm_voice, nfm_tone, "
+          "nfm_dtmf (narrow-band FM), am_voice, cw (keyed Morse), fsk2, fsk4",
+          label="Modulations", group="signal", since=5,
+          valid="weights name:w[,name:w...] of " + ", ".join(MODULATIONS),
+          rule=lambda value, where: check_mix(where, value, MODULATIONS)),
+    Param("iq_storage", "choice", "complex64", choices=IQ_STORAGES, help="IQ datasets: "
+          "complex64 (two f4 per value), or int16 pairs with a scale per record (half "
+          "the size, quantization noise about 90 dB under the record's peak)",
+          label="IQ storage", group="signal", since=5),
     Param("chunk_size", "int", DEFAULT_CHUNK_SIZE, "samples", 64, 1 << 20,
           help="Samples per random-stream chunk; part of what makes a dataset "
           "reproducible", label="Chunk size", group="advanced", step=1024),
@@ -374,6 +395,10 @@ MEASUREMENT_PARAMS: tuple[Param, ...] = (
            "exponential excess delay, mean this times the square root of the distance "
            "in km (Greenstein's rms delay spread)", "NLOS excess delay",
            "measurement", "measurement", decimals=2, step=0.1, since=4),
+    _float("untimed_offset_ms", 20.0, "ms", 0, 1000, "IQ datasets: an untimed "
+           "receiver's record starts up to this before or after the others' (uniform), "
+           "so its recording tells no arrival time", "Untimed record offset",
+           "measurement", "measurement", step=5, since=5),
 )
 
 # The config's propagation.terrain group, as set by a user; the elevation grid's sha256,

@@ -35,10 +35,13 @@ VERSIONS: dict[int, GeneratorVersion] = {v.number: v for v in (
     GeneratorVersion(4, "0.4", "measurements: transmit power ranges and antennas, "
                      "receiver antennas, calibration, noise-floor spread, shared "
                      "oscillator offsets and arrival times"),
+    GeneratorVersion(5, "0.5", "IQ datasets: version 4's samples, each link's SNR and "
+                     "arrival stored for every receiver, and the recorded baseband of "
+                     "each receiver drawn from them"),
 )}
 
 # The version new datasets are drawn with.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 
 def generator_version(number: int) -> GeneratorVersion:

@@ -3,6 +3,7 @@ into place, so that a dataset's path either does not exist or holds a complete f
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import PER_RECEIVER_FIELDS, sample_fields
+from ..config.fields import field_shape, sample_fields
 from ..config.model import DatasetConfig
 from ..config.versions import GENERATOR_VERSION
 from ..errors import DatasetExistsError, DatasetWriteError
@@ -43,13 +44,16 @@ def _write_layout(f: h5py.File, config: DatasetConfig, created_utc: str,
     f.create_dataset("receivers", data=receiver_records(config.receivers))
     samples = f.create_group("samples")
     n_rx = len(config.receivers)
-    for name, dtype in sample_fields(GENERATOR_VERSION).items():
-        per_rx = name in PER_RECEIVER_FIELDS
-        shape = (0, n_rx) if per_rx else (0,)
-        rows = max(1024, STORAGE_CHUNK_ROWS // n_rx) if per_rx else STORAGE_CHUNK_ROWS
+    fields = sample_fields(GENERATOR_VERSION, config.dataset_type, config.iq_storage)
+    for name, dtype in fields.items():
+        per_sample = field_shape(name, n_rx, config.iq_length)
+        values = math.prod(per_sample)
+        # about STORAGE_CHUNK_ROWS values a chunk; one sample's IQ records a chunk
+        rows = max(1, STORAGE_CHUNK_ROWS // values) if len(per_sample) > 1 else \
+            max(1024, STORAGE_CHUNK_ROWS // values)
         samples.create_dataset(
-            name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
-            chunks=(rows, *shape[1:]), **filters[name])
+            name, shape=(0, *per_sample), maxshape=(None, *per_sample), dtype=dtype,
+            chunks=(rows, *per_sample), **filters[name])
     f.create_dataset("history", shape=(0,), maxshape=(None,), dtype=HISTORY_DTYPE,
                      chunks=(64,))
     create_stats_group(f, config)

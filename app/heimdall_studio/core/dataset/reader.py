@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS, sample_fields
+from ..config.fields import SAMPLE_FIELDS, field_shape, sample_fields
 from ..config.model import DatasetConfig
 from ..errors import (
     ConfigError,
@@ -79,7 +79,8 @@ class DatasetHeader:
     @property
     def fields(self) -> dict[str, np.dtype]:
         """The sample fields of this file (those of its generator version), in order."""
-        return sample_fields(self.generator_version)
+        return sample_fields(self.generator_version, self.config.dataset_type,
+                             self.config.iq_storage)
 
 
 # ---------------------------------------------------------------------------
@@ -294,7 +295,7 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
         if generator_version < 1:
             raise DatasetFormatError(f"{path.name} has an invalid generator_version "
                                      f"{generator_version}")
-    fields = sample_fields(generator_version)
+    fields = sample_fields(generator_version, config.dataset_type, config.iq_storage)
     root = h5py.h5g.open(f, b"/")
     for name in ROOT_MEMBERS:
         _check_plain_link(root, name, "", path)
@@ -305,7 +306,8 @@ def parse_header(f: h5py.h5f.FileID, path: Path, check_samples: bool = True
         if not _check_plain_link(samples, name, "/samples", path):
             raise DatasetFormatError(f"{path.name} lacks /samples/{name}")
     if check_samples:
-        _check_sample_datasets(samples, path, fields, len(config.receivers), num_samples)
+        _check_sample_datasets(samples, path, fields, len(config.receivers),
+                               config.iq_length, num_samples)
         _check_group_members(samples, "/samples", path)
         receivers = _open_object(f, "receivers")
         if isinstance(receivers, h5py.h5d.DatasetID):
@@ -363,7 +365,8 @@ def _check_group_members(group: h5py.h5g.GroupID, where: str, path: Path) -> Non
 
 
 def _check_sample_datasets(samples: h5py.h5g.GroupID, path: Path,
-                           fields: dict[str, np.dtype], n_rx: int, num_samples: int) -> None:
+                           fields: dict[str, np.dtype], n_rx: int, record_length: int,
+                           num_samples: int) -> None:
     """Every sample dataset has its shape and type, and holds `num_samples` rows."""
     for name, dtype in fields.items():
         try:
@@ -373,10 +376,11 @@ def _check_sample_datasets(samples: h5py.h5g.GroupID, path: Path,
         if not isinstance(ds, h5py.h5d.DatasetID):
             raise DatasetFormatError(f"/samples/{name} in {path.name} is not a dataset")
         shape = ds.shape
-        want = 2 if name in PER_RECEIVER_FIELDS else 1
-        if len(shape) != want or (want == 2 and shape[1] != n_rx):
+        want = field_shape(name, n_rx, record_length)
+        if len(shape) != 1 + len(want) or shape[1:] != want:
+            expected = ", ".join(["n", *map(str, want)])
             raise DatasetFormatError(f"/samples/{name} in {path.name} has shape {shape}, "
-                                     f"expected {f'(n, {n_rx})' if want == 2 else '(n,)'}")
+                                     f"expected ({expected}{',' if not want else ''})")
         if not ds.get_type().equal(_SAMPLE_TYPES[name]) and ds.dtype != dtype:
             raise DatasetFormatError(f"/samples/{name} in {path.name} has dtype {ds.dtype}, "
                                      f"expected {dtype}")

@@ -14,13 +14,13 @@ import math
 import threading
 import time
 from collections.abc import Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import ModuleType
 
 import numba
 import numpy as np
 
-from ..config.fields import PER_RECEIVER_FIELDS, SampleBlock, sample_fields
+from ..config.fields import SampleBlock, field_shape, sample_fields
 from ..config.model import DatasetConfig
 from ..config.versions import GENERATOR_VERSION, VERSIONS
 from ..errors import ConfigError, StratumUnfillableError
@@ -38,6 +38,10 @@ _KERNEL_LOCK = threading.Lock()
 # Blocks aim at this wall time, so progress and cancellation stay prompt at any speed.
 TARGET_BLOCK_SECONDS = 0.15
 MAX_BLOCK_SAMPLES = 1 << 18
+# IQ datasets: records per block, by size (a block is in memory twice: computed and
+# written), and the chunks whose features are drawn at once before their records.
+IQ_BLOCK_BYTES = 48 << 20
+IQ_FEATURE_CHUNKS = 2
 
 
 def kernel_of(version: int) -> ModuleType:
@@ -85,13 +89,19 @@ def prepare(config: DatasetConfig, version: int = GENERATOR_VERSION,
                         kernel.kernel_inputs(config, _terrain_of(config, terrain)))
 
 
-# Generator versions before 4 draw one transmit power and filter on a finite GDOP.
+# Generator versions before 4 draw one transmit power and filter on a finite GDOP;
+# those before 5 draw no IQ records.
 RANGES_FROM_VERSION = 4
+IQ_FROM_VERSION = 5
 
 
 def check_version_reads(config: DatasetConfig, version: int) -> None:
-    """ConfigError if `config` asks for what generator `version` cannot draw (a power
-    range, no GDOP limit: only the datasets of later versions have them)."""
+    """ConfigError if `config` asks for what generator `version` cannot draw (IQ
+    records, a power range, no GDOP limit: only the datasets of later versions have
+    them)."""
+    if config.dataset_type == "iq_raw" and version < IQ_FROM_VERSION:
+        raise ConfigError("dataset_type", config.dataset_type,
+                          f"feature_based for generator version {version}")
     if version >= RANGES_FROM_VERSION:
         return
     if isinstance(config.tx_power_dbm, tuple):
@@ -116,7 +126,8 @@ def _terrain_of(config: DatasetConfig, terrain: ElevationGrid | None) -> Elevati
 
 
 def _empty_block_arrays(count: int, n_rx: int, version: int) -> dict[str, np.ndarray]:
-    return {name: np.empty((count, n_rx) if name in PER_RECEIVER_FIELDS else count, dtype)
+    """The arrays the kernel fills: every field but the IQ ones."""
+    return {name: np.empty((count, *field_shape(name, n_rx, 0)), dtype)
             for name, dtype in sample_fields(version).items()}
 
 
@@ -208,20 +219,62 @@ def generate_blocks(config: DatasetConfig, start: int, stop: int,
     generator waits for the block in flight (a fraction of a second) and drops it.
     """
     inputs = inputs or prepare(config, version, terrain)
-    plan = _BlockPlanner(config.chunk_size)
+    if config.dataset_type == "iq_raw":
+        blocks = _iq_blocks(config, start, stop, inputs)
+    else:
+        blocks = _feature_blocks(config, start, stop, inputs)
     with ThreadPoolExecutor(1, thread_name_prefix="heimdall-generator") as pool:
-        def submit(index: int) -> Future[SampleBlock] | None:
-            if index >= stop:
-                return None
-            return pool.submit(generate_block, config, index, plan.stop_after(index, stop),
-                               inputs)
+        pending: Future[SampleBlock | None] = pool.submit(next, blocks, None)
+        try:
+            while (block := pending.result()) is not None:
+                pending = pool.submit(next, blocks, None)
+                yield block
+        finally:
+            pending.cancel()
+            wait([pending])
+            blocks.close()
 
-        pending = submit(start)
-        while pending is not None:
-            block = pending.result()
-            plan.learn(block)
-            pending = submit(block.first_index + block.count)
-            yield block
+
+def _feature_blocks(config: DatasetConfig, start: int, stop: int,
+                    inputs: KernelInputs) -> Iterator[SampleBlock]:
+    plan = _BlockPlanner(config.chunk_size)
+    index = start
+    while index < stop:
+        block = generate_block(config, index, plan.stop_after(index, stop), inputs)
+        plan.learn(block)
+        index += block.count
+        yield block
+
+
+def _iq_blocks(config: DatasetConfig, start: int, stop: int,
+               inputs: KernelInputs) -> Iterator[SampleBlock]:
+    """Blocks of whole samples of at most IQ_BLOCK_BYTES of records: the features of
+    a few chunks at a time, then their records, a block at a time."""
+    from .iq_synthesis import RecordPlan, synthesize
+
+    plan = RecordPlan(config)
+    fields = sample_fields(inputs.version, config.dataset_type, config.iq_storage)
+    per_block = max(1, IQ_BLOCK_BYTES // config.iq_bytes_per_sample)
+    size = config.chunk_size
+    index = start
+    while index < stop:
+        rows_stop = min(stop, (index // size + IQ_FEATURE_CHUNKS) * size)
+        rows = generate_block(config, index, rows_stop, inputs)
+        counted = False
+        for first in range(index, rows_stop, per_block):
+            began = time.perf_counter()
+            last = min(rows_stop, first + per_block)
+            part = {k: v[first - index:last - index] for k, v in rows.arrays.items()}
+            part.update(synthesize(config, plan, first, part))
+            seconds = time.perf_counter() - began
+            yield SampleBlock(
+                first_index=first, arrays={k: part[k] for k in fields},
+                candidates=0 if counted else rows.candidates,
+                rejected_too_few_receivers=0 if counted else rows.rejected_too_few_receivers,
+                rejected_gdop=0 if counted else rows.rejected_gdop,
+                seconds=seconds + (0.0 if counted else rows.seconds))
+            counted = True
+        index = rows_stop
 
 
 def load_kernels() -> None:

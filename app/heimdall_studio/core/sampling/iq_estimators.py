@@ -54,7 +54,11 @@ Time of arrival (`estimate_delay_s`)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import scipy.fft
+from numba import njit, prange
 from numpy.typing import ArrayLike, NDArray
 
 SNR_FLOOR_DB = -30.0
@@ -140,3 +144,268 @@ def estimate_delay_s(reference: ArrayLike, x: ArrayLike, fs: float,
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(curvature < 0.0, 0.5 * (y0 - y2) / curvature, 0.0)
     return np.asarray((lags[peak[..., 0]] + frac) / fs, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------
+# a block of samples at once: what an iq_raw dataset stores next to its records
+
+GUARD_HZ = 1000.0
+# Samples estimated at once: their buffers stay in the processor's caches
+ESTIMATE_BATCH = 8
+
+
+@njit(cache=True, nogil=True)
+def _turn(x, f_hz, fs, first, count, out):
+    """out[t] = x[t] exp(-j 2 pi f t / fs) for t in [first, first + count), by a
+    phasor set afresh every 1024 samples."""
+    step = complex(math.cos(-2.0 * math.pi * f_hz / fs), math.sin(-2.0 * math.pi * f_hz / fs))
+    rotor = 1.0 + 0j
+    for t in range(first, first + count):
+        if (t - first) % 1024 == 0:
+            angle = -2.0 * math.pi * f_hz * t / fs
+            rotor = complex(math.cos(angle), math.sin(angle))
+        out[t] = x[t] * rotor
+        rotor *= step
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _offsets_and_turned(records, fs, present, nfft, turned):
+    """Each record's carrier offset (Hz, the mean phase increment; NaN where the
+    receiver does not detect), and into `turned` (n, R, nfft) the record turned back
+    by it, zero-padded to the FFT's length."""
+    n, n_rx, length = records.shape
+    offsets = np.full((n, n_rx), np.nan)
+    for item in prange(n * n_rx):
+        i = item // n_rx
+        r = item % n_rx
+        x = records[i, r]
+        lag1 = 0j
+        for t in range(1, length):
+            lag1 += complex(x[t]) * complex(x[t - 1]).conjugate()
+        f = math.atan2(lag1.imag, lag1.real) * fs / (2.0 * math.pi)
+        if present[i, r]:
+            offsets[i, r] = f
+        _turn(x, f, fs, 0, length, turned[i, r])
+        turned[i, r, length:] = 0.0
+    return offsets
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _snr_from_spectra(spectra, fs, bandwidth_hz, guard_hz):
+    """SNR (dB) in the bandwidth of each record's Hann-windowed periodogram: in-band
+    power over the median density of the outer half of the bins beyond the band and
+    its guard."""
+    n, n_rx, nfft = spectra.shape
+    out = np.empty((n, n_rx), np.float32)
+    half = 0.5 * bandwidth_hz
+    # the outer half of what lies beyond the band and its guard, where the
+    # transmitter's own emissions have faded most
+    guard_hz = max(guard_hz, 0.5 * (0.5 * fs - half))
+    n_in = 0
+    n_out = 0
+    for k in range(nfft):
+        f = abs((k if k < (nfft + 1) // 2 else k - nfft) * fs / nfft)
+        if f <= half:
+            n_in += 1
+        elif f > half + guard_hz:
+            n_out += 1
+    for item in prange(n * n_rx):
+        i = item // n_rx
+        r = item % n_rx
+        outside = np.empty(n_out)
+        inside = 0.0
+        j = 0
+        for k in range(nfft):
+            f = abs((k if k < (nfft + 1) // 2 else k - nfft) * fs / nfft)
+            # the periodic Hann window, applied as its three-bin kernel
+            v = (0.5 * spectra[i, r, k] - 0.25 * spectra[i, r, (k - 1) % nfft]
+                 - 0.25 * spectra[i, r, (k + 1) % nfft])
+            p = v.real * v.real + v.imag * v.imag
+            if f <= half:
+                inside += p
+            elif f > half + guard_hz:
+                outside[j] = p
+                j += 1
+        density = np.median(outside) / math.log(2.0)
+        signal = inside - n_in * density
+        snr = SNR_FLOOR_DB
+        if signal > 0.0 and density > 0.0:
+            snr = max(10.0 * math.log10(signal / (n_in * density)), SNR_FLOOR_DB)
+        out[i, r] = snr
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _cross(spectra, pairs, aligned, out):
+    """out[p] = aligned[p] conj(X_ref[p]), X_ref the spectrum of pair p's reference."""
+    for p in prange(pairs.shape[0]):
+        ref = pairs[p, 1]
+        for k in range(out.shape[1]):
+            out[p, k] = aligned[p, k] * spectra[pairs[p, 0], ref, k].conjugate()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _segments(turned, pairs, length, lag, xs, refs):
+    """The pairs' records cut into segments for a non-coherent correlation: into
+    xs[p, s] the record's segment s widened by `lag` on each side, into refs[p, s] the
+    reference's, both zero-padded to the FFT's length."""
+    count = xs.shape[1]
+    size = length // count
+    for p in prange(pairs.shape[0]):
+        i, ref, r = pairs[p, 0], pairs[p, 1], pairs[p, 2]
+        for s in range(count):
+            start = s * size
+            for t in range(xs.shape[2]):
+                u = start - lag + t
+                xs[p, s, t] = turned[i, r, u] if 0 <= u < length and t < size + 2 * lag else 0.0
+                refs[p, s, t] = turned[i, ref, start + t] if t < size else 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _coarse_lags(corr, lag):
+    """The lag of the largest sum over segments of |corr| within +-lag: corr[p, s, t]
+    holds lag t - lag at index t."""
+    out = np.empty(corr.shape[0], np.int64)
+    for p in prange(corr.shape[0]):
+        best = -1.0
+        for t in range(2 * lag + 1):
+            v = 0.0
+            for s in range(corr.shape[1]):
+                v += abs(corr[p, s, t])
+            if v > best:
+                best = v
+                out[p] = t - lag
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _align_offsets(padded, pairs, lags, length, fs, out):
+    """Turn each pair's record back by its offset against the reference, once the two
+    are aligned by `lags`: the phase slope of x[n + lag] conj(ref[n]). (The waveform's
+    own share of each record's offset differs between records of shifted windows.)
+    `out` (pairs, nfft) receives the record turned back, zero-padded."""
+    nfft = out.shape[1]
+    for p in prange(pairs.shape[0]):
+        i, ref, r = pairs[p, 0], pairs[p, 1], pairs[p, 2]
+        lag = lags[p]
+        lag1 = 0j
+        previous = 0j
+        for t in range(max(0, -lag), min(length, length - lag)):
+            z = complex(padded[i, r, t + lag]) * complex(padded[i, ref, t]).conjugate()
+            lag1 += z * previous.conjugate()
+            previous = z
+        f = math.atan2(lag1.imag, lag1.real) * fs / (2.0 * math.pi)
+        _turn(padded[i, r], f, fs, 0, length, out[p])
+        out[p, length:nfft] = 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _peak_delays(corr, length, max_lag):
+    """The lag (samples, fractional) of the largest |corr| within +-max_lag of each
+    row, refined by a parabola through |corr| / (L - |k|)."""
+    out = np.empty(corr.shape[0])
+    nfft = corr.shape[1]
+    for p in prange(corr.shape[0]):
+        c = corr[p]
+        best = -1.0
+        at = 0
+        for lag in range(-max_lag, max_lag + 1):
+            v = abs(c[lag % nfft]) / (length - abs(lag))
+            if v > best:
+                best = v
+                at = lag
+        y0 = abs(c[(at - 1) % nfft]) / (length - abs(at - 1))
+        y2 = abs(c[(at + 1) % nfft]) / (length - abs(at + 1))
+        curvature = y0 - 2.0 * best + y2
+        out[p] = at + (0.5 * (y0 - y2) / curvature if curvature < 0.0 else 0.0)
+    return out
+
+
+def estimate_block(records: NDArray[np.complex64], fs: float, bandwidth_hz: float,
+                   present: NDArray[np.bool_], timed: NDArray[np.bool_],
+                   toa_ns: NDArray[np.float64], max_lag: int
+                   ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float64]]:
+    """SNR, carrier offset and arrival time estimated from records (n, R, L).
+
+    - SNR at every receiver (what its detector reads), from a Hann-windowed periodogram
+      of the record turned back by its offset: in-band power over the median density
+      of the outer half of the bins beyond the band and a guard (the median of an
+      exponential is ln 2 times its mean). A bare record's edges would leak its
+      in-band power 44 dB down into those bins.
+    - The carrier offset where the receiver detects: the mean phase increment.
+    - The arrival time where a timed receiver detects and another does: the delay of
+      its record against the sample's reference (the detecting timed receiver of the
+      highest estimated SNR), by cross-correlation within +-`max_lag` samples (first
+      with each record turned back by its own offset, then by its offset against the
+      reference once aligned), added to the reference's own `toa_ns`. The
+      reference's estimate is its `toa_ns`.
+    """
+    n = records.shape[0]
+    snr = np.empty(records.shape[:2], np.float32)
+    offsets = np.empty(records.shape[:2], np.float32)
+    toa = np.full(records.shape[:2], np.nan)
+    for first in range(0, n, ESTIMATE_BATCH):
+        part = slice(first, min(n, first + ESTIMATE_BATCH))
+        snr[part], offsets[part], toa[part] = _estimate_batch(
+            records[part], fs, bandwidth_hz, present[part], timed, toa_ns[part], max_lag)
+    return snr, offsets, toa
+
+
+# Segments of the coarse correlation: short enough that the offset left between two
+# records turns less than a third of a cycle over one. That offset is the difference
+# of the waveform's shares of their own offsets: the mean frequency of a spectrum each
+# link's multipath tilts a little, up to about 60 Hz for 4-FSK.
+COARSE_SEGMENT_S = 0.005
+
+
+def _coarse_delays(turned: NDArray[np.complex64], pairs: NDArray[np.int64], length: int,
+                   lag: int, fs: float) -> NDArray[np.int64]:
+    """Each pair's delay in whole samples, by correlating segment by segment and adding
+    the magnitudes: insensitive to the offset left between the two records."""
+    count = max(1, min(length // max(1, int(COARSE_SEGMENT_S * fs)), length // 16))
+    size = length // count
+    nseg = int(scipy.fft.next_fast_len(size + 2 * lag))
+    xs = np.empty((len(pairs), count, nseg), np.complex64)
+    refs = np.empty_like(xs)
+    _segments(turned, pairs, length, lag, xs, refs)
+    xs = scipy.fft.fft(xs, axis=-1, overwrite_x=True, workers=-1)
+    refs = scipy.fft.fft(refs, axis=-1, overwrite_x=True, workers=-1)
+    np.multiply(xs, np.conj(refs, out=refs), out=xs)
+    # the correlation at lag k sits at index lag + k (the segment starts lag early)
+    return _coarse_lags(scipy.fft.ifft(xs, axis=-1, overwrite_x=True, workers=-1), lag)
+
+
+def _estimate_batch(records: NDArray[np.complex64], fs: float, bandwidth_hz: float,
+                    present: NDArray[np.bool_], timed: NDArray[np.bool_],
+                    toa_ns: NDArray[np.float64], max_lag: int
+                    ) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64]]:
+    n, n_rx, length = records.shape
+    # one FFT per record serves the SNR and the correlations, which are circular: the
+    # few samples a lag wraps round add a little noise, no bias
+    nfft = int(scipy.fft.next_fast_len(length))
+    turned = np.empty((n, n_rx, nfft), np.complex64)
+    offsets = _offsets_and_turned(records, fs, present, nfft, turned)
+    spectra = scipy.fft.fft(turned, axis=-1, workers=-1)
+    snr = _snr_from_spectra(spectra, fs, bandwidth_hz, GUARD_HZ)
+    toa = np.full((n, n_rx), np.nan)
+    usable = present & timed[None, :]
+    pairs = []
+    for i in np.flatnonzero(usable.sum(axis=1) >= 2):
+        receivers = np.flatnonzero(usable[i])
+        ref = receivers[np.argmax(snr[i, receivers])]
+        toa[i, ref] = toa_ns[i, ref]
+        pairs.extend((i, ref, r) for r in receivers if r != ref)
+    if not pairs:
+        return snr, offsets, toa
+    index = np.array(pairs, np.int64)
+    lag = min(max_lag, length // 4)
+    aligned = np.empty((len(pairs), nfft), np.complex64)
+    _align_offsets(turned, index, _coarse_delays(turned, index, length, lag, fs), length, fs,
+                   aligned)
+    aligned = scipy.fft.fft(aligned, axis=-1, overwrite_x=True, workers=-1)
+    cross = np.empty((len(pairs), nfft), np.complex64)
+    _cross(spectra, index, aligned, cross)
+    fine = _peak_delays(scipy.fft.ifft(cross, axis=-1, overwrite_x=True, workers=-1),
+                        length, lag)
+    toa[index[:, 0], index[:, 2]] = toa_ns[index[:, 0], index[:, 1]] + 1e9 * fine / fs
+    return snr, offsets, toa

@@ -1,0 +1,237 @@
+"""The IQ records of an `iq_raw` dataset, drawn from its stored sample rows (docs/iq.md).
+
+A sample's records are a pure function of the config, the sample's index and the values
+generator version 5 stores for it, so expansion continues them bit for bit and a
+feature dataset of the same config holds the same samples:
+
+- its waveform's key and channel key come from the stream `(seed, chunk, IQ_STRATUM)`,
+  one candidate of it per sample of the chunk;
+- the modulation is drawn from the config's mix; the waveform (`iq_signals.emit`) is
+  emitted once, long enough to cover every receiver's record after its arrival;
+- at receiver r the record starts at the sample's common record instant (in the
+  receiver's own clock), and holds, through `iq_signals.receive`:
+  - the waveform, late by `arrival_ns` (delay, excess delay and clock error);
+  - three multipath taps: the first at the arrival; two later ones at exponential
+    delays of mean `measurement.nlos_delay_us` x sqrt(d km) (Greenstein's rms spread),
+    complex normal, sharing 1/(K+1) of the power on a line-of-sight link (K as the
+    fading's: K at 1 km over sqrt(d) over terrain, one K on the flat plane) and half
+    of it on an obstructed one. The first tap makes the taps add up to 1: the channel's
+    gain at the carrier is the link budget's, whose fading the kernel drew already;
+  - the link's frequency offset, the transmitter's oscillator less the receiver's:
+    `tx_freq_offset_hz - frequency * oscillator_ppm * 1e-6`;
+  - the received power of the link budget, `link_snr_db + noise_floor_dbm`, in the
+    receiver's calibrated reading (mW: mean |x|^2);
+  - white noise at the receiver's noise floor over the whole sample rate,
+    `noise_floor_dbm + 10 log10(iq_sample_rate_hz / bandwidth_hz)`.
+
+The estimates next to the records (`estimate_block`) are made from them alone, as a
+receiver would: see `iq_estimators`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..config.geo import EARTH_RADIUS_KM, training_box
+from ..config.model import DatasetConfig
+from ..config.params import MODULATIONS
+from . import iq_estimators
+from .iq_signals import SINC_HALF, add_noise, emit, receive
+from .kernel_v4 import NS_PER_KM
+from .rng import candidate_key, normal, stream_key, uniform
+
+# The stream of a chunk's IQ keys: strata 0 and 1 are the placement's (generator)
+IQ_STRATUM = 2
+TAPS = 3
+# Draws of a sample's channel key: the modulation, then TAP_DRAWS per receiver
+DRAW_MODULATION = 0
+TAP_DRAWS = 6
+# Arrivals beyond these many standard deviations of a clock are held at the bound
+CLOCK_SIGMAS = 5.0
+# Excess delays beyond these many times their mean are held at the bound
+EXCESS_MEANS = 10.0
+
+
+class RecordPlan:
+    """How long the emitted waveform is, and where each record starts in it.
+
+    The waveform starts `lead_s` before the record instant and lasts until `lag_s` after
+    the records end: every arrival from `-lag_s` (a clock ahead) to `lead_s` (the
+    farthest transmitter of the training box, late by excess delay and a clock behind)
+    finds it. Arrivals outside are held at the bounds (probability below 1e-6)."""
+
+    def __init__(self, config: DatasetConfig):
+        m = config.measurement
+        clocks = [0.0]
+        for r in config.receivers:
+            if r.timing == "gps":
+                clocks.append(CLOCK_SIGMAS * m.gps_clock_ns * 1e-9)
+            elif r.timing == "ntp":
+                clocks.append(CLOCK_SIGMAS * m.ntp_clock_ms * 1e-3)
+            else:
+                clocks.append(m.untimed_offset_ms * 1e-3)
+        clock_s = max(clocks)
+        span_km = _widest_km(config)
+        excess_s = EXCESS_MEANS * m.nlos_delay_us * 1e-6 * math.sqrt(span_km)
+        fs = config.iq_sample_rate_hz
+        self.fs = fs
+        self.length = config.iq_length
+        self.lead_s = (math.ceil((span_km * NS_PER_KM * 1e-9 + excess_s + clock_s) * fs)
+                       + SINC_HALF) / fs
+        self.lag_s = (math.ceil(clock_s * fs) + SINC_HALF) / fs
+        self.emitted = self.length + round((self.lead_s + self.lag_s) * fs)
+        # the largest difference of two timed receivers' arrivals, for correlation
+        timed = [c for c, r in zip(clocks[1:], config.receivers, strict=True)
+                 if r.timing != "none"]
+        self.max_lag = math.ceil((span_km * NS_PER_KM * 1e-9 + excess_s
+                                      + 2 * max(timed, default=0.0)) * fs) + 2
+
+
+def _widest_km(config: DatasetConfig) -> float:
+    """The longest distance from a point of the training box to a receiver (bound)."""
+    south, north, west, east = training_box(config)
+    lats = np.array([south, north])
+    corners = [(la, lo) for la in lats for lo in (west, east)]
+    widest = 0.0
+    for r in config.receivers:
+        for la, lo in corners:
+            p1, p2 = math.radians(r.lat), math.radians(la)
+            a = (math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2)
+                 * math.sin(math.radians(lo - r.lon) / 2) ** 2)
+            widest = max(widest, 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))))
+    return widest
+
+
+def sample_keys(config: DatasetConfig, first: int, count: int) -> np.ndarray:
+    """(count, 2) uint64: the stream words of the chunk of each sample in [first,
+    first + count); the sample's place in its chunk makes it a candidate of that stream."""
+    size = config.chunk_size
+    out = np.empty((count, 2), np.uint64)
+    index = first
+    while index < first + count:
+        chunk = index // size
+        stop = min(first + count, (chunk + 1) * size)
+        out[index - first:stop - first] = stream_key(config.seed, chunk, IQ_STRATUM)
+        index = stop
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _taps(key, first_draw, los, k_factor, spread_s, delays, gains):
+    """The multipath taps of one link (module docstring): delays (s, from the first)
+    and complex gains adding up to 1."""
+    share = 1.0 / (k_factor + 1.0) if los else 0.5
+    weights = np.empty(TAPS - 1)
+    total = 0.0
+    for k in range(1, TAPS):
+        delays[k] = -spread_s * math.log(1.0 - uniform(key, first_draw + 3 * (k - 1)))
+        weights[k - 1] = math.exp(-delays[k] / spread_s) if spread_s > 0.0 else 1.0
+        total += weights[k - 1]
+    delays[0] = 0.0
+    late = 0j
+    for k in range(1, TAPS):
+        sigma = math.sqrt(0.5 * share * weights[k - 1] / total)
+        gains[k] = sigma * complex(normal(key, first_draw + 3 * (k - 1) + 1),
+                                   normal(key, first_draw + 3 * (k - 1) + 2))
+        late += gains[k]
+    gains[0] = 1.0 - late
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def draw_records(keys, index_in_chunk, mix, fs, lead_s, lag_s, emitted_length, freq_hz,
+                 bandwidth_hz, k_1km, flat, nlos_s, rx_ppm, link_snr, noise_floor,
+                 arrival_ns, los, dist, tx_offset, modulation_out, out):
+    """Fill `out` (n, R, L) complex64 with each sample's records and `modulation_out`
+    with its modulation code (module docstring)."""
+    n, n_rx, length = out.shape
+    noise_gain = fs / bandwidth_hz
+    for i in prange(n):
+        wave_key = candidate_key(keys[i, 0], keys[i, 1], 2 * index_in_chunk[i])
+        channel_key = candidate_key(keys[i, 0], keys[i, 1], 2 * index_in_chunk[i] + 1)
+        pick = uniform(channel_key, DRAW_MODULATION) * mix[mix.shape[0] - 1]
+        code = 0
+        while code < mix.shape[0] - 1 and pick >= mix[code]:
+            code += 1
+        modulation_out[i] = code
+        emitted = np.empty(emitted_length, np.complex128)
+        emit(wave_key, code, fs, emitted)
+        record = np.empty(length, np.complex128)
+        delays = np.empty(TAPS)
+        gains = np.empty(TAPS, np.complex128)
+        for r in range(n_rx):
+            d = dist[i, r]
+            k_factor = k_1km if flat else k_1km / math.sqrt(d)
+            _taps(channel_key, 1 + r * TAP_DRAWS, los[i, r], k_factor,
+                  nlos_s * math.sqrt(d), delays, gains)
+            arrival = min(max(arrival_ns[i, r] * 1e-9, -lag_s), lead_s - SINC_HALF / fs)
+            for k in range(TAPS):
+                delays[k] = min(arrival + delays[k], lead_s - SINC_HALF / fs)
+            offset = tx_offset[i] - 1e-6 * freq_hz * rx_ppm[r]
+            floor_mw = 10.0 ** (0.1 * noise_floor[i, r])
+            amplitude = math.sqrt(floor_mw * 10.0 ** (0.1 * link_snr[i, r]))
+            record[:] = 0.0
+            receive(emitted, fs, lead_s, delays, gains, offset, amplitude, record)
+            noise_key = candidate_key(channel_key, wave_key, r)
+            add_noise(noise_key, 0, floor_mw * noise_gain, record)
+            for t in range(length):
+                out[i, r, t] = record[t]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def quantize(records, pairs, scales):
+    """int16 pairs and a scale per record: `records ~ scale * (re + j im)`, the record's
+    largest component at full scale."""
+    n, n_rx, length = records.shape
+    for i in prange(n):
+        for r in range(n_rx):
+            peak = 0.0
+            for t in range(length):
+                peak = max(peak, abs(records[i, r, t].real), abs(records[i, r, t].imag))
+            scale = peak / 32767.0 if peak > 0.0 else 1.0
+            scales[i, r] = scale
+            inverse = 1.0 / scale
+            for t in range(length):
+                pairs[i, r, t, 0] = np.int16(round(records[i, r, t].real * inverse))
+                pairs[i, r, t, 1] = np.int16(round(records[i, r, t].imag * inverse))
+
+
+def synthesize(config: DatasetConfig, plan: RecordPlan, first: int,
+               a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The IQ fields of the samples [first, first + n) whose stored fields are `a`:
+    modulation, records (as the config stores them) and the estimates."""
+    n = len(a["tx_lat"])
+    n_rx = len(config.receivers)
+    m = config.measurement
+    prop = config.propagation
+    weights = dict(config.modulation)
+    mix = np.cumsum([weights.get(kind, 0.0) for kind in MODULATIONS])
+    records = np.empty((n, n_rx, plan.length), np.complex64)
+    modulation = np.empty(n, np.uint8)
+    draw_records(
+        sample_keys(config, first, n),
+        (np.arange(first, first + n) % config.chunk_size).astype(np.int64), mix, plan.fs,
+        plan.lead_s, plan.lag_s, plan.emitted, config.frequency_mhz * 1e6,
+        config.bandwidth_hz, 10.0 ** (prop.rician_k_db / 10.0),
+        prop.terrain.source == "none", m.nlos_delay_us * 1e-6,
+        np.array([r.oscillator_ppm for r in config.receivers], dtype=np.float64),
+        a["link_snr_db"], a["noise_floor_dbm"], a["arrival_ns"], a["line_of_sight"],
+        a["distance_km"], a["tx_freq_offset_hz"], modulation, records)
+    timed = np.array([r.timing != "none" for r in config.receivers])
+    snr, offset, toa = iq_estimators.estimate_block(
+        records, plan.fs, config.bandwidth_hz, a["signal_present"], timed, a["toa_ns"],
+        plan.max_lag)
+    out = {"modulation": modulation, "estimated_snr_db": snr,
+           "estimated_freq_offset_hz": offset, "estimated_toa_ns": toa}
+    if config.iq_storage == "int16":
+        pairs = np.empty((n, n_rx, plan.length, 2), np.int16)
+        scales = np.empty((n, n_rx), np.float32)
+        quantize(records, pairs, scales)
+        from ..config.fields import IQ_INT16
+        out["iq"] = pairs.view(IQ_INT16)[..., 0]
+        out["iq_scale"] = scales
+    else:
+        out["iq"] = records
+    return out

@@ -4,13 +4,14 @@ docs/file-format.md): a CRC-32 per field, combined per run."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
 from collections.abc import Iterable
 
 import h5py
 import numpy as np
 
-from .layout import COPY_SLAB_ROWS, HistoryRow
+from .layout import HistoryRow, slab_rows
 
 
 def update_checksums(crcs: list[int], arrays: dict[str, np.ndarray]) -> list[int]:
@@ -29,8 +30,10 @@ def checksum_of_rows(f: h5py.File, fields: Iterable[str], start: int, stop: int)
     """Recompute `rows_checksum` over rows [start, stop) as stored in an open file."""
     fields = tuple(fields)
     crcs = [0] * len(fields)
-    for i in range(start, stop, COPY_SLAB_ROWS):
-        j = min(stop, i + COPY_SLAB_ROWS)
+    datasets = [f["samples"][k] for k in fields]
+    rows = slab_rows(sum(ds.dtype.itemsize * math.prod(ds.shape[1:]) for ds in datasets))
+    for i in range(start, stop, rows):
+        j = min(stop, i + rows)
         crcs = update_checksums(crcs, {k: f["samples"][k][i:j] for k in fields})
     return rows_checksum(crcs)
 

@@ -49,6 +49,13 @@ def compression_filters(policy: str) -> dict[str, dict[str, Any]]:
 # a bound of v112 already makes boolean datasets unreadable to 1.10 (docs/file-format.md).
 LIBVER = ("v110", "v110")
 COPY_SLAB_ROWS = 1 << 18
+# ... and at most this many bytes of them: an IQ dataset's sample takes half a megabyte
+COPY_SLAB_BYTES = 64 << 20
+
+
+def slab_rows(bytes_per_row: int) -> int:
+    """Rows read or copied at once: COPY_SLAB_ROWS, fewer for large rows."""
+    return max(1, min(COPY_SLAB_ROWS, COPY_SLAB_BYTES // max(1, bytes_per_row)))
 MAX_HISTORY_ROWS = 100_000
 STATS_UPDATING = -1  # /stats num_samples while a commit rewrites the histograms
 # How often, and how long apart, a reader looks again at histograms being updated (a

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 import re
 import stat
@@ -31,7 +32,7 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import SAMPLE_FIELDS, field_shape, sample_fields
+from ..config.fields import IQ_SCALE_FIELD, SAMPLE_FIELDS, field_shape, sample_fields
 from ..config.model import DatasetConfig
 from ..errors import (
     ConfigError,
@@ -51,6 +52,7 @@ from .layout import (
     MIN_BYTES_PER_SAMPLE,
     ROOT_MEMBERS,
     HistoryRow,
+    slab_rows,
 )
 from .locking import writer_pid
 from .recovery import held_by_another_program, try_repair
@@ -75,6 +77,18 @@ class DatasetHeader:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def bytes_per_sample(self) -> int:
+        """What one sample's fields take, uncompressed."""
+        n_rx, length = len(self.config.receivers), self.config.iq_length
+        return sum(dtype.itemsize * math.prod(field_shape(name, n_rx, length))
+                   for name, dtype in self.fields.items())
+
+    @property
+    def slab_rows(self) -> int:
+        """Samples to read at once when reading all of them (`layout.slab_rows`)."""
+        return slab_rows(self.bytes_per_sample)
 
     @property
     def fields(self) -> dict[str, np.dtype]:
@@ -449,6 +463,21 @@ def read_samples(path: str | Path, start: int = 0, stop: int | None = None,
         return header, {k: f["samples"][k][start:stop] for k in names}
 
 
+
+
+def iq_records(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The IQ records of samples read from an iq_raw dataset, (n, R, L) complex64,
+    whichever way the file stores them (int16 pairs are scaled by `iq_scale`)."""
+    iq = arrays["iq"]
+    if iq.dtype == np.complex64:
+        return iq
+    if IQ_SCALE_FIELD not in arrays:
+        raise KeyError("int16 IQ records need their iq_scale field")
+    scale = arrays[IQ_SCALE_FIELD][..., None]
+    out = iq["r"].astype(np.complex64)
+    out.imag = iq["i"]
+    out *= scale
+    return out
 
 
 def read_terrain(f: h5py.File, header: DatasetHeader) -> ElevationGrid | None:

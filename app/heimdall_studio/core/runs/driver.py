@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from ..config.model import DatasetConfig, make_config
 from ..config.names import validate_new_name
 from ..config.network import resolve_receivers
 from ..config.params import param
+from ..config.units import format_size
 from ..dataset import stats
 from ..dataset.fsops import NO_LINKS
 from ..dataset.layout import DEFAULT_COMPRESSION, compression_filters
@@ -82,6 +84,25 @@ def check_sample_count(num_samples: Any) -> int:
 
 
 
+
+
+def check_room(config: DatasetConfig, num_samples: int, folder: Path) -> None:
+    """ConfigError, before anything is written, if the IQ records of `num_samples`
+    samples cannot fit on the disk of `folder` (the nearest existing one). The records
+    are never compressed, so their size is known; the other fields are small, and
+    each block reserves its own room as it commits (`writer`)."""
+    needed = num_samples * config.iq_bytes_per_sample
+    if not needed:
+        return
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ConfigError("num_samples", num_samples,
+                          f"at most {free // config.iq_bytes_per_sample:,} samples on "
+                          f"{folder}, which has {format_size(free)} free",
+                          problem=f"needs {format_size(needed)} for the IQ records "
+                          f"({format_size(config.iq_bytes_per_sample)} a sample)")
 
 
 @dataclass(frozen=True)
@@ -237,6 +258,7 @@ def create_run(config: DatasetConfig, num_samples: int,
     compression_filters(compression)  # refuse a bad policy before touching the disk
     config, terrain = resolve_terrain(config)  # refuse what does not cover the box, too
     config = resolve_receivers(config)  # the receivers' errors, stored with the config
+    check_room(config, num_samples, path.parent)
     prepare_workspace(path.parent)
     opened = _opening("create", path,
                       lambda: open_for_create(path, config, compression, terrain))
@@ -259,6 +281,7 @@ def expand_run(dataset: str | Path, num_samples: int,
         _check_writable(path)  # a file the OS will not let us write is no format error
         raise
     try:
+        check_room(opened.writer.config, num_samples, path.parent)
         return _started(_run(opened, num_samples, "expand"))
     except BaseException:
         opened.close()

@@ -236,7 +236,7 @@ def generate_blocks(config: DatasetConfig, start: int, stop: int,
 
 
 def _feature_blocks(config: DatasetConfig, start: int, stop: int,
-                    inputs: KernelInputs) -> Iterator[SampleBlock]:
+                    inputs: KernelInputs) -> Generator[SampleBlock, None, None]:
     plan = _BlockPlanner(config.chunk_size)
     index = start
     while index < stop:
@@ -247,7 +247,7 @@ def _feature_blocks(config: DatasetConfig, start: int, stop: int,
 
 
 def _iq_blocks(config: DatasetConfig, start: int, stop: int,
-               inputs: KernelInputs) -> Iterator[SampleBlock]:
+               inputs: KernelInputs) -> Generator[SampleBlock, None, None]:
     """Blocks of whole samples of at most IQ_BLOCK_BYTES of records: the features of
     a few chunks at a time, then their records, a block at a time."""
     from .iq_synthesis import RecordPlan, synthesize

@@ -87,6 +87,7 @@ def preparation(config: DatasetConfig, grid: ElevationGrid | None
                 ) -> Generator[float, None, object]:
     """Version 4's preparation (the link grids, the receivers' drawn errors)."""
     network = yield from kernel_v4.preparation(config, grid)
+    assert isinstance(network, kernel_v4.NetworkInputs)
     return LinkInputs(network, config)
 
 

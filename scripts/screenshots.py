@@ -4,8 +4,8 @@
 
 Builds a temporary workspace with a few datasets, opens the main window at its default
 size, selects a dataset, starts a large expansion and captures the window mid-run (live
-plots filling), then the Map tab, the Expand dialog and the New dialog. Settings go to a
-temporary folder, never to the user's.
+plots filling), then the Map tab, the Expand dialog, the New dialog and the IQ tab of an
+iq_raw dataset. Settings go to a temporary folder, never to the user's.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def make_workspace(folder: Path) -> dict[str, Path]:
                                              propagation={"path_loss_model": "free_space"})),
     ):
         made[name] = api.create_dataset(name, n, folder, **params).path
+    made["nw-italy-iq"] = api.create_dataset("nw-italy-iq", 60, folder, dataset_type="iq_raw",
+                                             frequency_mhz=145.0, seed=11).path
     (folder / "old-export.h5").write_bytes(b"not an HDF5 file" * 64)
     return made
 
@@ -82,7 +84,7 @@ def main() -> int:
     datasets = make_workspace(workspace)
     window = create_main_window(workspace)
     window.show()
-    wait_until(lambda: window.model.rowCount() == 4 and window.run_process_ready)
+    wait_until(lambda: window.model.rowCount() == 5 and window.run_process_ready)
 
     shown = datasets["nw-italy-2m"]
     window.select_dataset(shown)
@@ -114,6 +116,21 @@ def main() -> int:
     settle()
     save(new, args.out / "screenshot-new.png")
     new.reject()
+
+    # A voice sample of the IQ dataset, on the receiver that hears it best.
+    from heimdall_studio.core import api
+    from heimdall_studio.core.config.params import MODULATIONS
+
+    records = datasets["nw-italy-iq"]
+    codes = api.load_dataset(records, fields=("modulation",))["modulation"]
+    voice = int((codes == MODULATIONS.index("nfm_voice")).argmax())
+    window.select_dataset(records)
+    view = window.details.iq_view
+    view.sample_box.setValue(voice)
+    window.details.plot_tabs.setCurrentIndex(window.details.iq_tab)
+    wait_until(lambda: view.sample is not None and view.sample.index == voice)
+    settle()
+    save(window, args.out / "screenshot-iq.png")
 
     window.close()
     return 0

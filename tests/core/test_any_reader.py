@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 
 from heimdall_studio.core import api
-from heimdall_studio.core.config.fields import SAMPLE_FIELDS
-from heimdall_studio.core.config.params import COMPRESSION_POLICIES
+from heimdall_studio.core.config.params import COMPRESSION_POLICIES, IQ_STORAGES
 from heimdall_studio.core.dataset import recovery
 from heimdall_studio.core.dataset.reader import read_header
 from heimdall_studio.core.errors import DatasetBusyError, DatasetInUseError
@@ -70,13 +69,14 @@ def test_hdf5_1_10_tools_read_every_attribute_and_dataset(workspace, compression
     path = api.create_dataset(config, 1500, workspace, compression=compression).path
     api.expand_dataset("tools", 700, workspace)
 
+    fields = read_header(path).fields
     done = run(h5dump, "-A", str(path))  # the header: every attribute of every object
     assert done.returncode == 0 and "error" not in done.stderr.lower(), done.stderr
     with h5py.File(path, "r") as f:
         for key in f.attrs:
             assert f'ATTRIBUTE "{key}"' in done.stdout, key
         assert f'"{f.attrs["config_json"][:20]}' in done.stdout.replace("\\", "")
-        names = [f"/samples/{k}" for k in SAMPLE_FIELDS] + ["/receivers", "/history"] + [
+        names = [f"/samples/{k}" for k in fields] + ["/receivers", "/history"] + [
             f"/stats/{k}" for k in f["stats"]]
         expected = {k: f["samples"][k][:2200] for k in ("tx_lat", "snr_db", "signal_present",
                                                         "num_receivers_detected")}
@@ -94,6 +94,24 @@ def test_hdf5_1_10_tools_read_every_attribute_and_dataset(workspace, compression
         assert np.array_equal(got, want.astype("f8").ravel(), equal_nan=True), key
     listing = run(hdf5_tool("h5ls"), "-r", str(path))
     assert listing.returncode == 0 and "ERROR" not in listing.stdout, listing.stdout
+
+
+@pytest.mark.parametrize("storage", IQ_STORAGES)
+def test_hdf5_1_10_tools_read_iq_records(workspace, storage):
+    """h5dump of HDF5 1.10 prints an IQ dataset's records as {r, i} pairs, the values
+    h5py reads."""
+    h5dump = hdf5_tool("h5dump")
+    path = api.create_dataset("iq", 3, workspace, dataset_type="iq_raw", seed=2,
+                              iq_duration_s=0.0052, iq_storage=storage).path
+    for name in read_header(path).fields:
+        done = run(h5dump, "-H", "-d", f"/samples/{name}", str(path))
+        assert done.returncode == 0 and "error" not in done.stderr.lower(), (name, done.stderr)
+    with h5py.File(path, "r") as f:
+        iq = f["samples/iq"][:]
+    pairs = np.stack([iq["r"], iq["i"]], axis=-1) if storage == "int16" else \
+        np.stack([iq.real, iq.imag], axis=-1)
+    got = h5dump_values(path, "/samples/iq")
+    assert np.array_equal(got, pairs.astype("f8").ravel())
 
 
 def start(workspace, *args):

@@ -1,4 +1,5 @@
-"""The New and Expand dialogs: fields, inline validation, and what they hand back."""
+"""The New and Expand dialogs: fields, inline validation, and what they hand back; the IQ
+parameters of iq_raw datasets among them."""
 
 from __future__ import annotations
 
@@ -32,10 +33,14 @@ from heimdall_studio.core.config.params import (
     RECEIVER_PARAMS,
     TERRAIN_PARAMS,
 )
+from heimdall_studio.core.config.units import format_size
+from heimdall_studio.gui.config_form import FORM_PARAMS, IQ_ONLY_PATHS
 from heimdall_studio.gui.dialogs import (
     ExpandDatasetDialog,
     ExpandDatasetRequest,
     NewDatasetDialog,
+    bytes_per_sample,
+    size_text,
 )
 from heimdall_studio.gui.values import field_text
 
@@ -341,4 +346,106 @@ def test_the_expand_dialog_shows_the_terrain_greyed(qtbot, open_window, workspac
     k_factor = dialog.findChild(QDoubleSpinBox, "propagation.terrain.k_factor")
     assert source.currentText() == "none" and not source.isEnabled()
     assert k_factor.value() == pytest.approx(1.2) and not k_factor.isEnabled()
+    dialog.reject()
+
+
+IQ_KEYS = ("iq_sample_rate_hz", "iq_duration_s", "modulation", "iq_storage", "dataset_type")
+
+
+def test_iq_fields_are_greyed_until_type_is_iq_raw(new_dialog):
+    form = new_dialog.form
+    for key in IQ_KEYS:
+        assert new_dialog.findChild(QWidget, key) is not None, key
+    assert new_dialog.findChild(QDoubleSpinBox, "iq_sample_rate_hz").suffix() == " Hz"
+    assert new_dialog.findChild(QDoubleSpinBox, "iq_duration_s").suffix() == " s"
+    storage = new_dialog.findChild(QComboBox, "iq_storage")
+    assert [storage.itemText(i) for i in range(storage.count())] == ["complex64", "int16"]
+    assert new_dialog.findChild(QLineEdit, "modulation").text().startswith("nfm_voice:0.6,")
+    # The parameters whose help says they are the IQ datasets' are the ones greyed.
+    assert set(IQ_ONLY_PATHS) == {p.path for p in FORM_PARAMS
+                                  if p.help.startswith("IQ datasets:")}
+    assert form.dataset_type.currentText() == "feature_based"
+    for path in IQ_ONLY_PATHS:
+        widget = new_dialog.findChild(QWidget, path)
+        assert not widget.isEnabled(), path
+        assert "iq_raw" in widget.toolTip() and BY_PATH[path].allowed in widget.toolTip()
+        label = form.group_boxes[BY_PATH[path].group].layout().labelForField(form.fields[path])
+        assert not label.isEnabled(), path
+    assert new_dialog.findChild(QWidget, "iq_duration_s").isEnabled()  # features read it
+
+    form.dataset_type.setCurrentText("iq_raw")
+    for path in IQ_ONLY_PATHS:
+        widget = new_dialog.findChild(QWidget, path)
+        assert widget.isEnabled(), path
+        assert widget.toolTip() == BY_PATH[path].describe(), path
+    form.dataset_type.setCurrentText("feature_based")
+    assert not new_dialog.findChild(QWidget, "iq_storage").isEnabled()
+
+
+def test_iq_parameters_are_checked_as_they_are_typed(new_dialog):
+    form, message = new_dialog.form, new_dialog.message
+    form.name.setText("iq")
+    form.dataset_type.setCurrentText("iq_raw")
+    assert new_dialog.ok_button.isEnabled(), message.text()
+    rate = new_dialog.findChild(QDoubleSpinBox, "iq_sample_rate_hz")
+    rate.setValue(20_000.0)  # under twice the 12.5 kHz bandwidth
+    assert not new_dialog.ok_button.isEnabled()
+    assert message.text().startswith("iq_sample_rate_hz")
+    assert "at least twice bandwidth_hz (25000 Hz)" in message.text()
+    assert rate.property("invalid") is True
+    new_dialog.findChild(QDoubleSpinBox, "bandwidth_hz").setValue(10_000.0)
+    assert new_dialog.ok_button.isEnabled() and rate.property("invalid") is False
+    form.dataset_type.setCurrentText("feature_based")  # a feature dataset is not held to it
+    new_dialog.findChild(QDoubleSpinBox, "bandwidth_hz").setValue(12_500.0)
+    assert new_dialog.ok_button.isEnabled(), message.text()
+    form.dataset_type.setCurrentText("iq_raw")
+    assert not new_dialog.ok_button.isEnabled()
+    rate.setValue(50_000.0)
+
+    modulation = new_dialog.findChild(QLineEdit, "modulation")
+    modulation.setText("nfm_voice:1,ssb:1")
+    assert not new_dialog.ok_button.isEnabled()
+    assert "modulation.ssb" in message.text() and "fsk4" in message.text()
+    assert modulation.property("invalid") is True
+    modulation.setText("cw:1")
+    new_dialog.findChild(QDoubleSpinBox, "iq_duration_s").setValue(0.001)  # 50 values
+    assert not new_dialog.ok_button.isEnabled() and "256 IQ samples" in message.text()
+    new_dialog.findChild(QDoubleSpinBox, "iq_duration_s").setValue(0.2)
+
+    # The size to be written: the records are most of it, int16 halves them.
+    new_dialog.findChild(QSpinBox, "num_samples").setValue(1000)
+    request = new_dialog.validate()
+    assert request.config.dataset_type == "iq_raw"
+    assert request.config.modulation == (("cw", 1.0),)
+    per_sample = bytes_per_sample(request.config)
+    assert per_sample > 7 * 10_000 * 8
+    assert f"({size_text(1000, per_sample)})" in message.text()
+    new_dialog.findChild(QComboBox, "iq_storage").setCurrentText("int16")
+    smaller = bytes_per_sample(new_dialog.validate().config)
+    assert per_sample - smaller == 7 * 10_000 * 4 - 7 * 4  # the scales: f4 per record
+    assert format_size(smaller) in message.text()
+
+
+def test_the_expand_dialog_shows_the_iq_parameters_inherited(qtbot, open_window, workspace,
+                                                            make_dataset, select):
+    path = make_dataset(workspace, "records", 4, seed=12, dataset_type="iq_raw",
+                        iq_duration_s=0.05, iq_storage="int16", modulation="cw:1")
+    window = open_window(workspace)
+    select(window, path)
+    assert window.model.index(window.model.row_of(path), 1).data() == "iq_raw"
+    header = window.selected_entry().header
+    window.action_expand_dataset.trigger()
+    dialog = window.findChild(QDialog, "expand_dataset_dialog")
+    assert dialog.findChild(QComboBox, "dataset_type").currentText() == "iq_raw"
+    assert dialog.findChild(QDoubleSpinBox, "iq_sample_rate_hz").value() == 50_000.0
+    assert dialog.findChild(QDoubleSpinBox, "iq_duration_s").value() == 0.05
+    assert dialog.findChild(QComboBox, "iq_storage").currentText() == "int16"
+    assert dialog.findChild(QLineEdit, "modulation").text() == "cw:1"
+    for key in (*IQ_KEYS, "measurement.untimed_offset_ms"):
+        widget = dialog.findChild(QWidget, key)
+        assert not widget.isEnabled() and "inherited" in widget.toolTip().lower(), key
+    # What the file will grow by, per sample as the file's own fields take.
+    assert bytes_per_sample(header.config) == header.bytes_per_sample
+    dialog.findChild(QSpinBox, "num_samples").setValue(10)
+    assert f"({size_text(10, header.bytes_per_sample)})" in dialog.message.text()
     dialog.reject()

@@ -8,7 +8,8 @@ only collects values; checking them is `DatasetConfig.from_dict`'s job, so the G
 command line accept and refuse exactly the same input with the same messages. A range
 ("30:45") and a mix ("whip:0.5,yagi:0.5") are typed as the command line takes them and
 passed on as text; a parameter that may be unlimited (max_gdop) has a "No limit" box
-beside its spin box, named `<path>.unlimited`, which gives infinity.
+beside its spin box, named `<path>.unlimited`, which gives infinity. The parameters only
+an iq_raw dataset draws with (`IQ_ONLY_PATHS`) are greyed while Type is feature_based.
 
 Spin box ranges are deliberately wider than the valid ranges: a spin box silently refuses
 what is outside its range, while validation says which field is wrong and what is allowed.
@@ -77,6 +78,13 @@ ADVANCED_GROUPS = ("propagation", "measurement", "advanced")
 # Box titles where GROUPS' would not read well: "Advanced" inside the Advanced part.
 FORM_TITLES = {**GROUPS, "advanced": "Random stream"}
 UNLIMITED_SUFFIX = ".unlimited"  # the "No limit" box of `path` is `path + UNLIMITED_SUFFIX`
+# What only an iq_raw dataset's records are drawn with (the parameters whose help begins
+# "IQ datasets:"); a feature dataset stores them but never reads them.
+IQ_ONLY_PATHS = ("iq_sample_rate_hz", "modulation", "iq_storage",
+                 "measurement.untimed_offset_ms")
+IQ_DATASET_TYPE = "iq_raw"
+IQ_ONLY_NOTE = ("Only iq_raw datasets record IQ, and only they use this: choose Type "
+                "iq_raw to set it")
 
 INVALID_STYLE = """
 QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QTableView[invalid="true"] {
@@ -167,11 +175,13 @@ class ConfigForm(QWidget):
             p.path: _unlimited_box(p) for p in FORM_PARAMS if p.allow_inf}
         # The values set_values gave the spin boxes, which may hold more digits than shown.
         self._exact: dict[str, float] = {}
+        self.locked = False  # showing a dataset's stored config (Expand)
         self._build_widgets()
         self._build_layout()
         self._connect()
         self.reset_to_defaults()
         self.show_parameters_of(GENERATOR_VERSION)  # a new dataset's
+        self._show_dataset_type()
 
     # -- construction --------------------------------------------------------
 
@@ -338,6 +348,7 @@ class ConfigForm(QWidget):
         self.default_receivers_button.clicked.connect(
             lambda: self.receiver_model.set_receivers(default_receivers()))
         self.advanced_toggle.toggled.connect(self._show_advanced)
+        self.dataset_type.currentTextChanged.connect(self._show_dataset_type)
 
     # -- filling -------------------------------------------------------------
 
@@ -362,6 +373,7 @@ class ConfigForm(QWidget):
             widget = self.widgets[param.path]
             if isinstance(widget, QLineEdit):
                 widget.setText(field_text(param, value))
+                widget.setCursorPosition(0)  # a long mix reads from its start
             elif isinstance(widget, QComboBox):
                 widget.setCurrentText(value)
             elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
@@ -373,6 +385,7 @@ class ConfigForm(QWidget):
         """Expand mode: show the dataset's stored config, greyed; only the count is open.
         Parameters its generator version does not read are not shown."""
         self.set_values(header.config)
+        self.locked = True
         tip = (f"Inherited from dataset '{header.config.name}': an expansion always draws "
                "its samples with the dataset's own stored parameters")
         for widget in self.generation_widgets():
@@ -404,6 +417,23 @@ class ConfigForm(QWidget):
                                for p in FORM_PARAMS if p.group == group))
         for column, param in enumerate(RECEIVER_PARAMS):
             self.receivers.setColumnHidden(column, not param.read_by(generator_version))
+
+    def _show_dataset_type(self, *_args: object) -> None:
+        """Grey the IQ-only parameters, and their labels, unless Type is iq_raw."""
+        if self.locked:
+            return  # everything is greyed, and says it is inherited
+        iq = self.dataset_type.currentText() == IQ_DATASET_TYPE
+        for path in IQ_ONLY_PATHS:
+            param, field = BY_PATH[path], self.fields[path]
+            field.setEnabled(iq)
+            layout = self.group_boxes[param.group].layout()
+            assert isinstance(layout, QFormLayout)
+            label = layout.labelForField(field)
+            tip = param.describe() if iq else f"{IQ_ONLY_NOTE}.\n{param.describe()}"
+            for widget in (self.widgets[path], label):
+                if widget is not None:
+                    widget.setEnabled(iq)
+                    widget.setToolTip(tip)
 
     def generation_widgets(self) -> list[QWidget]:
         """Every widget that holds a generation parameter (everything but the count)."""

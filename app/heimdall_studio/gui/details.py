@@ -1,4 +1,5 @@
-"""Details of the selected dataset: config, receivers, history, distributions and map.
+"""Details of the selected dataset: config, receivers, history, distributions and map, and
+the IQ records of an iq_raw dataset (`iq_view`).
 
 Config, receivers and history come from the header the listing already read, so they show
 at once. The distributions and the map need samples: a worker thread reads and reduces them
@@ -43,6 +44,7 @@ from ..core.dataset.layout import HISTORY_FIELDS, HistoryRow
 from ..core.dataset.reader import DatasetHeader
 from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError, HeimdallError
 from .browser import writer_text
+from .iq_view import IqView
 from .jobs import describe_error
 from .plots import HistogramPlot, MapPlot
 from .receivers import RECEIVER_TITLES, receiver_rows
@@ -204,6 +206,11 @@ class DetailsPanel(QWidget):
         self.plot_tabs = QTabWidget(objectName="plot_tabs")
         self.plot_tabs.addTab(distributions, "Distributions")
         self.plot_tabs.addTab(self.map_plot, "Map")
+        self.iq_view = IqView()
+        self.iq_tab = self.plot_tabs.addTab(self.iq_view, "IQ")
+        # The note is about the distributions; the IQ view has a line of its own.
+        self.plot_tabs.currentChanged.connect(
+            lambda index: self.note.setVisible(index != self.iq_tab))
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.info_tabs)
@@ -230,6 +237,7 @@ class DetailsPanel(QWidget):
         its samples are reloaded when the run ends rather than at every commit."""
         previous = self.entry
         self.entry = entry
+        self._show_iq(entry, busy)
         if entry is None:
             self._clear("Select a dataset to see its parameters, history and distributions.")
             return
@@ -271,6 +279,18 @@ class DetailsPanel(QWidget):
             return
         self.load_summary()
 
+    def _show_iq(self, entry: DatasetEntry | None, busy: bool) -> None:
+        """The IQ tab is open for iq_raw datasets only."""
+        shown = IqView.shows(entry)
+        if not shown and self.plot_tabs.currentIndex() == self.iq_tab:
+            self.plot_tabs.setCurrentIndex(0)
+        self.plot_tabs.setTabEnabled(self.iq_tab, shown)
+        self.plot_tabs.setTabToolTip(
+            self.iq_tab, "Each receiver's recorded baseband: spectrum, waterfall and audio"
+            if shown else "Only iq_raw datasets hold IQ records (choose Type iq_raw when "
+            "creating a dataset)")
+        self.iq_view.set_dataset(entry, busy)
+
     def _set_title(self, num_samples: int) -> None:
         entry = self.entry
         assert entry is not None and entry.header is not None
@@ -290,6 +310,7 @@ class DetailsPanel(QWidget):
         self._loaded_key = None
         if self.entry is not None and self.entry.header is not None:
             self.load_summary()
+            self.iq_view.reload()
 
     def _clear(self, message: str) -> None:
         self.title.setText(message)

@@ -8,6 +8,7 @@ cannot reach the generator, because the request has no field to carry it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.api import DatasetEntry, resolve_terrain
+from ..core.config.fields import field_shape, sample_fields
 from ..core.config.model import DatasetConfig
 from ..core.config.names import validate_name
+from ..core.config.units import format_size
+from ..core.config.versions import GENERATOR_VERSION
 from ..core.errors import ConfigError, TerrainError
 from ..core.workspace.paths import dataset_path
 from .config_form import ConfigForm
@@ -48,6 +52,21 @@ class ExpandDatasetRequest:
 
     path: Path
     num_samples: int
+
+
+def bytes_per_sample(config: DatasetConfig) -> int:
+    """What one sample of a new dataset of `config` takes before compression (what
+    `DatasetHeader.bytes_per_sample` says of a written one)."""
+    fields = sample_fields(GENERATOR_VERSION, config.dataset_type, config.iq_storage)
+    receivers, length = len(config.receivers), config.iq_length
+    return sum(dtype.itemsize * math.prod(field_shape(name, receivers, length))
+               for name, dtype in fields.items())
+
+
+def size_text(num_samples: int, per_sample: int) -> str:
+    """"53.4 GiB before compression, 560.0 KiB a sample"."""
+    return (f"{format_size(num_samples * per_sample)} before compression, "
+            f"{format_size(per_sample)} a sample")
 
 
 class _FormDialog(QDialog):
@@ -130,7 +149,8 @@ class NewDatasetDialog(_FormDialog):
                 return None
         self.form.mark_invalid(None)
         n = self.form.num_samples.value()
-        self._say("\n".join([f"Ready: {n:,} samples will be written to {path}",
+        size = size_text(n, bytes_per_sample(config))
+        self._say("\n".join([f"Ready: {n:,} samples will be written to {path} ({size})",
                              *(f"Note: {line}" for line in warnings)]), error=False)
         return NewDatasetRequest(config, n)
 
@@ -154,6 +174,7 @@ class ExpandDatasetDialog(_FormDialog):
             raise ValueError(f"{entry.path} is not a readable dataset")
         self.path = entry.path
         self.current = entry.header.num_samples
+        self.bytes_per_sample = entry.header.bytes_per_sample
         self.intro.setText(
             f"New samples are drawn exactly as the existing ones: every parameter below is "
             f"inherited from <b>{entry.path.name}</b> and cannot be changed here. "
@@ -167,7 +188,8 @@ class ExpandDatasetDialog(_FormDialog):
         added = self.form.num_samples.value()
         self.form.set_sample_total(f"current {self.current:,} + additional {added:,} "
                                    f"= total {self.current + added:,}")
-        self._say(f"Ready: {added:,} samples will be added to {self.path}", error=False)
+        self._say(f"Ready: {added:,} samples will be added to {self.path} "
+                  f"({size_text(added, self.bytes_per_sample)})", error=False)
 
     def request(self) -> ExpandDatasetRequest:
         # Only the path and the count: the greyed widgets are never read.

@@ -1,4 +1,5 @@
-"""pyqtgraph widgets: histograms, a trend curve and the map of a dataset.
+"""pyqtgraph widgets: histograms, a trend curve, the map of a dataset, and the spectrum
+and waterfall of an IQ record.
 
 Every plot item is created once, in the constructor, and later only fed with `setData`
 (the pattern of pyqtgraph's scrolling-plot examples): rebuilding items on every update is
@@ -231,3 +232,97 @@ class MapPlot(pg.PlotWidget):
 
     def point_count(self) -> int:
         return len(self.inside.data) + len(self.outside.data)
+
+
+class SpectrumPlot(pg.PlotWidget):
+    """A record's power spectral density, with the link's stored frequency offset and
+    the receiver's noise density marked."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, enableMenu=False)  # the view's menu is not even built
+        _style(self, "Spectrum", "frequency (kHz)", "dBm/Hz")
+        self.curve = self.plot([], [], pen=pg.mkPen(INSIDE_COLOR, width=1.2))
+        self.offset_line = pg.InfiniteLine(
+            angle=90, movable=False, label="stored offset",
+            labelOpts={"position": 0.9, "color": RECEIVER_COLOR,
+                       "anchors": [(-0.05, 0.5), (-0.05, 0.5)]},  # right of the line
+            pen=pg.mkPen(RECEIVER_COLOR, width=1, style=Qt.PenStyle.DashLine))
+        self.noise_line = pg.InfiniteLine(
+            angle=0, movable=False, label="noise floor",
+            labelOpts={"position": 0.05, "color": (90, 90, 90), "anchors": [(0, 1), (0, 1)]},
+            pen=pg.mkPen((90, 90, 90), width=1, style=Qt.PenStyle.DotLine))
+        for line in (self.offset_line, self.noise_line):
+            self.addItem(line)
+        self.clear_data()
+
+    def set_spectrum(self, frequency_khz: np.ndarray, density_dbm_hz: np.ndarray,
+                     offset_khz: float, noise_dbm_hz: float) -> None:
+        """The curve, and the marks where they are known (NaN: not drawn)."""
+        self.curve.setData(frequency_khz, density_dbm_hz)
+        for line, value in ((self.offset_line, offset_khz), (self.noise_line, noise_dbm_hz)):
+            known = math.isfinite(value)
+            line.setVisible(known)
+            if known:
+                line.setValue(value)
+        self.setXRange(float(frequency_khz[0]), float(frequency_khz[-1]), padding=0)
+        top = float(np.max(density_dbm_hz))
+        bottom = float(np.percentile(density_dbm_hz, 1))
+        if math.isfinite(noise_dbm_hz):
+            bottom = min(bottom, noise_dbm_hz)
+        self.setYRange(bottom - 5, top + 5, padding=0)
+
+    def clear_data(self) -> None:
+        self.curve.setData([], [])
+        self.offset_line.setVisible(False)
+        self.noise_line.setVisible(False)
+
+    def peak_khz(self) -> float | None:
+        """Where the drawn curve peaks (what tests check); None when it is empty."""
+        x, y = self.curve.getData()
+        if x is None or not len(x):
+            return None
+        return float(x[int(np.argmax(y))])
+
+
+class WaterfallPlot(pg.PlotWidget):
+    """A record's spectrogram: frequency across, time running down, density in colour."""
+
+    COLOR_MAP = "viridis"  # ships with pyqtgraph
+    RANGE_DB = 60.0  # shown below the strongest bin at most
+
+    def __init__(self, parent=None):
+        super().__init__(parent, enableMenu=False)  # the view's menu is not even built
+        _style(self, "Waterfall", "frequency (kHz)", "time (s)", grid=False)
+        self.plotItem.vb.invertY(True)  # the record's start on top
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        colors = pg.colormap.get(self.COLOR_MAP)
+        self.image.setColorMap(colors)
+        self.color_bar = pg.ColorBarItem(colorMap=colors, label="dBm/Hz", interactive=False,
+                                         width=14)
+        self.color_bar.setImageItem(self.image, insert_in=self.plotItem)
+        self.clear_data()
+
+    def set_spectrogram(self, frequency_khz: np.ndarray, time_s: np.ndarray,
+                        density_dbm_hz: np.ndarray, duration_s: float) -> None:
+        """Rows of `density_dbm_hz` at `time_s`, columns at `frequency_khz` (evenly
+        spaced), over a record of `duration_s`."""
+        step = float(frequency_khz[1] - frequency_khz[0]) if len(frequency_khz) > 1 else 1.0
+        top = float(np.max(density_dbm_hz))
+        bottom = max(float(np.percentile(density_dbm_hz, 5)) - 3, top - self.RANGE_DB)
+        self.image.setImage(density_dbm_hz, autoLevels=False)
+        self.color_bar.setLevels((bottom, max(top, bottom + 1)))
+        left = float(frequency_khz[0]) - step / 2
+        self.image.setRect(QRectF(left, 0.0, step * len(frequency_khz), duration_s))
+        self.image.setVisible(True)
+        self.setRange(xRange=(left, left + step * len(frequency_khz)),
+                      yRange=(0.0, duration_s), padding=0)
+
+    def clear_data(self) -> None:
+        self.image.clear()
+        self.image.setVisible(False)
+
+    def rows(self) -> int:
+        """Rows of the drawn image (what tests check); 0 when empty."""
+        image = self.image.image
+        return 0 if image is None or not self.image.isVisible() else int(image.shape[0])

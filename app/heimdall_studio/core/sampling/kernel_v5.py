@@ -73,11 +73,11 @@ __all__ = [
 ]
 
 
-class LinkInputs:
+class LinkInputs(kernel_v4.NetworkInputs):
     """Version 4's inputs, and each receiver's untimed record offset (0 when timed)."""
 
     def __init__(self, network: kernel_v4.NetworkInputs, config: DatasetConfig):
-        self.network = network
+        vars(self).update(vars(network))
         half_ns = config.measurement.untimed_offset_ms * 1e6
         self.untimed_ns = np.array([0.0 if r.timing != "none" else half_ns
                                     for r in config.receivers])
@@ -224,13 +224,13 @@ def fill_block(prepared, config, keys, chunk_first, chunk_start, chunk_stop, sta
                counters, status) -> None:
     """Fill the block arrays `a` (one per sample field) for the chunks described; the
     IQ fields of an iq_raw dataset are left to `iq_synthesis`."""
-    t = prepared.network
+    t = prepared
     draw_chunks(
         keys, chunk_first, chunk_start, chunk_stop, start, config.inside_ratio,
         t.rx_box, t.tr_box, t.rx, t.rx4, t.patterns, t.tx_yagi, t.tx_mix, t.tx_gains,
         t.params, t.link, t.link_at, t.shadow, t.shadow_at, t.elevation,
         t.elevation_at, config.propagation.tx_height_m, config.min_receivers,
-        config.max_gdop, prepared.untimed_ns, a["tx_lat"], a["tx_lon"], a["tx_alt_m"],
+        config.max_gdop, t.untimed_ns, a["tx_lat"], a["tx_lon"], a["tx_alt_m"],
         a["inside"], a["gdop"], a["num_receivers_detected"], a["mean_snr_db"],
         a["signal_present"], a["snr_db"], a["rx_power_dbm"], a["freq_offset_hz"],
         a["distance_km"], a["path_loss_db"], a["line_of_sight"], a["tx_ground_m"],

@@ -70,6 +70,8 @@ TERRAIN_FLAGS = {p.cli_flag: p for p in TERRAIN_PARAMS}
 # create flag -> measurement parameter, for the config's measurement group
 MEASUREMENT_FLAGS = {p.cli_flag: p for p in MEASUREMENT_PARAMS}
 NUM_SAMPLES, COMPRESSION = BY_PATH["num_samples"], BY_PATH["compression"]
+# What only an iq_raw dataset draws with: `info` shows them for IQ datasets alone
+IQ_KEYS = ("iq_sample_rate_hz", "modulation", "iq_storage")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("dataset", metavar="NAME_OR_PATH")
     export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     export.add_argument("--out", type=Path, metavar="PATH",
-                        help="output file (default: beside the dataset, .csv or .npz)")
+                        help="output file (default: beside the dataset, NAME.csv or "
+                             "NAME.npz; NAME_FIRST-LAST.csv or .npz for a range)")
+    export.add_argument("--start", type=int, default=0, metavar="N",
+                        help="the first sample exported (default: 0)")
+    export.add_argument("--stop", type=int, metavar="N",
+                        help="export up to this sample, not including it (default: to "
+                             "the end); an IQ dataset too large for one NPZ is exported "
+                             "range by range")
 
     terrain = sub.add_parser("terrain", help="the terrain library: elevation tiles",
                              description="Elevation tiles (SRTM .hgt and .hgt.zip) kept in "
@@ -442,12 +451,17 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
     print(f"  size          {format_size(header.size_bytes)}")
     # what the dataset's generator version draws with, and nothing it does not read
     version = header.generator_version
+    iq = "iq" in header.fields
     for key, value in c.to_dict().items():
         if key not in ("name", "receivers", "propagation", "measurement") \
-                and BY_PATH[key].read_by(version):
+                and BY_PATH[key].read_by(version) and (iq or key not in IQ_KEYS):
             shown = {"max_gdop": "inf (no limit)" if value is None else value,
-                     "tx_power_dbm": c.tx_power_text}.get(key, value)
+                     "tx_power_dbm": c.tx_power_text,
+                     "modulation": checks.mix_text(c.modulation)}.get(key, value)
             print(f"  {key:<13} {shown}")
+    if iq:
+        print(f"  iq records    {len(c.receivers)} x {c.iq_length:,} complex values per "
+              f"sample ({c.iq_storage}, {format_size(c.iq_bytes_per_sample)})")
     m = c.measurement
     if any(p.read_by(version) for p in MEASUREMENT_PARAMS):
         print("  measurement   " + ", ".join(
@@ -514,7 +528,7 @@ def _export(args: argparse.Namespace, workspace: str | None) -> int:
             print(f"\r\x1b[2Kexport {path.stem}: {done:,}/{total:,} samples", end="",
                   file=sys.stderr, flush=True)
 
-    out = export_dataset(path, args.format, args.out, progress)
+    out = export_dataset(path, args.format, args.out, progress, args.start, args.stop)
     if sys.stderr.isatty():
         print("\r\x1b[2K", end="", file=sys.stderr)
     print(f"{out}: {format_size(out.stat().st_size)} in {time.monotonic() - began:.1f} s")

@@ -1,13 +1,22 @@
-"""Export a dataset to CSV or NPZ for tools that do not read HDF5.
+"""Export a dataset, or a range of its samples, to CSV or NPZ for tools that do not read
+HDF5.
 
 Both formats are written slab by slab, so memory stays bounded at any dataset size, to a
 file that gets its name only when complete (`fsops.write_new_file`: never replacing a
 file, never through a link).
+
+An `iq_raw` dataset exports to NPZ only: a CSV row cannot hold a sample's records (R x L
+complex values). Its NPZ holds every field, the records as `iq`, an (n, R, L) complex64
+array in sqrt(mW) (mean |x|^2 is the received power in mW), however the dataset stores
+them: int16 records are decoded with their scales, so the NPZ has no `iq_scale`. Slabs of
+records are bounded by bytes (`layout.slab_rows`); export a dataset too large for one file
+by ranges of samples (`start`, `stop`), each NPZ then named by its first and last sample.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import zipfile
 from collections.abc import Callable, Iterable
@@ -16,28 +25,54 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..config.fields import PER_RECEIVER_FIELDS, SAMPLE_FIELDS
+from ..config.fields import (
+    IQ_SCALE_FIELD,
+    PER_RECEIVER_FIELDS,
+    RECORD_FIELDS,
+    SAMPLE_FIELDS,
+    field_shape,
+)
 from ..dataset import fsops
-from ..dataset.reader import read_header, read_samples
+from ..dataset.layout import slab_rows
+from ..dataset.reader import DatasetHeader, iq_records, read_header, read_samples
 from ..errors import ConfigError, DatasetExistsError, ExportError, HeimdallError, PathError
 
 EXPORT_FORMATS = ("csv", "npz")
-SLAB_ROWS = 1 << 16
+SLAB_ROWS = 1 << 16  # at most; fewer when rows are large (IQ records)
 ExportProgress = Callable[[int, int], None]  # (rows written, total rows)
 
 
-def default_export_path(path: Path, fmt: str) -> Path:
-    return path.with_suffix(f".{fmt}")
+def default_export_path(path: Path, fmt: str,
+                        sample_range: tuple[int, int] | None = None) -> Path:
+    """Beside the dataset: `<name>.<fmt>`, or `<name>_<first>-<last>.<fmt>` for the samples
+    [first, last] of a range."""
+    if sample_range is None:
+        return path.with_suffix(f".{fmt}")
+    first, stop = sample_range
+    return path.with_name(f"{path.stem}_{first}-{stop - 1}.{fmt}")
 
 
 def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
-                   progress: ExportProgress | None = None) -> Path:
-    """Write every committed sample of the dataset at `path`; returns the file written."""
+                   progress: ExportProgress | None = None, start: int = 0,
+                   stop: int | None = None) -> Path:
+    """Write the committed samples [start, stop) of the dataset at `path` (all of them by
+    default); returns the file written. An iq_raw dataset exports to NPZ only."""
     if fmt not in EXPORT_FORMATS:
         raise ConfigError("format", fmt, " or ".join(EXPORT_FORMATS))
     path = Path(path)
     header = read_header(path)
-    target = Path(out) if out is not None else default_export_path(path, fmt)
+    config = header.config
+    if fmt == "csv" and "iq" in header.fields:
+        raise ConfigError("format", fmt, "npz, which holds the records as an (n, receivers, "
+                          "L) complex64 array", problem=(
+                              f"cannot hold the IQ records of an {config.dataset_type} "
+                              f"dataset ({len(config.receivers)} receivers x "
+                              f"{config.iq_length:,} complex values per sample)"))
+    n = header.num_samples
+    first, end = _sample_range(n, start, stop)
+    whole = (first, end) == (0, n)
+    target = (Path(out) if out is not None
+              else default_export_path(path, fmt, None if whole else (first, end)))
     if not target.parent.is_dir():
         missing = not os.path.lexists(target.parent)
         raise PathError(f"cannot export to {target}: " + (
@@ -45,12 +80,12 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
             else f"{target.parent} is not a folder"))
     if target.exists():
         raise DatasetExistsError(f"{target} already exists; choose another --out")
-    n = header.num_samples
-    receivers = [r.name for r in header.config.receivers]
+    receivers = [r.name for r in config.receivers]
     writer = _write_csv if fmt == "csv" else _write_npz
     try:
         fsops.write_new_file(target, lambda file: writer(
-            path, file, n, receivers, header.fields, progress or (lambda done, total: None)))
+            path, file, (first, end), receivers, header,
+            progress or (lambda done, total: None)))
     except FileExistsError:
         raise DatasetExistsError(f"{target} already exists; choose another --out") from None
     except HeimdallError:
@@ -59,6 +94,20 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
         where = "" if out is not None else "; choose another place with --out"
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}{where}") from None
     return target
+
+
+def _sample_range(n: int, start: int, stop: int | None) -> tuple[int, int]:
+    """[start, stop) checked against the dataset's n samples (stop None: n)."""
+    stop = n if stop is None else stop
+    if (isinstance(start, bool) or not isinstance(start, (int, np.integer))
+            or not 0 <= start <= max(0, n - 1)):
+        raise ConfigError("start", start, f"a sample index from 0 to {max(0, n - 1):,} "
+                          f"(the dataset holds {n:,} samples)")
+    if (isinstance(stop, bool) or not isinstance(stop, (int, np.integer))
+            or not (start < stop <= n or start == stop == n == 0)):
+        raise ConfigError("stop", stop, f"from start + 1 ({start + 1:,}) to {n:,}, the "
+                          "number of samples (the range excludes stop)")
+    return int(start), int(stop)
 
 
 def csv_columns(receivers: list[str], fields: Iterable[str] = SAMPLE_FIELDS) -> list[str]:
@@ -82,12 +131,15 @@ def _csv_text(values: np.ndarray) -> np.ndarray:
     return values.astype(str)
 
 
-def _write_csv(path: Path, out: BinaryIO, n: int, receivers: list[str],
-               fields: dict[str, np.dtype], progress: ExportProgress) -> None:
+def _write_csv(path: Path, out: BinaryIO, sample_range: tuple[int, int],
+               receivers: list[str], header: DatasetHeader, progress: ExportProgress) -> None:
+    first, end = sample_range
+    fields = header.fields
+    rows = min(SLAB_ROWS, header.slab_rows)
     with io.TextIOWrapper(out, encoding="utf-8", newline="") as f:
         f.write(",".join(_quote(c) for c in csv_columns(receivers, fields)) + "\n")
-        for start in range(0, n, SLAB_ROWS):
-            stop = min(n, start + SLAB_ROWS)
+        for start in range(first, end, rows):
+            stop = min(end, start + rows)
             arrays = read_samples(path, start, stop)[1]
             columns = [np.arange(start, stop).astype(str)]
             for name in fields:
@@ -98,29 +150,55 @@ def _write_csv(path: Path, out: BinaryIO, n: int, receivers: list[str],
                     columns.append(_csv_text(values))
             table = np.stack(columns, axis=1)
             f.write("\n".join(",".join(row) for row in table) + "\n")
-            progress(stop, n)
+            progress(stop - first, end - first)
 
 
 def _quote(text: str) -> str:
     return f'"{text}"' if ("," in text or '"' in text) else text
 
 
-def _write_npz(path: Path, out: BinaryIO, n: int, receivers: list[str],
-               fields: dict[str, np.dtype], progress: ExportProgress) -> None:
-    """An .npz (zip of .npy) whose members are streamed, not built in memory."""
+def npz_fields(header: DatasetHeader) -> dict[str, np.dtype]:
+    """The NPZ members of a dataset's fields and their dtypes: the file's, but IQ records
+    always complex64 (int16 ones decoded: their scale is folded in, not exported)."""
+    fields = {name: dtype for name, dtype in header.fields.items() if name != IQ_SCALE_FIELD}
+    if "iq" in fields:
+        fields["iq"] = np.dtype(np.complex64)
+    return fields
+
+
+def _write_npz(path: Path, out: BinaryIO, sample_range: tuple[int, int],
+               receivers: list[str], header: DatasetHeader, progress: ExportProgress) -> None:
+    """An .npz (zip of .npy) whose members are streamed, not built in memory: `receivers`,
+    `index` (the samples' indices in the dataset) and one member per field."""
+    first, end = sample_range
+    count = end - first
+    n_rx, length = len(receivers), header.config.iq_length
+    fields = npz_fields(header)
+    row_bytes = {name: dtype.itemsize * math.prod(field_shape(name, n_rx, length))
+                 for name, dtype in fields.items()}
+    total = max(1, sum(row_bytes.values()) * count)
+    written = 0
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
         _npy_member(z, "receivers", np.array(receivers))
-        for i, (name, dtype) in enumerate(fields.items()):
-            shape = (n, len(receivers)) if name in PER_RECEIVER_FIELDS else (n,)
+        _npy_member(z, "index", np.arange(first, end, dtype=np.int64))
+        for name, dtype in fields.items():
+            # int16 records are read with their scales, and decoded
+            scaled = name in RECORD_FIELDS and IQ_SCALE_FIELD in header.fields
+            read = (name, IQ_SCALE_FIELD) if scaled else (name,)
+            rows = min(SLAB_ROWS, slab_rows(row_bytes[name]))
             with z.open(f"{name}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array_header_2_0(member, {
                     "descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-                    "shape": shape})
-                for start in range(0, n, SLAB_ROWS):
-                    stop = min(n, start + SLAB_ROWS)
-                    _, arrays = read_samples(path, start, stop, (name,))
-                    member.write(np.ascontiguousarray(arrays[name], dtype=dtype).tobytes())
-            progress(n * (i + 1) // len(fields), n)
+                    "shape": (count, *field_shape(name, n_rx, length))})
+                for start in range(first, end, rows):
+                    stop = min(end, start + rows)
+                    _, arrays = read_samples(path, start, stop, read)
+                    values = iq_records(arrays) if name in RECORD_FIELDS else arrays[name]
+                    flat = np.ascontiguousarray(values, dtype=dtype).reshape(-1)
+                    member.write(flat.view(np.uint8).data)
+                    written += row_bytes[name] * (stop - start)
+                    progress(count * written // total, count)
+        progress(count, count)
 
 
 def _npy_member(z: zipfile.ZipFile, name: str, array: np.ndarray) -> None:

@@ -12,20 +12,34 @@ reports) unless `allow_truth` is set: a model that learns from the stored GDOP o
 distances learns from the answer. Targets are the transmitter's latitude and longitude,
 or east and north in km around an origin (`target_frame="km"`), where a degree of
 longitude and one of latitude no longer weigh differently in a loss.
+
+An `iq_raw` dataset also gives each receiver's recorded baseband (`iq=True`): batches are
+then (features, records, target), the records float32 (batch, R, 2, L), real and
+imaginary parts of each record, in sqrt(mW) as stored, whichever way the file stores them.
+Slabs are then sized by bytes: memory stays near `buffer_bytes` plus a batch, whatever
+the dataset's size.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config.fields import MEASUREMENT_FIELDS, PER_RECEIVER_FIELDS
+from ..config.fields import (
+    IQ_SCALE_FIELD,
+    MEASUREMENT_FIELDS,
+    PER_RECEIVER_FIELDS,
+    RECORD_FIELDS,
+    field_shape,
+)
 from ..config.geo import EARTH_RADIUS_KM, receiver_box
+from ..dataset.layout import slab_rows
 from ..dataset.reader import DatasetHeader, read_header, read_samples
 
 # Signal strength and which receivers heard it. The frequency offset is left out: each
@@ -33,7 +47,10 @@ from ..dataset.reader import DatasetHeader, read_header, read_samples
 DEFAULT_FEATURES = ("snr_db", "signal_present")
 DEFAULT_TARGET = ("tx_lat", "tx_lon")
 TARGET_FRAMES = ("degrees", "km")
-SLAB_ROWS = 1 << 15
+SLAB_ROWS = 1 << 15  # at most; fewer when rows are large (IQ records)
+# What the decoded rows awaiting their batch (the shuffle buffer) may take by default
+BUFFER_BYTES = 256 << 20
+Batch = tuple[np.ndarray, ...]  # (features, target), or (features, records, target)
 
 
 def shuffled_split(num_samples: int, fractions: Sequence[float],
@@ -58,7 +75,8 @@ def runs_split(header: DatasetHeader, holdout_runs: Sequence[int]) -> tuple[np.n
 
 @dataclass
 class BatchLoader:
-    """Iterate (features, target) batches of the samples `indices` (all by default).
+    """Iterate (features, target) batches of the samples `indices` (all by default), or
+    (features, records, target) with `iq`.
 
     features: per-sample or per-receiver fields, concatenated along axis 1 as float32;
     NaN (receivers that did not detect) becomes `nan_value`, so keep `signal_present`
@@ -72,9 +90,18 @@ class BatchLoader:
     and north in km of the plane tangent at `origin` (lat, lon; by default the centre of
     the receiver box), see `to_local_km`.
 
+    records (`iq=True`, iq_raw datasets only): each sample's IQ records as float32
+    (batch, R, 2, L), real then imaginary part, in sqrt(mW) (mean |x|^2 is the received
+    power in mW; `noise_floor_dbm`, a measurement, scales them to the noise if wanted).
+    Features may then be empty, `()`: x is (batch, 0).
+
     Each full pass is an epoch with an order of its own, reproducible from the seed; a
     pass left before its end (a peek with `next(iter(loader))`) does not count, and
-    `set_epoch` chooses one.
+    `set_epoch` chooses one. Shuffling permutes the order of the file's slabs, and the
+    rows within `shuffle_buffer_slabs` slabs at a time; slabs hold at most SLAB_ROWS
+    rows and the buffer at most about `buffer_bytes` of decoded rows (an IQ sample of
+    7 receivers x 10,000 values takes 560 kB: the default buffer mixes some 470 samples),
+    plus the rows left over for the next batch.
     """
 
     path: Path
@@ -91,6 +118,8 @@ class BatchLoader:
     feature_scaling: tuple[np.ndarray, np.ndarray] | None = None
     target_frame: str = "degrees"
     origin: tuple[float, float] | None = None
+    iq: bool = False
+    buffer_bytes: int = BUFFER_BYTES
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -104,6 +133,10 @@ class BatchLoader:
             raise IndexError(f"indices must lie in [0, {n})")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.shuffle_buffer_slabs < 1:
+            raise ValueError("shuffle_buffer_slabs must be at least 1")
+        self.features = tuple(self.features)
+        self.target = tuple(self.target)
         self._check_fields()
         if self.target_frame not in TARGET_FRAMES:
             raise ValueError(f"target_frame must be one of {', '.join(TARGET_FRAMES)}")
@@ -126,6 +159,19 @@ class BatchLoader:
 
     def _check_fields(self) -> None:
         known = self.header.fields
+        records = [f for f in (*self.features, *self.target)
+                   if f in RECORD_FIELDS or f == IQ_SCALE_FIELD]
+        if records:
+            raise ValueError(f"{records[0]!r} is not a feature column: pass iq=True to get "
+                             "the IQ records as (batch, receivers, 2, L) next to the features")
+        if self.iq and "iq" not in known:
+            raise ValueError(f"{self.path.name} is a {self.header.config.dataset_type} "
+                             "dataset: it holds no IQ records (iq=True needs an iq_raw "
+                             "dataset)")
+        if not self.features and not self.iq:
+            raise ValueError("features must name at least one field")
+        if not self.target:
+            raise ValueError("target must name at least one field")
         for name in (*self.features, *self.target):
             if name not in known:
                 raise KeyError(f"{name!r} is not a sample field of {self.path.name}")
@@ -149,44 +195,92 @@ class BatchLoader:
         full, rest = divmod(len(self._rows), self.batch_size)
         return full + (0 if self.drop_last or rest == 0 else 1)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    @property
+    def record_shape(self) -> tuple[int, int, int]:
+        """(R, 2, L): one sample's records as batches give them (`iq=True`)."""
+        return (len(self.header.config.receivers), 2, self.header.config.iq_length)
+
+    def __iter__(self) -> Iterator[Batch]:
         epoch = self._epoch
         yield from self._epoch_batches(np.random.default_rng([self.seed, epoch]))
         if self._epoch == epoch:  # a whole pass: the next one is the next epoch
             self._epoch = epoch + 1
 
-    def _epoch_batches(self, rng: np.random.Generator
-                       ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        slabs = np.arange(0, self.header.num_samples, SLAB_ROWS)
+    def _fields_read(self) -> tuple[str, ...]:
+        names = [*self.features, *self.target]
+        if self.iq:
+            names.append("iq")
+            if IQ_SCALE_FIELD in self.header.fields:  # int16 storage
+                names.append(IQ_SCALE_FIELD)
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def rows_per_slab(self) -> int:
+        """Rows read at once: SLAB_ROWS, fewer when the rows read are large
+        (`layout.slab_rows`) or when `shuffle_buffer_slabs` slabs of decoded rows would
+        exceed `buffer_bytes`."""
+        config = self.header.config
+        n_rx, length = len(config.receivers), config.iq_length
+        read = sum(self.header.fields[name].itemsize * math.prod(field_shape(name, n_rx,
+                                                                             length))
+                   for name in self._fields_read())
+        decoded = 4 * self.feature_width + 8 * len(self.target) + (
+            4 * math.prod(self.record_shape) if self.iq else 0)
+        return max(1, min(SLAB_ROWS, slab_rows(read),
+                          self.buffer_bytes // (self.shuffle_buffer_slabs * decoded)))
+
+    def _epoch_batches(self, rng: np.random.Generator) -> Iterator[Batch]:
+        n = self.header.num_samples
+        rows_per_slab = self.rows_per_slab
+        slabs = np.arange(0, n, rows_per_slab)
         if self.shuffle:
             rng.shuffle(slabs)
-        fields = tuple(dict.fromkeys(self.features + self.target))
-        buffer_x: list[np.ndarray] = []
-        buffer_y: list[np.ndarray] = []
+        fields = self._fields_read()
+        buffer = _Buffer(self.batch_size - 1 + self.shuffle_buffer_slabs * rows_per_slab,
+                         self._row_shapes())
         pending = 0
-        carry_x = np.empty((0, self.feature_width), np.float32)
-        carry_y = np.empty((0, len(self.target)), np.float64)
         for k, first in enumerate(slabs):
             start = int(first)
-            stop = min(self.header.num_samples, start + SLAB_ROWS)
+            stop = min(n, start + rows_per_slab)
             lo, hi = np.searchsorted(self._rows, [start, stop])
             if lo == hi:
                 continue
-            rows = self._rows[lo:hi] - start
-            _, arrays = read_samples(self.path, start, stop, fields)
-            x, y = self._arrays_to_xy(arrays, rows)
-            buffer_x.append(x)
-            buffer_y.append(y)
+            rows = self._rows[lo:hi]
+            # only the span of the slab the split needs
+            begin, end = int(rows[0]), int(rows[-1]) + 1
+            _, arrays = read_samples(self.path, begin, end, fields)
+            self._convert(arrays, rows - begin, buffer.extend(len(rows)))
             pending += 1
             if pending >= self.shuffle_buffer_slabs or k == len(slabs) - 1:
-                carry_x, carry_y = yield from self._emit(buffer_x, buffer_y, carry_x,
-                                                         carry_y, rng)
-                buffer_x, buffer_y, pending = [], [], 0
-        if buffer_x:
-            carry_x, carry_y = yield from self._emit(buffer_x, buffer_y, carry_x, carry_y,
-                                                     rng)
-        if len(carry_x) and not self.drop_last:
-            yield carry_x, carry_y
+                yield from self._emit(buffer, rng)
+                pending = 0
+        if pending:
+            yield from self._emit(buffer, rng)
+        if buffer.count and not self.drop_last:
+            yield buffer.take(slice(0, buffer.count))
+
+    def _row_shapes(self) -> list[tuple[tuple[int, ...], type]]:
+        shapes: list[tuple[tuple[int, ...], type]] = [((self.feature_width,), np.float32)]
+        if self.iq:
+            shapes.append((self.record_shape, np.float32))
+        shapes.append(((len(self.target),), np.float64))
+        return shapes
+
+    def _convert(self, arrays: dict[str, np.ndarray], rows: np.ndarray,
+                 out: list[np.ndarray]) -> None:
+        """The batch arrays of `rows` of the slab `arrays`, into `out` (views of the
+        buffer): features, records with `iq`, target."""
+        x, y = self._arrays_to_xy(arrays, rows)
+        out[0][...] = x
+        out[-1][...] = y
+        if self.iq:
+            records = arrays["iq"][rows]
+            k, n_rx, length = records.shape
+            kind = np.float32 if records.dtype == np.complex64 else np.int16
+            pairs = records.view(kind).reshape(k, n_rx, length, 2)
+            np.copyto(out[1], pairs.transpose(0, 1, 3, 2))
+            if kind is np.int16:
+                out[1] *= arrays[IQ_SCALE_FIELD][rows][:, :, None, None]
 
     def _arrays_to_xy(self, arrays: dict[str, np.ndarray],
                       rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +291,8 @@ class BatchLoader:
                 values = relative_to_first(values)
             values = values.astype(np.float32)
             parts.append(values if values.ndim == 2 else values[:, None])
-        x = np.nan_to_num(np.concatenate(parts, axis=1), nan=self.nan_value)
+        x = (np.nan_to_num(np.concatenate(parts, axis=1), nan=self.nan_value) if parts
+             else np.empty((len(rows), 0), np.float32))
         if self.feature_scaling is not None:
             offset, scale = self.feature_scaling
             x = (x - offset) / scale
@@ -207,16 +302,60 @@ class BatchLoader:
             y = np.stack(to_local_km(y[:, 0], y[:, 1], self.origin), axis=1)
         return x, y
 
-    def _emit(self, xs, ys, carry_x, carry_y, rng):
-        x = np.concatenate([carry_x, *xs])
-        y = np.concatenate([carry_y, *ys])
+    def _emit(self, buffer: _Buffer, rng: np.random.Generator) -> Iterator[Batch]:
+        """The buffer's full batches (permuted when shuffling); the rest stays in it, at
+        its front, for the next ones."""
+        count = buffer.count
+        full = count // self.batch_size * self.batch_size
         if self.shuffle:
-            order = rng.permutation(len(x))
-            x, y = x[order], y[order]
-        full = len(x) // self.batch_size * self.batch_size
-        for i in range(0, full, self.batch_size):
-            yield x[i:i + self.batch_size], y[i:i + self.batch_size]
-        return x[full:], y[full:]
+            order = rng.permutation(count)
+            for i in range(0, full, self.batch_size):
+                yield buffer.take(order[i:i + self.batch_size])
+            buffer.keep(order[full:])
+        else:
+            for i in range(0, full, self.batch_size):
+                yield buffer.take(slice(i, i + self.batch_size))
+            buffer.keep(np.arange(full, count))
+
+
+class _Buffer:
+    """Rows awaiting their batch, in arrays allocated once (grown if repeated indices
+    bring more rows than planned): batches are copies taken out of them."""
+
+    def __init__(self, capacity: int, shapes: list[tuple[tuple[int, ...], type]]):
+        self.capacity = max(1, capacity)
+        self.shapes = shapes
+        self.arrays: list[np.ndarray] | None = None  # allocated at the first rows
+        self.count = 0
+
+    def extend(self, rows: int) -> list[np.ndarray]:
+        """Views of `rows` new rows at the end, to be filled."""
+        need = self.count + rows
+        if self.arrays is None or need > self.capacity:
+            self.capacity = max(need, self.capacity if self.arrays is None
+                                else 2 * self.capacity)
+            grown: list[np.ndarray] = [np.empty((self.capacity, *shape), dtype)
+                                       for shape, dtype in self.shapes]
+            if self.arrays is not None:
+                for new, old in zip(grown, self.arrays, strict=True):
+                    new[:self.count] = old[:self.count]
+            self.arrays = grown
+        views = [a[self.count:need] for a in self.arrays]
+        self.count = need
+        return views
+
+    def take(self, rows: np.ndarray | slice) -> Batch:
+        assert self.arrays is not None
+        if isinstance(rows, slice):
+            return tuple(a[rows].copy() for a in self.arrays)
+        return tuple(a[rows] for a in self.arrays)
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only `rows`, in this order, at the front."""
+        if self.arrays is not None and len(rows):
+            for a in self.arrays:
+                a[:len(rows)] = a[rows]
+        self.count = len(rows)
 
 
 # Fields whose values mean something only relative to the other receivers' of the sample.
@@ -239,11 +378,11 @@ def fit_scaling(loader: BatchLoader) -> tuple[np.ndarray, np.ndarray]:
     `nan_value`), for `feature_scaling`: fit on the training split, reuse for the others.
     A constant column gets a scale of 1."""
     plain = dataclasses.replace(loader, feature_scaling=None, shuffle=False,
-                                target_frame="degrees", origin=None)
+                                target_frame="degrees", origin=None, iq=False)
     total = np.zeros(loader.feature_width)
     squares = np.zeros(loader.feature_width)
     count = 0
-    for x, _ in plain:
+    for x, *_ in plain:
         values = x.astype(np.float64)
         total += values.sum(axis=0)
         squares += (values * values).sum(axis=0)

@@ -51,6 +51,23 @@ def _user_folders_in_tmp(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(name, str(base / name.lower()))
 
 
+@pytest.fixture(scope="module")
+def module_folder(tmp_path_factory):
+    """A folder for datasets a test module makes once, with the user folders the
+    per-test fixtures above set pointing into temporary ones while they are made."""
+    folder = tmp_path_factory.mktemp("module")
+    cache = folder / "cache"
+    cache.mkdir()
+    shared = tmp_path_factory.getbasetemp() / "terrain-links"
+    shared.mkdir(exist_ok=True)
+    (cache / "terrain-links").symlink_to(shared, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HEIMDALL_STUDIO_CACHE_DIR", str(cache))
+        mp.setenv("HEIMDALL_STUDIO_LOG_DIR", str(tmp_path_factory.getbasetemp() / "logs"))
+        mp.setenv("HEIMDALL_STUDIO_WORKSPACE", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def tmpfs(tmp_path):
     """Mounts small tmpfs file systems of our own; only root may mount (CI runs as root)."""

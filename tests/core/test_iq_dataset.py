@@ -28,10 +28,9 @@ Stored = namedtuple("Stored", "path config a iq")
 
 
 @pytest.fixture(scope="module")
-def timed(tmp_path_factory) -> Stored:
+def timed(module_folder) -> Stored:
     """400 samples of the default config, every receiver GPS-timed."""
-    ws = tmp_path_factory.mktemp("iq")
-    path = create_dataset("timed", 400, ws, dataset_type="iq_raw", seed=11,
+    path = create_dataset("timed", 400, module_folder, dataset_type="iq_raw", seed=11,
                           receivers=TIMED).path
     header, a = read_samples(path)
     return Stored(path, header.config, a, iq_records(a))

@@ -31,23 +31,13 @@ Datasets = namedtuple("Datasets", "folder complex64 int16 features")
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> Datasets:
-    """Two small IQ datasets, one per storage, and a feature dataset, made once. The
-    user folders point into temporary ones here too (conftest does it per test)."""
-    folder = tmp_path_factory.mktemp("iq-tools")
-    cache = folder / "cache"
-    cache.mkdir()
-    shared = tmp_path_factory.getbasetemp() / "terrain-links"
-    shared.mkdir(exist_ok=True)
-    (cache / "terrain-links").symlink_to(shared, target_is_directory=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HEIMDALL_STUDIO_CACHE_DIR", str(cache))
-        mp.setenv("HEIMDALL_STUDIO_LOG_DIR", str(folder / "logs"))
-        mp.setenv("HEIMDALL_STUDIO_WORKSPACE", str(folder))
-        common = dict(dataset_type="iq_raw", seed=3, iq_duration_s=0.02, receivers=RECEIVERS)
-        wide = create_dataset("iq", SAMPLES, folder, **common).path
-        compact = create_dataset("iq16", SAMPLES, folder, iq_storage="int16", **common).path
-        features = create_dataset("features", 50, folder, seed=3).path
+def made(module_folder) -> Datasets:
+    """Two small IQ datasets, one per storage, and a feature dataset, made once."""
+    folder = module_folder
+    common = dict(dataset_type="iq_raw", seed=3, iq_duration_s=0.02, receivers=RECEIVERS)
+    wide = create_dataset("iq", SAMPLES, folder, **common).path
+    compact = create_dataset("iq16", SAMPLES, folder, iq_storage="int16", **common).path
+    features = create_dataset("features", 50, folder, seed=3).path
     return Datasets(folder, wide, compact, features)
 
 

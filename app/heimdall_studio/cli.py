@@ -46,6 +46,7 @@ from .core.tools.export import EXPORT_FORMATS
 from .logs import configure_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+INFO_LABEL_WIDTH = 17  # info's labels: the longest parameter key, iq_sample_rate_hz
 BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError,
                     PathError, TerrainError)
 log = logging.getLogger("heimdall_studio")
@@ -444,11 +445,12 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
             "history": [row.to_dict() for row in header.history]}, indent=2))
         return EXIT_OK
     c = header.config
+    width = INFO_LABEL_WIDTH
     print(f"{c.name}  ({header.path})")
-    print(f"  samples       {header.num_samples:,}")
-    print(f"  created       {header.created_utc}  (app {header.app_version}, "
+    print(f"  {'samples':<{width}} {header.num_samples:,}")
+    print(f"  {'created':<{width}} {header.created_utc}  (app {header.app_version}, "
           f"generator {header.generator_version})")
-    print(f"  size          {format_size(header.size_bytes)}")
+    print(f"  {'size':<{width}} {format_size(header.size_bytes)}")
     # what the dataset's generator version draws with, and nothing it does not read
     version = header.generator_version
     iq = "iq" in header.fields
@@ -458,26 +460,26 @@ def _info(args: argparse.Namespace, workspace: str | None) -> int:
             shown = {"max_gdop": "inf (no limit)" if value is None else value,
                      "tx_power_dbm": c.tx_power_text,
                      "modulation": checks.mix_text(c.modulation)}.get(key, value)
-            print(f"  {key:<13} {shown}")
+            print(f"  {key:<{width}} {shown}")
     if iq:
-        print(f"  iq records    {len(c.receivers)} x {c.iq_length:,} complex values per "
+        print(f"  {'iq records':<{width}} {len(c.receivers)} x {c.iq_length:,} complex values per "
               f"sample ({c.iq_storage}, {format_size(c.iq_bytes_per_sample)})")
     m = c.measurement
     if any(p.read_by(version) for p in MEASUREMENT_PARAMS):
-        print("  measurement   " + ", ".join(
+        print(f"  {'measurement':<{width}} " + ", ".join(
             f"{k}={checks.mix_text(m.tx_antennas) if k == 'tx_antennas' else v}"
             for k, v in m.to_dict().items()))
-    print("  propagation   " + ", ".join(
+    print(f"  {'propagation':<{width}} " + ", ".join(
         f"{k}={v}" for k, v in c.propagation.to_dict().items()
         if k != "terrain" and BY_PATH[f"propagation.{k}"].read_by(version)))
     terrain = c.propagation.terrain
     grid = (f", {terrain.step_deg * 3600:g} arc-second grid, sha256 {terrain.sha256[:12]}..."
             if terrain.sha256 else "")
-    print(f"  terrain       {terrain.source}"
+    print(f"  {'terrain':<{width}} {terrain.source}"
           + (f" ({terrain.tiles_dir})" if terrain.tiles_dir else "")
           + f", k={terrain.k_factor:g}, shadowing decorrelation "
             f"{terrain.shadowing_decorrelation_m:g} m{grid}")
-    print(f"  receivers     {len(c.receivers)}")
+    print(f"  {'receivers':<{width}} {len(c.receivers)}")
     network = BY_PATH["receivers[].timing"].read_by(version)
     for r in c.receivers:
         extra = ""

@@ -33,7 +33,7 @@ def test_create_info_list_verify(run, workspace):
     assert info["config"]["min_receivers"] == 4 and info["config"]["seed"] == 5
     assert info["history"][0]["kind"] == "create"
     code, out, _ = run("info", "vhf")
-    assert code == 0 and "Milano - Baggio" in out and "min_receivers 4" in out
+    assert code == 0 and "Milano - Baggio" in out and "min_receivers     4" in out
     code, out, _ = run("list", "--json")
     [entry] = json.loads(out)
     assert entry["status"] == "ok" and entry["num_samples"] == 300
@@ -138,7 +138,7 @@ def test_sizes_are_shown_in_binary_units(run):
     size = format_size(json.loads(out)["size_bytes"])
     assert size.endswith(("KiB", "MiB"))
     code, out, _ = run("info", "sized")
-    assert code == 0 and f"size          {size}" in out
+    assert code == 0 and f"size              {size}" in out
     code, out, _ = run("list")
     assert code == 0 and size in out and " MB" not in out
 
@@ -157,7 +157,7 @@ def test_create_chooses_the_terrain_and_info_shows_it(run, workspace, tmp_path):
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2 and "Aquila di Giaveno" in warnings[0]
     code, out, _ = run("info", "alps")
-    assert "terrain       builtin, k=1.33333" in out and "30 arc-second grid" in out
+    assert "terrain           builtin, k=1.33333" in out and "30 arc-second grid" in out
     assert "mast 10 m" in out
     for args, message in ((["--terrain", str(tmp_path / "nowhere")], "not a folder of tiles"),
                           (["--k-factor", "0.1"], "k_factor = 0.1"),
@@ -250,6 +250,6 @@ def test_info_shows_what_the_datasets_generator_version_reads(run, workspace):
                        "--tx-power-dbm", "30:45")
     assert code == 0, err
     code, out, _ = run("info", "new")
-    assert "measurement   tx_antennas=whip:0.5" in out and "timing none  cal " in out
-    assert "max_gdop      inf (no limit)" in out and "tx_power_dbm  30 to 45 dBm" in out
+    assert "measurement       tx_antennas=whip:0.5" in out and "timing none  cal " in out
+    assert "max_gdop          inf (no limit)" in out and "tx_power_dbm      30 to 45 dBm" in out
     assert "max_freq_offset_hz" not in out

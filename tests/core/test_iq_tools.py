@@ -250,9 +250,9 @@ def test_cli_creates_shows_exports_and_verifies_an_iq_dataset(run, workspace):
     assert config["modulation"] == {"nfm_voice": 0.75, "cw": 0.25}
     code, out, _ = run("info", "rec")
     assert code == 0
-    assert "iq_sample_rate_hz 40000.0" in out and "iq_storage    int16" in out
-    assert "modulation    nfm_voice:0.75,cw:0.25" in out
-    assert "iq records    7 x 400 complex values per sample (int16, 11.0 KiB)" in out
+    assert "iq_sample_rate_hz 40000.0" in out and "iq_storage        int16" in out
+    assert "modulation        nfm_voice:0.75,cw:0.25" in out
+    assert "iq records        7 x 400 complex values per sample (int16, 11.0 KiB)" in out
     code, _, err = run("export", "rec", "--format", "csv")
     assert code == 2 and "allowed npz" in err and "Traceback" not in err
     code, out, err = run("export", "rec", "--format", "npz", "--start", "5", "--stop", "9")

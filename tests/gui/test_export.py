@@ -209,3 +209,16 @@ def test_added_extension_asks_before_replacing(qtbot, monkeypatch, tmp_path):
     asked = []
     assert choose_export(None, entry, lambda t, text: asked.append(text) or False) is None
     assert asked and "a.npz" in asked[0]
+
+
+def test_an_iq_dataset_is_offered_npz_only(qtbot, monkeypatch, tmp_path):
+    path = api.create_dataset("records", 3, tmp_path, dataset_type="iq_raw", seed=1,
+                              iq_duration_s=0.0052).path
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda *a: asked.append(a) or (str(tmp_path / "out.csv"), CSV_FILTER)))
+    entry = DatasetEntry(path, header=api.dataset_header(path))
+    request = choose_export(None, entry, lambda title, text: True)
+    assert asked[0][2].endswith("records.npz") and asked[0][3] == NPZ_FILTER
+    # a typed extension of a format the dataset does not export to gets the one it does
+    assert request.fmt == "npz" and request.target == tmp_path / "out.csv.npz"

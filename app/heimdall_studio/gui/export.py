@@ -20,7 +20,7 @@ from superqt.utils._qthreading import WorkerBaseSignals  # what SignalsClass ext
 
 from ..core.api import DatasetEntry
 from ..core.errors import HeimdallError
-from ..core.tools.export import export_dataset
+from ..core.tools.export import export_dataset, export_formats
 
 FORMAT_FILTERS = {"csv": "CSV table (*.csv)", "npz": "NumPy arrays (*.npz)"}  # EXPORT_FORMATS
 
@@ -42,20 +42,24 @@ def choose_export(parent: QWidget, entry: DatasetEntry,
                   confirm: Callable[[str, str], bool]) -> ExportRequest | None:
     """Ask for the format and the file; None if the user cancels.
 
-    A typed extension of a known format wins over the selected filter. When the extension
+    Only the formats the dataset exports to are offered (an IQ dataset's: NPZ). A typed
+    extension of one of them wins over the selected filter. When the extension
     has to be added, the dialog has not asked about replacing that file, so `confirm` does.
     """
-    filters = list(FORMAT_FILTERS.values())
+    offered = {f: FORMAT_FILTERS[f] for f in
+               (export_formats(entry.header) if entry.header else FORMAT_FILTERS)}
+    first = next(iter(offered))
+    filters = list(offered.values())
     filename, chosen = QFileDialog.getSaveFileName(
-        parent, f"Export '{entry.name}'", str(entry.path.with_suffix(".csv")),
+        parent, f"Export '{entry.name}'", str(entry.path.with_suffix(f".{first}")),
         ";;".join(filters), filters[0])
     if not filename:
         return None
     target = Path(filename)
     typed = target.suffix.lower().lstrip(".")
-    if typed in FORMAT_FILTERS:
+    if typed in offered:
         return ExportRequest(entry.path, typed, target)
-    fmt = next((f for f, text in FORMAT_FILTERS.items() if text == chosen), "csv")
+    fmt = next((f for f, text in offered.items() if text == chosen), first)
     target = target.with_name(f"{target.name}.{fmt}")
     if target.exists() and not confirm("Replace file?",
                                        f"{target} already exists. Replace it?"):

@@ -52,6 +52,11 @@ def default_export_path(path: Path, fmt: str,
     return path.with_name(f"{path.stem}_{first}-{stop - 1}.{fmt}")
 
 
+def export_formats(header: DatasetHeader) -> tuple[str, ...]:
+    """The formats a dataset exports to: an IQ dataset's records fit no CSV row."""
+    return ("npz",) if "iq" in header.fields else EXPORT_FORMATS
+
+
 def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
                    progress: ExportProgress | None = None, start: int = 0,
                    stop: int | None = None) -> Path:
@@ -62,7 +67,7 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
     path = Path(path)
     header = read_header(path)
     config = header.config
-    if fmt == "csv" and "iq" in header.fields:
+    if fmt not in export_formats(header):
         raise ConfigError("format", fmt, "npz, which holds the records as an (n, receivers, "
                           "L) complex64 array", problem=(
                               f"cannot hold the IQ records of an {config.dataset_type} "

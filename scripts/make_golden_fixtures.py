@@ -49,10 +49,17 @@ _V4_RECEIVERS = [
     {"name": "Passo del Giovi", "lat": 44.561, "lon": 8.956, "alt_m": 480},
     {"name": "Genova", "lat": 44.395, "lon": 8.956, "alt_m": 100, "timing": "gps"},
     {"name": "Milano - Baggio", "lat": 45.478, "lon": 9.123, "alt_m": 120, "timing": "gps"}]
-VERSION_CONFIG = {4: {"tx_power_dbm": [30.0, 45.0], "receivers": _V4_RECEIVERS}}
+VERSION_CONFIG = {4: {"tx_power_dbm": [30.0, 45.0], "receivers": _V4_RECEIVERS},
+                  5: {"tx_power_dbm": [30.0, 45.0], "receivers": _V4_RECEIVERS}}
 # Further fixtures of a version, for code paths its main fixture does not take: version
-# 4's flat plane (terrain none) has a branch of its own. Files generator_v<N>_<variant>.
-VARIANTS = {4: {"none": {"propagation": {"terrain": {"source": "none"}}}}}
+# 4's flat plane (terrain none) has a branch of its own; version 5's IQ records, short
+# ones (1.7 kB a receiver) so that the file stays small. Files generator_v<N>_<variant>.
+VARIANTS = {4: {"none": {"propagation": {"terrain": {"source": "none"}}}},
+            5: {"iq": {"dataset_type": "iq_raw", "iq_sample_rate_hz": 30_000.0,
+                       "iq_duration_s": 0.0072, "chunk_size": 64}}}
+# Samples of a variant's fixture, and of its expansion, where not NUM_SAMPLES and
+# EXPAND_BY: 2 chunks of 64 and 22 of a third, expanded to 5 chunks and 30 of a sixth.
+VARIANT_COUNTS = {(5, "iq"): (150, 200)}
 # Every field gzipped: the file stays small (the other policies leave whole storage
 # chunks of 32,768 rows uncompressed).
 COMPRESSION = "full"
@@ -96,10 +103,11 @@ def make_fixture(version: int, variant: str, commit: str, out: Path) -> None:
               **VARIANTS.get(version, {}).get(variant, {})}
     config = api.make_config(f"golden_v{version}", **params)
     h5_path, json_path = fixture_paths(out, version, variant)
+    num_samples, expand_by = VARIANT_COUNTS.get((version, variant), (NUM_SAMPLES, EXPAND_BY))
     with tempfile.TemporaryDirectory() as tmp:
-        small = api.create_dataset(config, NUM_SAMPLES, Path(tmp) / "small",
+        small = api.create_dataset(config, num_samples, Path(tmp) / "small",
                                    compression=COMPRESSION).path
-        whole = api.create_dataset(config, NUM_SAMPLES + EXPAND_BY, Path(tmp) / "whole",
+        whole = api.create_dataset(config, num_samples + expand_by, Path(tmp) / "whole",
                                    compression=COMPRESSION).path
         arrays = api.load_dataset(whole).arrays
         out.mkdir(parents=True, exist_ok=True)
@@ -111,8 +119,8 @@ def make_fixture(version: int, variant: str, commit: str, out: Path) -> None:
                       "script": "scripts/make_golden_fixtures.py"},
         "config": params,
         "compression": COMPRESSION,
-        "num_samples": NUM_SAMPLES,
-        "expand_by": EXPAND_BY,
+        "num_samples": num_samples,
+        "expand_by": expand_by,
         "hash": "sha256 of each field of create(num_samples + expand_by): C order, "
                 "little-endian, stored dtype",
         "fields": {name: {"shape": list(a.shape), "dtype": a.dtype.str,

@@ -88,9 +88,9 @@ def check_sample_count(num_samples: Any) -> int:
 
 def check_room(config: DatasetConfig, num_samples: int, folder: Path) -> None:
     """ConfigError, before anything is written, if the IQ records of `num_samples`
-    samples cannot fit on the disk of `folder` (the nearest existing one). The records
-    are never compressed, so their size is known; the other fields are small, and
-    each block reserves its own room as it commits (`writer`)."""
+    samples cannot fit on the disk of `folder` (the nearest existing one). Records are
+    noise-like and barely compress, so their raw size is what they need; the other
+    fields are small, and each block reserves its own room as it commits (`writer`)."""
     needed = num_samples * config.iq_bytes_per_sample
     if not needed:
         return

@@ -1,6 +1,6 @@
 """IQ waveforms and the channel (core/sampling/iq_signals.py) against independent
-computations: power, FM deviation, modulation content, fractional delay by an FFT phase
-ramp, frequency offset."""
+computations: power, FM deviation, modulation content, FSK shaping, fractional delay by
+an FFT phase ramp, frequency offset, noise."""
 
 import numpy as np
 import pytest
@@ -24,7 +24,8 @@ def instantaneous_hz(x):
 @pytest.mark.parametrize("code", range(len(iq.MODULATIONS)))
 def test_every_waveform_has_unit_power_and_fits_the_channel(code):
     x = emitted(code)
-    assert np.mean(np.abs(x) ** 2) == pytest.approx(1.0, rel=1e-9)
+    # the waveform is float32, as the records are: each value rounded to 6e-8
+    assert np.mean(np.abs(x) ** 2) == pytest.approx(1.0, rel=1e-6)
     spectrum = np.abs(np.fft.fft(x)) ** 2
     f = np.fft.fftfreq(N, 1 / FS)
     assert spectrum[np.abs(f) < 6250].sum() / spectrum.sum() > 0.99  # 12.5 kHz channel
@@ -59,18 +60,37 @@ def test_dtmf_digits_are_two_keypad_tones():
         assert np.abs(silence).max() < 1.0  # no tone between digits
 
 
-def test_four_level_fsk_holds_its_four_deviations_for_a_symbol_each():
-    f = instantaneous_hz(emitted(iq.FSK4, key=3))
-    levels = iq.FSK4_DEVIATIONS_HZ
-    nearest = levels[np.argmin(np.abs(f[:, None] - levels[None, :]), axis=1)]
-    assert np.abs(f - nearest).max() < 1.0
+@pytest.mark.parametrize(("code", "baud", "levels"), [
+    (iq.FSK2, iq.FSK2_BAUD, np.array([-iq.FSK2_DEVIATION_HZ, iq.FSK2_DEVIATION_HZ])),
+    (iq.FSK4, iq.FSK4_BAUD, iq.FSK4_DEVIATIONS_HZ),
+])
+def test_fsk_holds_its_levels_at_symbol_centres_and_moves_smoothly(code, baud, levels):
+    f = instantaneous_hz(emitted(code, key=3))  # f[i]: the mean frequency over [i, i + 1]
+    per_symbol = FS / baud
+    centres = (np.arange(int(N / per_symbol) - 1) + 0.5) * per_symbol
+    at_centre = f[np.round(centres - 0.5).astype(int)]
+    nearest = levels[np.argmin(np.abs(at_centre[:, None] - levels[None, :]), axis=1)]
+    # The frequency is flat at a symbol's centre: a sample's mean frequency next to it
+    # differs by at most (1 - cos(pi / 10.4)) / 2 of the step to a neighbour (89 Hz for
+    # 4-FSK's largest), a tenth of the spacing of the levels.
+    assert np.abs(at_centre - nearest).max() < 0.1 * np.diff(levels).min()
     counts = np.array([(nearest == level).mean() for level in levels])
-    assert (np.abs(counts - 0.25) < 0.06).all()
-    changes = np.flatnonzero(np.diff(nearest)) + 1
-    per_symbol = FS / iq.FSK4_BAUD
-    # changes fall on symbol boundaries only
-    phase = (changes / per_symbol) % 1.0
-    assert (np.minimum(phase, 1 - phase) * per_symbol < 1.01).all()
+    assert (np.abs(counts - 1 / len(levels)) < 0.06).all()
+    # shaped pulses: no jump (a rectangular pulse steps by up to the whole span at once)
+    span = levels.max() - levels.min()
+    assert np.abs(np.diff(f)).max() < 0.2 * span
+    assert np.abs(f).max() < levels.max() + 1.0  # no overshoot
+
+
+@pytest.mark.parametrize(("code", "most_db"), [(iq.FSK2, -90.0), (iq.FSK4, -75.0)])
+def test_shaped_fsk_emits_little_far_from_the_carrier(code, most_db):
+    # the outer bins an SNR estimate reads its noise from (beyond 15.6 kHz at 50 kHz):
+    # rectangular pulses put -46 dB (2-FSK) and -37 dB (4-FSK) there
+    for key in range(3):
+        x = emitted(code, key=key)
+        spectrum = np.abs(np.fft.fft(x * np.hanning(N))) ** 2
+        f = np.fft.fftfreq(N, 1 / FS)
+        assert 10 * np.log10(spectrum[np.abs(f) > 15_625].sum() / spectrum.sum()) < most_db
 
 
 def test_voice_audio_is_speech_band_with_a_pitch():
@@ -87,9 +107,11 @@ def test_voice_audio_is_speech_band_with_a_pitch():
 
 def test_cw_is_keyed_on_and_off():
     envelope = np.abs(emitted(iq.CW, key=5, n=100_000))
-    keyed = envelope > 0.5 * envelope.max()
+    peak = envelope.max()
+    keyed = envelope > 0.5 * peak
     assert 0.2 < keyed.mean() < 0.8
-    assert (envelope[~keyed] < 0.5 * envelope.max()).all()
+    # on or off but for the 5 ms raised-cosine edges
+    assert np.mean((envelope > 0.1 * peak) & (envelope < 0.9 * peak)) < 0.1
     assert np.count_nonzero(np.diff(keyed.astype(int)) == 1) >= 4  # several elements
 
 
@@ -99,12 +121,12 @@ def _delayed_by_fft(x, delay_samples):
     return np.fft.ifft(np.fft.fft(x) * np.exp(-2j * np.pi * f * delay_samples))
 
 
-@pytest.mark.parametrize("code", [iq.NFM_VOICE, iq.AM_VOICE, iq.NFM_TONE])
+@pytest.mark.parametrize("code", [iq.NFM_VOICE, iq.AM_VOICE, iq.NFM_TONE, iq.FSK2, iq.FSK4])
 @pytest.mark.parametrize("delay_samples", [0.0, 3.25, 17.6, 43.9])
 def test_fractional_delay_matches_an_fft_phase_ramp(delay_samples, code):
-    # (FSK's phase has corners whose spectrum reaches the Nyquist frequency: no short
-    # interpolator follows those, and the match stops near -56 dB for 2-FSK, -47 dB for
-    # 4-FSK)
+    # Measured: -80 dB for voice and AM, -84 dB for the tone, -81 dB for the shaped FSK
+    # (rectangular FSK pulses put power up to the Nyquist frequency, where no short
+    # interpolator follows: -56 and -47 dB). -70 dB leaves room for other keys.
     m = 4 * N
     s = emitted(code, key=9, n=m)
     start = 0.3 * m / FS  # a record well inside the emitted waveform
@@ -113,7 +135,7 @@ def test_fractional_delay_matches_an_fft_phase_ramp(delay_samples, code):
                out)
     reference = _delayed_by_fft(s, delay_samples)[round(start * FS):][:N]
     error = np.mean(np.abs(out - reference) ** 2) / np.mean(np.abs(reference) ** 2)
-    assert 10 * np.log10(error) < -60
+    assert 10 * np.log10(error) < -70
 
 
 def test_received_power_offset_and_multipath_add_up():
@@ -140,3 +162,11 @@ def test_noise_has_the_asked_power_and_is_white():
     assert np.var(x.real) == pytest.approx(np.var(x.imag), rel=0.02)
     lag1 = np.mean(x[1:] * np.conj(x[:-1])) / 3.0
     assert abs(lag1) < 0.01
+    # a sample's two parts come from one draw's two halves: independent normals
+    assert abs(np.corrcoef(x.real, x.imag)[0, 1]) < 0.01
+    parts = np.concatenate([x.real, x.imag]) / np.sqrt(1.5)
+    assert np.mean(parts**4) == pytest.approx(3.0, abs=0.05)
+    # the ziggurat's slow paths (about 1 % of draws): its wedges, and the tail beyond
+    # r = 3.654, 2 (1 - Phi(r)) = 2.58e-4 of the values (103 expected, sd 10)
+    assert np.mean(np.abs(parts) > 3.0) == pytest.approx(2.70e-3, rel=0.1)
+    assert np.count_nonzero(np.abs(parts) > 3.654) == pytest.approx(103, abs=35)

@@ -31,15 +31,19 @@ receiver would: see `iq_estimators`.
 from __future__ import annotations
 
 import math
+import mmap
+import sys
+import threading
 
 import numpy as np
 from numba import njit, prange
 
 from ..config.geo import EARTH_RADIUS_KM, training_box
 from ..config.model import DatasetConfig
+from ..config.network import resolve_receivers
 from ..config.params import MODULATIONS
 from . import iq_estimators
-from .iq_signals import SINC_HALF, add_noise, emit, receive
+from .iq_signals import SINC_HALF, _peak, add_noise_parts, emit_parts, receive_parts
 from .kernel_v4 import NS_PER_KM
 from .rng import candidate_key, normal, stream_key, uniform
 
@@ -144,9 +148,11 @@ def _taps(key, first_draw, los, k_factor, spread_s, delays, gains):
 def draw_records(keys, index_in_chunk, mix, fs, lead_s, lag_s, emitted_length, freq_hz,
                  bandwidth_hz, k_1km, flat, nlos_s, rx_ppm, link_snr, noise_floor,
                  arrival_ns, los, dist, tx_offset, modulation_out, out):
-    """Fill `out` (n, R, L) complex64 with each sample's records and `modulation_out`
-    with its modulation code (module docstring)."""
-    n, n_rx, length = out.shape
+    """Fill `out` (n, R, 2 L) float32 with each sample's records, real and imaginary
+    parts interleaved (a complex64 array's view), and `modulation_out` with its
+    modulation code (module docstring)."""
+    n, n_rx, pairs = out.shape
+    length = pairs // 2
     noise_gain = fs / bandwidth_hz
     for i in prange(n):
         wave_key = candidate_key(keys[i, 0], keys[i, 1], 2 * index_in_chunk[i])
@@ -156,9 +162,11 @@ def draw_records(keys, index_in_chunk, mix, fs, lead_s, lag_s, emitted_length, f
         while code < mix.shape[0] - 1 and pick >= mix[code]:
             code += 1
         modulation_out[i] = code
-        emitted = np.empty(emitted_length, np.complex128)
-        emit(wave_key, code, fs, emitted)
-        record = np.empty(length, np.complex128)
+        emitted_re = np.empty(emitted_length, np.float32)
+        emitted_im = np.empty(emitted_length, np.float32)
+        emit_parts(wave_key, code, fs, emitted_re, emitted_im)
+        record_re = np.empty(length, np.float32)
+        record_im = np.empty(length, np.float32)
         delays = np.empty(TAPS)
         gains = np.empty(TAPS, np.complex128)
         for r in range(n_rx):
@@ -172,43 +180,84 @@ def draw_records(keys, index_in_chunk, mix, fs, lead_s, lag_s, emitted_length, f
             offset = tx_offset[i] - 1e-6 * freq_hz * rx_ppm[r]
             floor_mw = 10.0 ** (0.1 * noise_floor[i, r])
             amplitude = math.sqrt(floor_mw * 10.0 ** (0.1 * link_snr[i, r]))
-            record[:] = 0.0
-            receive(emitted, fs, lead_s, delays, gains, offset, amplitude, record)
+            record_re[:] = 0.0
+            record_im[:] = 0.0
+            receive_parts(emitted_re, emitted_im, fs, lead_s, delays, gains, offset,
+                          amplitude, record_re, record_im)
             noise_key = candidate_key(channel_key, wave_key, r)
-            add_noise(noise_key, 0, floor_mw * noise_gain, record)
+            add_noise_parts(noise_key, 0, floor_mw * noise_gain, record_re, record_im)
+            row = out[i, r]
             for t in range(length):
-                out[i, r, t] = record[t]
+                row[2 * t] = record_re[t]
+                row[2 * t + 1] = record_im[t]
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def quantize(records, pairs, scales):
     """int16 pairs and a scale per record: `records ~ scale * (re + j im)`, the record's
-    largest component at full scale."""
+    largest component at full scale. `records` (n, R, 2 L) float32 and `pairs` (n, R,
+    2 L) int16 hold the real and imaginary parts interleaved."""
     n, n_rx, length = records.shape
-    for i in prange(n):
-        for r in range(n_rx):
-            peak = 0.0
-            for t in range(length):
-                peak = max(peak, abs(records[i, r, t].real), abs(records[i, r, t].imag))
-            scale = peak / 32767.0 if peak > 0.0 else 1.0
-            scales[i, r] = scale
-            inverse = 1.0 / scale
-            for t in range(length):
-                pairs[i, r, t, 0] = np.int16(round(records[i, r, t].real * inverse))
-                pairs[i, r, t, 1] = np.int16(round(records[i, r, t].imag * inverse))
+    for item in prange(n * n_rx):
+        i = item // n_rx
+        r = item % n_rx
+        x = records[i, r]
+        y = pairs[i, r]
+        peak = _peak(x)
+        scale = peak / 32767.0 if peak > 0.0 else 1.0
+        scales[i, r] = scale
+        inverse = np.float32(1.0 / scale)
+        for t in range(length):
+            y[t] = np.int16(math.floor(x[t] * inverse + np.float32(0.5)))
+
+
+class _Buffers:
+    """Arrays for the records of successive blocks, reused once nothing but this pool
+    holds them (the block that used one is written and dropped).
+
+    A fresh array's pages each cost a fault when first written, and with the writer
+    busy beside it, faulting in a block's records costs about a quarter of computing
+    them; the threads of a parallel kernel faulting pages in together cost several times
+    more still. A reused array has its pages already. At most KEEP arrays are kept,
+    the oldest dropped first."""
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self._arrays: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def get(self, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        with self._lock:
+            for array in self._arrays:
+                # held only by the list, this loop and getrefcount's argument
+                if (array.shape == shape and array.dtype == dtype
+                        and sys.getrefcount(array) <= 3):
+                    return array
+            array = np.empty(shape, dtype)
+            array.reshape(-1).view(np.uint8)[::mmap.PAGESIZE] = 0  # fault in here, at once
+            self._arrays.append(array)
+            if len(self._arrays) > self.KEEP:
+                self._arrays.pop(0)
+            return array
+
+
+_BUFFERS = _Buffers()
 
 
 def synthesize(config: DatasetConfig, plan: RecordPlan, first: int,
                a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The IQ fields of the samples [first, first + n) whose stored fields are `a`:
-    modulation, records (as the config stores them) and the estimates."""
+    modulation, records (as the config stores them) and the estimates. Receivers whose
+    oscillator error is not set get it drawn first, as the kernel draws it."""
+    config = resolve_receivers(config)
     n = len(a["tx_lat"])
     n_rx = len(config.receivers)
     m = config.measurement
     prop = config.propagation
     weights = dict(config.modulation)
     mix = np.cumsum([weights.get(kind, 0.0) for kind in MODULATIONS])
-    records = np.empty((n, n_rx, plan.length), np.complex64)
+    records = _BUFFERS.get((n, n_rx, plan.length), np.complex64)
     modulation = np.empty(n, np.uint8)
     draw_records(
         sample_keys(config, first, n),
@@ -218,17 +267,18 @@ def synthesize(config: DatasetConfig, plan: RecordPlan, first: int,
         prop.terrain.source == "none", m.nlos_delay_us * 1e-6,
         np.array([r.oscillator_ppm for r in config.receivers], dtype=np.float64),
         a["link_snr_db"], a["noise_floor_dbm"], a["arrival_ns"], a["line_of_sight"],
-        a["distance_km"], a["tx_freq_offset_hz"], modulation, records)
+        a["distance_km"], a["tx_freq_offset_hz"], modulation, records.view(np.float32))
     timed = np.array([r.timing != "none" for r in config.receivers])
     snr, offset, toa = iq_estimators.estimate_block(
         records, plan.fs, config.bandwidth_hz, a["signal_present"], timed, a["toa_ns"],
         plan.max_lag)
-    out = {"modulation": modulation, "estimated_snr_db": snr,
-           "estimated_freq_offset_hz": offset, "estimated_toa_ns": toa}
+    out: dict[str, np.ndarray] = {
+        "modulation": modulation, "estimated_snr_db": snr, "estimated_freq_offset_hz": offset,
+        "estimated_toa_ns": toa}
     if config.iq_storage == "int16":
-        pairs = np.empty((n, n_rx, plan.length, 2), np.int16)
+        pairs = _BUFFERS.get((n, n_rx, plan.length, 2), np.int16)
         scales = np.empty((n, n_rx), np.float32)
-        quantize(records, pairs, scales)
+        quantize(records.view(np.float32), pairs.reshape(n, n_rx, 2 * plan.length), scales)
         from ..config.fields import IQ_INT16
         out["iq"] = pairs.view(IQ_INT16)[..., 0]
         out["iq_scale"] = scales

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # before the ziggurat kernel (770ea40); 2: the tree these fixtures were first made from;
 # 3: the first tree that drew over terrain.
 # 4: the first tree that drew the measurements, with its flat-plane variant.
-VERSION_COMMITS = {1: "770ea40^", 2: "429c595", 3: "d988cf1", 4: "9909475"}
+# 5: the first tree that drew IQ records, with its IQ variant.
+VERSION_COMMITS = {1: "770ea40^", 2: "429c595", 3: "d988cf1", 4: "9909475", 5: "d33049c"}
 NUM_SAMPLES = 1200  # 4 chunks of 256 and 176 of a fifth
 EXPAND_BY = 900  # to 2100: 8 chunks and 52 of a ninth
 CONFIG = {"seed": 20260513, "chunk_size": 256}  # the other parameters: defaults
@@ -53,13 +54,13 @@ VERSION_CONFIG = {4: {"tx_power_dbm": [30.0, 45.0], "receivers": _V4_RECEIVERS},
                   5: {"tx_power_dbm": [30.0, 45.0], "receivers": _V4_RECEIVERS}}
 # Further fixtures of a version, for code paths its main fixture does not take: version
 # 4's flat plane (terrain none) has a branch of its own; version 5's IQ records, short
-# ones (1.7 kB a receiver) so that the file stays small. Files generator_v<N>_<variant>.
+# ones (2 kB a receiver) so that the file stays small. Files generator_v<N>_<variant>.
 VARIANTS = {4: {"none": {"propagation": {"terrain": {"source": "none"}}}},
             5: {"iq": {"dataset_type": "iq_raw", "iq_sample_rate_hz": 30_000.0,
-                       "iq_duration_s": 0.0072, "chunk_size": 64}}}
+                       "iq_duration_s": 0.0086, "chunk_size": 64}}}
 # Samples of a variant's fixture, and of its expansion, where not NUM_SAMPLES and
-# EXPAND_BY: 2 chunks of 64 and 22 of a third, expanded to 5 chunks and 30 of a sixth.
-VARIANT_COUNTS = {(5, "iq"): (150, 200)}
+# EXPAND_BY: a chunk of 64 and 36 of a second, expanded to 3 chunks and 8 of a fourth.
+VARIANT_COUNTS = {(5, "iq"): (100, 100)}
 # Every field gzipped: the file stays small (the other policies leave whole storage
 # chunks of 32,768 rows uncompressed).
 COMPRESSION = "full"

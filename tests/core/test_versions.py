@@ -49,7 +49,9 @@ def assert_samples_are(path, record):
     """The file holds exactly the samples of create(num_samples + expand_by)."""
     data = api.load_dataset(path)
     assert data.num_samples == record["num_samples"] + record["expand_by"]
-    assert set(data.arrays) == set(sample_fields(record["generator_version"])) == set(
+    config = data.config
+    assert set(data.arrays) == set(sample_fields(
+        record["generator_version"], config.dataset_type, config.iq_storage)) == set(
         record["fields"])
     differ = [name for name, want in record["fields"].items()
               if list(data[name].shape) != want["shape"] or data[name].dtype.str != want["dtype"]
@@ -80,8 +82,9 @@ def test_every_version_has_a_kernel_and_a_fixture():
         assert callable(kernel.kernel_inputs) and callable(kernel.fill_block)
         path, record = golden(number)
         # fixtures stay small (version 3 files hold their elevation grid: about 150 KB;
-        # version 4's arrival times, float64 noise, take most of its 420 KB)
-        assert path.stat().st_size < 500_000
+        # version 4's arrival times, float64 noise, take most of its 420 KB, and version
+        # 5 adds each link's arrival, 510 KB)
+        assert path.stat().st_size < 600_000
         size = record["config"]["chunk_size"]  # both counts end mid-chunk
         assert record["num_samples"] % size and (record["num_samples"] + record["expand_by"]) % size
 
@@ -106,11 +109,16 @@ def test_expansion_continues_the_generator_that_drew_the_file(workspace, version
     assert verify_dataset(path).ok  # history, checksums and statistics of both runs
 
 
-@pytest.mark.parametrize("version, variant", [(4, "none")])
+@pytest.mark.parametrize("version, variant", [(4, "none"), (5, "iq")])
 def test_expansion_continues_every_branch_of_a_version(workspace, version, variant):
-    # version 4 draws the flat plane (terrain none) in a branch of its own
+    # version 4 draws the flat plane (terrain none) in a branch of its own; version 5's
+    # IQ records are drawn after the kernel, from the stored rows
     path, record = copy_fixture(version, workspace, variant)
-    assert api.dataset_header(path).config.propagation.terrain.source == variant
+    config = api.dataset_header(path).config
+    if variant == "iq":
+        assert config.dataset_type == "iq_raw" and "iq" in record["fields"]
+    else:
+        assert config.propagation.terrain.source == variant
     api.expand_dataset(path, record["expand_by"])
     assert_samples_are(path, record)
     assert verify_dataset(path).ok

@@ -71,7 +71,12 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    temp = Path(tempfile.mkdtemp(prefix="heimdall-shots-"))
+    with tempfile.TemporaryDirectory(prefix="heimdall-shots-", ignore_cleanup_errors=True) as temp:
+        return take_screenshots(Path(temp), args.out)
+
+
+def take_screenshots(temp: Path, out: Path) -> int:
+    """The screenshots, into `out`, from a workspace and settings made under `temp`."""
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(temp / "cfg"))
     app = QApplication(sys.argv[:1])
     app.setOrganizationName("Heimdall Studio")
@@ -95,26 +100,26 @@ def main() -> int:
     wait_until(lambda: job.done >= 1_000_000, timeout_s=120)
     window.job_panel.redraw()
     settle(150)
-    save(window, args.out / "screenshot-main.png")
+    save(window, out / "screenshot-main.png")
     window.jobs.cancel(job)
     wait_until(lambda: not job.active)
 
     window.details.plot_tabs.setCurrentIndex(1)  # the map
     settle()
-    save(window, args.out / "screenshot-map.png")
+    save(window, out / "screenshot-map.png")
     window.details.plot_tabs.setCurrentIndex(0)
 
     dialog = window.expand_dataset()
     dialog.form.num_samples.setValue(500_000)
     settle()
-    save(dialog, args.out / "screenshot-expand.png")
+    save(dialog, out / "screenshot-expand.png")
     dialog.reject()
 
     new = window.new_dataset()
     new.form.name.setText("nw-italy-23cm")
     new.form.numbers["frequency_mhz"].setValue(1296.0)
     settle()
-    save(new, args.out / "screenshot-new.png")
+    save(new, out / "screenshot-new.png")
     new.reject()
 
     # A voice sample of the IQ dataset, on the receiver that hears it best.
@@ -130,7 +135,7 @@ def main() -> int:
     window.details.plot_tabs.setCurrentIndex(window.details.iq_tab)
     wait_until(lambda: view.sample is not None and view.sample.index == voice)
     settle()
-    save(window, args.out / "screenshot-iq.png")
+    save(window, out / "screenshot-iq.png")
 
     window.close()
     return 0

@@ -23,6 +23,7 @@ from .core.config import checks
 from .core.config.params import (
     BY_PATH,
     CONFIG_PARAMS,
+    IQ_ONLY_PATHS,
     MEASUREMENT_PARAMS,
     TERRAIN_PARAMS,
     TERRAIN_SOURCES,
@@ -72,7 +73,7 @@ TERRAIN_FLAGS = {p.cli_flag: p for p in TERRAIN_PARAMS}
 MEASUREMENT_FLAGS = {p.cli_flag: p for p in MEASUREMENT_PARAMS}
 NUM_SAMPLES, COMPRESSION = BY_PATH["num_samples"], BY_PATH["compression"]
 # What only an iq_raw dataset draws with: `info` shows them for IQ datasets alone
-IQ_KEYS = ("iq_sample_rate_hz", "modulation", "iq_storage")
+IQ_KEYS = tuple(path for path in IQ_ONLY_PATHS if "." not in path)  # the config's own
 
 
 def build_parser() -> argparse.ArgumentParser:

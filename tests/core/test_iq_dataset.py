@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -275,3 +276,62 @@ def test_a_killed_run_keeps_every_committed_record(tmp_path):
     _, fresh = read_samples(clean)
     for name in fresh:
         assert np.array_equal(stored[name], fresh[name], equal_nan=True), name
+
+
+def _impaired(*, phase_step=0.0, gain=1.0, phase=0.0, bits=0, x):
+    from heimdall_studio.core.sampling.iq_synthesis import impair
+
+    re, im = x.real.astype(np.float32), x.imag.astype(np.float32)
+    impair(np.uint64(77), phase_step, gain, phase, bits, re, im)
+    return re.astype(np.float64) + 1j * im
+
+
+def test_phase_noise_is_a_random_walk_of_the_linewidth():
+    step = math.sqrt(2 * math.pi * 5.0 / FS)  # 5 Hz linewidth
+    y = _impaired(phase_step=step, x=np.ones(100_000, complex))
+    increments = np.angle(y[1:] * np.conj(y[:-1]))
+    assert np.allclose(np.abs(y), 1.0, atol=1e-6)  # the phase only
+    assert abs(np.std(increments) / step - 1) < 0.02  # 1e5 draws: 0.2 % standard error
+    assert abs(np.mean(increments)) < 5 * step / math.sqrt(increments.size)
+
+
+def test_iq_imbalance_puts_the_closed_form_image_at_the_mirrored_frequency():
+    gain, phase = 10 ** (1.0 / 20), math.radians(5.0)
+    n = np.arange(10_000)
+    y = _impaired(gain=gain, phase=phase, x=np.exp(2j * np.pi * 1000 * n / FS))
+    spectrum = np.abs(np.fft.fft(y)) ** 2
+    bins = np.fft.fftfreq(n.size, 1 / FS)
+    image = spectrum[bins == -1000][0] / spectrum[bins == 1000][0]
+    closed = ((gain ** 2 - 2 * gain * math.cos(phase) + 1)
+              / (gain ** 2 + 2 * gain * math.cos(phase) + 1))
+    assert abs(10 * np.log10(image / closed)) < 0.01
+
+
+def test_the_adc_rounds_to_its_levels_with_uniform_error():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(200_000) + 1j * rng.standard_normal(200_000)
+    y = _impaired(bits=8, x=x)
+    full = 4.0 * math.sqrt(np.mean(np.abs(x.astype(np.complex64)) ** 2) / 2)
+    step = full / 128
+    levels = np.round(y.real / step)
+    assert np.allclose(levels * step, y.real, atol=1e-6 * full)
+    assert levels.min() >= -128 and levels.max() <= 127
+    inside = np.abs(x.real) < full * 0.99
+    error = (y.real - x.real)[inside]
+    assert abs(np.std(error) / (step / math.sqrt(12)) - 1) < 0.02
+    assert np.mean(~inside) < 1e-3  # clipping beyond 4 sigma
+
+
+def test_a_dataset_of_impaired_receivers_verifies(tmp_path):
+    impaired = {"rx_phase_noise_hz": 2.0, "rx_iq_gain_db": 0.5, "rx_iq_phase_deg": 2.0,
+                "rx_adc_bits": 10}
+    path = create_dataset("impaired", 60, tmp_path, **_small(measurement=impaired)).path
+    plain = create_dataset("plain", 60, tmp_path, **_small()).path
+    report = verify_dataset(path)
+    assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
+    _, a = read_samples(path)
+    _, b = read_samples(plain)
+    assert not np.array_equal(a["iq"], b["iq"])
+    for name in a:  # only the records, and what is estimated from them, differ
+        if name != "iq" and not name.startswith("estimated_"):
+            assert np.array_equal(a[name], b[name], equal_nan=True), name

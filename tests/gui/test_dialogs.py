@@ -28,13 +28,14 @@ from heimdall_studio.core.config.model import DatasetConfig
 from heimdall_studio.core.config.params import (
     BY_PATH,
     CONFIG_PARAMS,
+    IQ_ONLY_PATHS,
     MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
     RECEIVER_PARAMS,
     TERRAIN_PARAMS,
 )
 from heimdall_studio.core.config.units import format_size
-from heimdall_studio.gui.config_form import FORM_PARAMS, IQ_ONLY_PATHS
+from heimdall_studio.gui.config_form import FORM_PARAMS
 from heimdall_studio.gui.dialogs import (
     ExpandDatasetDialog,
     ExpandDatasetRequest,
@@ -364,6 +365,7 @@ def test_iq_fields_are_greyed_until_type_is_iq_raw(new_dialog):
     # The parameters whose help says they are the IQ datasets' are the ones greyed.
     assert set(IQ_ONLY_PATHS) == {p.path for p in FORM_PARAMS
                                   if p.help.startswith("IQ datasets:")}
+    assert len(IQ_ONLY_PATHS) == 8
     assert form.dataset_type.currentText() == "feature_based"
     for path in IQ_ONLY_PATHS:
         widget = new_dialog.findChild(QWidget, path)
@@ -441,7 +443,7 @@ def test_the_expand_dialog_shows_the_iq_parameters_inherited(qtbot, open_window,
     assert dialog.findChild(QDoubleSpinBox, "iq_duration_s").value() == 0.05
     assert dialog.findChild(QComboBox, "iq_storage").currentText() == "int16"
     assert dialog.findChild(QLineEdit, "modulation").text() == "cw:1"
-    for key in (*IQ_KEYS, "measurement.untimed_offset_ms"):
+    for key in (*IQ_KEYS, *IQ_ONLY_PATHS):
         widget = dialog.findChild(QWidget, key)
         assert not widget.isEnabled() and "inherited" in widget.toolTip().lower(), key
     # What the file will grow by, per sample as the file's own fields take.

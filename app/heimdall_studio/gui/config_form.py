@@ -51,6 +51,7 @@ from ..core.config.params import (
     BY_PATH,
     CONFIG_PARAMS,
     GROUPS,
+    IQ_ONLY_PATHS,
     MEASUREMENT_PARAMS,
     PROPAGATION_PARAMS,
     RECEIVER_PARAMS,
@@ -78,10 +79,6 @@ ADVANCED_GROUPS = ("propagation", "measurement", "advanced")
 # Box titles where GROUPS' would not read well: "Advanced" inside the Advanced part.
 FORM_TITLES = {**GROUPS, "advanced": "Random stream"}
 UNLIMITED_SUFFIX = ".unlimited"  # the "No limit" box of `path` is `path + UNLIMITED_SUFFIX`
-# What only an iq_raw dataset's records are drawn with (the parameters whose help begins
-# "IQ datasets:"); a feature dataset stores them but never reads them.
-IQ_ONLY_PATHS = ("iq_sample_rate_hz", "modulation", "iq_storage",
-                 "measurement.untimed_offset_ms")
 IQ_DATASET_TYPE = "iq_raw"
 IQ_ONLY_NOTE = ("Only iq_raw datasets record IQ, and only they use this: choose Type "
                 "iq_raw to set it")

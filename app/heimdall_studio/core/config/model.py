@@ -181,6 +181,10 @@ class MeasurementModel:
     ntp_clock_ms: float = 2.0
     nlos_delay_us: float = 0.4
     untimed_offset_ms: float = 20.0
+    rx_phase_noise_hz: float = 0.0
+    rx_iq_gain_db: float = 0.0
+    rx_iq_phase_deg: float = 0.0
+    rx_adc_bits: int = 0
 
     def __post_init__(self) -> None:
         check_params(self, MEASUREMENT_PARAMS)

@@ -107,6 +107,7 @@ class Param:
     decimals: int = 0  # digits the form shows of a float
     step: float = 1.0  # the form's spin-box step
     allow_inf: bool = False  # +inf is a value of its own ("no limit": max_gdop)
+    iq_only: bool = False  # read only when drawing an iq_raw dataset's records
     since: int = 1  # the first generator version that reads it
     until: int | None = None  # the last one, None while the current version does
 
@@ -234,11 +235,12 @@ def check_params(group: object, params: tuple[Param, ...]) -> None:
 def _float(key: str, default: float | None, unit: str, lo: float, hi: float, help: str,
            label: str, group: str, scope: str = "config", decimals: int = 1,
            step: float = 1.0, lo_open: bool = False, since: int = 1,
-           default_note: str = "", until: int | None = None) -> Param:
+           default_note: str = "", until: int | None = None,
+           iq_only: bool = False) -> Param:
     return Param(key, "float", default, unit, lo, hi, lo_open=lo_open, help=help,
                  label=label, group=group, scope=scope, decimals=decimals, step=step,
                  default_note=default_note or ("required" if default is None else ""),
-                 since=since, until=until)
+                 since=since, until=until, iq_only=iq_only)
 
 
 # In the order of DatasetConfig's fields, which is the order they are checked in.
@@ -280,17 +282,17 @@ CONFIG_PARAMS: tuple[Param, ...] = (
     _float("iq_sample_rate_hz", 50_000.0, "Hz", 0, 10e6, "IQ datasets: the complex "
            "sample rate of the recorded baseband, at least twice the noise bandwidth "
            "(from generator version 5)", "IQ sample rate", "signal", decimals=0,
-           step=5000, lo_open=True, since=5),
+           step=5000, lo_open=True, since=5, iq_only=True),
     Param("modulation", "mix", DEFAULT_MODULATIONS, help="IQ datasets: what the "
           "transmitters emit, drawn per sample with these weights: nfm_voice, nfm_tone, "
           "nfm_dtmf (narrow-band FM), am_voice, cw (keyed Morse), fsk2, fsk4",
-          label="Modulations", group="signal", since=5,
+          label="Modulations", group="signal", since=5, iq_only=True,
           valid="weights name:w[,name:w...] of " + ", ".join(MODULATIONS),
           rule=lambda value, where: check_mix(where, value, MODULATIONS)),
     Param("iq_storage", "choice", "complex64", choices=IQ_STORAGES, help="IQ datasets: "
           "complex64 (two f4 per value), or int16 pairs with a scale per record (half "
           "the size, quantization noise about 90 dB under the record's peak)",
-          label="IQ storage", group="signal", since=5),
+          label="IQ storage", group="signal", since=5, iq_only=True),
     Param("chunk_size", "int", DEFAULT_CHUNK_SIZE, "samples", 64, 1 << 20,
           help="Samples per random-stream chunk; part of what makes a dataset "
           "reproducible", label="Chunk size", group="advanced", step=1024),
@@ -398,7 +400,21 @@ MEASUREMENT_PARAMS: tuple[Param, ...] = (
     _float("untimed_offset_ms", 20.0, "ms", 0, 1000, "IQ datasets: an untimed "
            "receiver's record starts up to this before or after the others' (uniform), "
            "so its recording tells no arrival time", "Untimed record offset",
-           "measurement", "measurement", step=5, since=5),
+           "measurement", "measurement", step=5, since=5, iq_only=True),
+    _float("rx_phase_noise_hz", 0.0, "Hz", 0, 1000, "IQ datasets: the receivers' "
+           "oscillator phase noise, a random walk of this 3 dB linewidth (0: none)",
+           "RX phase noise", "measurement", "measurement", decimals=2, step=0.5, since=5,
+           iq_only=True),
+    _float("rx_iq_gain_db", 0.0, "dB", -3, 3, "IQ datasets: the receivers' IQ gain "
+           "imbalance, Q against I (0: none)", "RX IQ gain imbalance", "measurement",
+           "measurement", decimals=2, step=0.1, since=5, iq_only=True),
+    _float("rx_iq_phase_deg", 0.0, "degrees", -20, 20, "IQ datasets: the receivers' IQ "
+           "phase imbalance, from quadrature (0: none)", "RX IQ phase imbalance",
+           "measurement", "measurement", decimals=2, step=0.5, since=5, iq_only=True),
+    Param("rx_adc_bits", "int", 0, "bits", 0, 24, help="IQ datasets: the receivers' ADC, "
+          "its full scale set by an AGC 12 dB above each record's rms; values beyond "
+          "clip (0: ideal)", label="RX ADC bits", group="measurement",
+          scope="measurement", since=5, iq_only=True),
 )
 
 # The config's propagation.terrain group, as set by a user; the elevation grid's sha256,
@@ -431,6 +447,9 @@ RUN_PARAMS: tuple[Param, ...] = (
 ALL_PARAMS = (CONFIG_PARAMS + PROPAGATION_PARAMS + TERRAIN_PARAMS + MEASUREMENT_PARAMS
               + RECEIVER_PARAMS + RUN_PARAMS)
 BY_PATH: dict[str, Param] = {p.path: p for p in ALL_PARAMS}
+# What only an iq_raw dataset's records are drawn with: a feature dataset stores these
+# and never reads them.
+IQ_ONLY_PATHS = tuple(p.path for p in ALL_PARAMS if p.iq_only)
 
 
 def param(path: str) -> Param:

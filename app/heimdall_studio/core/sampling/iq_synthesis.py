@@ -22,7 +22,13 @@ feature dataset of the same config holds the same samples:
   - the received power of the link budget, `link_snr_db + noise_floor_dbm`, in the
     receiver's calibrated reading (mW: mean |x|^2);
   - white noise at the receiver's noise floor over the whole sample rate,
-    `noise_floor_dbm + 10 log10(iq_sample_rate_hz / bandwidth_hz)`.
+    `noise_floor_dbm + 10 log10(iq_sample_rate_hz / bandwidth_hz)`;
+  - then the receiver's own impairments, each off by default (the measurement group):
+    phase noise, a Wiener phase of `rx_phase_noise_hz` 3 dB linewidth; IQ imbalance,
+    Q' = g (Q cos p - I sin p) with g = `rx_iq_gain_db`, p = `rx_iq_phase_deg`
+    (an image at the mirrored frequency, (g^2 - 2 g cos p + 1) / (g^2 + 2 g cos p + 1)
+    of the power); an ADC of `rx_adc_bits` whose AGC sets its full scale 12 dB above the
+    record's rms (its quantization noise 6 dB a bit lower, its clipping rare).
 
 The estimates next to the records (`estimate_block`) are made from them alone, as a
 receiver would: see `iq_estimators`.
@@ -144,10 +150,47 @@ def _taps(key, first_draw, los, k_factor, spread_s, delays, gains):
     gains[0] = 1.0 - late
 
 
+# The ADC's full scale: this many times the record's rms (12 dB), set by its AGC
+ADC_HEADROOM = 4.0
+
+
+@njit(cache=True, nogil=True)
+def impair(key, phase_step, iq_gain, iq_phase, adc_bits, re, im):
+    """The receiver's own impairments, in place, each skipped when off (module
+    docstring): phase noise, a random walk of `phase_step` radians rms a sample; IQ
+    imbalance, Q' = g (Q cos p - I sin p); an ADC of `adc_bits` whose full scale an AGC
+    sets ADC_HEADROOM times above the record's rms, rounding and clipping."""
+    n = re.shape[0]
+    if phase_step > 0.0:
+        phase = 2.0 * math.pi * uniform(key, 0)
+        for t in range(n):
+            phase += phase_step * normal(key, 1 + t)
+            c, s = math.cos(phase), math.sin(phase)
+            x, y = re[t], im[t]
+            re[t] = x * c - y * s
+            im[t] = x * s + y * c
+    if iq_gain != 1.0 or iq_phase != 0.0:
+        c, s = math.cos(iq_phase), math.sin(iq_phase)
+        for t in range(n):
+            im[t] = iq_gain * (im[t] * c - re[t] * s)
+    if adc_bits > 0:
+        power = 0.0
+        for t in range(n):
+            power += re[t] * re[t] + im[t] * im[t]
+        full = ADC_HEADROOM * math.sqrt(0.5 * power / n)
+        if full > 0.0:
+            levels = 2.0 ** (adc_bits - 1)
+            step = full / levels
+            top = (levels - 1.0) * step
+            for t in range(n):
+                re[t] = min(max(round(re[t] / step) * step, -full), top)
+                im[t] = min(max(round(im[t] / step) * step, -full), top)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def draw_records(keys, index_in_chunk, mix, fs, lead_s, lag_s, emitted_length, freq_hz,
                  bandwidth_hz, k_1km, flat, nlos_s, rx_ppm, link_snr, noise_floor,
-                 arrival_ns, los, dist, tx_offset, modulation_out, out):
+                 arrival_ns, los, dist, tx_offset, impairments, modulation_out, out):
     """Fill `out` (n, R, 2 L) float32 with each sample's records, real and imaginary
     parts interleaved (a complex64 array's view), and `modulation_out` with its
     modulation code (module docstring)."""
@@ -186,6 +229,9 @@ def draw_records(keys, index_in_chunk, mix, fs, lead_s, lag_s, emitted_length, f
                           amplitude, record_re, record_im)
             noise_key = candidate_key(channel_key, wave_key, r)
             add_noise_parts(noise_key, 0, floor_mw * noise_gain, record_re, record_im)
+            impair(candidate_key(wave_key, channel_key, r), impairments[0],
+                   impairments[1], impairments[2], int(impairments[3]), record_re,
+                   record_im)
             row = out[i, r]
             for t in range(length):
                 row[2 * t] = record_re[t]
@@ -245,6 +291,15 @@ class _Buffers:
 _BUFFERS = _Buffers()
 
 
+def impairments(config: DatasetConfig) -> np.ndarray:
+    """`impair`'s constants: the phase step's rms (a Wiener phase of 3 dB linewidth
+    L Hz grows by 2 pi L / fs rad^2 a sample), the Q gain, the phase offset, the bits."""
+    m = config.measurement
+    return np.array([math.sqrt(2.0 * math.pi * m.rx_phase_noise_hz / config.iq_sample_rate_hz),
+                     10.0 ** (m.rx_iq_gain_db / 20.0), math.radians(m.rx_iq_phase_deg),
+                     float(m.rx_adc_bits)])
+
+
 def synthesize(config: DatasetConfig, plan: RecordPlan, first: int,
                a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The IQ fields of the samples [first, first + n) whose stored fields are `a`:
@@ -267,7 +322,8 @@ def synthesize(config: DatasetConfig, plan: RecordPlan, first: int,
         prop.terrain.source == "none", m.nlos_delay_us * 1e-6,
         np.array([r.oscillator_ppm for r in config.receivers], dtype=np.float64),
         a["link_snr_db"], a["noise_floor_dbm"], a["arrival_ns"], a["line_of_sight"],
-        a["distance_km"], a["tx_freq_offset_hz"], modulation, records.view(np.float32))
+        a["distance_km"], a["tx_freq_offset_hz"], impairments(config), modulation,
+        records.view(np.float32))
     timed = np.array([r.timing != "none" for r in config.receivers])
     snr, offset, toa = iq_estimators.estimate_block(
         records, plan.fs, config.bandwidth_hz, a["signal_present"], timed, a["toa_ns"],

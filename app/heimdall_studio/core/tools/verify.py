@@ -339,6 +339,7 @@ class IqPower:
         S + N = 10^((link_snr_db + noise_floor_dbm)/10)
                 + 10^(noise_floor_dbm/10) * iq_sample_rate_hz / bandwidth_hz.
 
+    (With the receivers' impairments on, times the power they add or take: `__init__`.)
     Each record must lie within bounds that no faithful record leaves:
 
     - the noise's chance: the mean of L complex Gaussian values of power N, plus a
@@ -382,6 +383,13 @@ class IqPower:
 
         self.length = config.iq_length
         self.noise_gain = config.iq_sample_rate_hz / config.bandwidth_hz
+        # The receivers' impairments (`iq_synthesis.impair`): an IQ gain imbalance g
+        # scales the power by (1 + g^2) / 2, an ADC of b bits adds its quantization
+        # noise, (4/3) / 4^(b-1) of the power; phase noise leaves it.
+        m = config.measurement
+        gain = 10.0 ** (m.rx_iq_gain_db / 20.0)
+        adc = (4.0 / 3.0) / 4.0 ** (m.rx_adc_bits - 1) if m.rx_adc_bits else 0.0
+        self.impaired = (1.0 + gain * gain) / 2.0 * (1.0 + adc)
         self.bandwidth_hz = config.bandwidth_hz
         self.spread_s = config.measurement.nlos_delay_us * 1e-6
         self.names = [r.name for r in config.receivers]
@@ -399,8 +407,8 @@ class IqPower:
     def check_slab(self, start: int, a: dict[str, np.ndarray], c: Check) -> None:
         power = record_power(a)
         floor = a["noise_floor_dbm"].astype(np.float64)
-        noise = 10.0 ** (floor / 10) * self.noise_gain
-        signal = 10.0 ** ((a["link_snr_db"].astype(np.float64) + floor) / 10)
+        noise = 10.0 ** (floor / 10) * self.noise_gain * self.impaired
+        signal = 10.0 ** ((a["link_snr_db"].astype(np.float64) + floor) / 10) * self.impaired
         codes = np.minimum(a["modulation"], len(MODULATIONS) - 1)[:, None]
         low, high = self.content[codes, 0], self.content[codes, 1]
         flat = (self.bandwidth_hz * self.spread_s

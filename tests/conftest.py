@@ -16,6 +16,18 @@ def workspace(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def cli_run(workspace, capsys):
+    """Runs the command line in-process on the workspace: (exit code, stdout, stderr)."""
+    from heimdall_studio import cli
+
+    def invoke(*args):
+        code = cli.main([*args, "--workspace", str(workspace)])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return invoke
+
+
+@pytest.fixture
 def small_config():
     """Default physics with small chunks, so a few hundred samples span several chunks."""
     return make_config("small", seed=2024, chunk_size=64)

@@ -13,12 +13,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.fixture
-def run(workspace, capsys):
-    def invoke(*args):
-        code = cli.main([*args, "--workspace", str(workspace)])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return invoke
+def run(cli_run):
+    return cli_run
 
 
 def test_create_info_list_verify(run, workspace):

@@ -12,7 +12,6 @@ import h5py
 import numpy as np
 import pytest
 
-from heimdall_studio import cli
 from heimdall_studio.core.api import create_dataset
 from heimdall_studio.core.config.receivers import default_receivers
 from heimdall_studio.core.dataset.reader import iq_records, read_samples
@@ -230,12 +229,8 @@ def test_estimates_keep_their_nan_pattern(made, tmp_path):
 
 
 @pytest.fixture
-def run(workspace, capsys):
-    def invoke(*args):
-        code = cli.main([*args, "--workspace", str(workspace)])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return invoke
+def run(cli_run):
+    return cli_run
 
 
 def test_cli_creates_shows_exports_and_verifies_an_iq_dataset(run, workspace):

@@ -8,7 +8,6 @@ cannot reach the generator, because the request has no field to carry it
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.api import DatasetEntry, resolve_terrain
-from ..core.config.fields import field_shape, sample_fields
+from ..core.config.fields import row_bytes, sample_fields
 from ..core.config.model import DatasetConfig
 from ..core.config.names import validate_name
 from ..core.config.units import format_size
@@ -58,9 +57,7 @@ def bytes_per_sample(config: DatasetConfig) -> int:
     """What one sample of a new dataset of `config` takes before compression (what
     `DatasetHeader.bytes_per_sample` says of a written one)."""
     fields = sample_fields(GENERATOR_VERSION, config.dataset_type, config.iq_storage)
-    receivers, length = len(config.receivers), config.iq_length
-    return sum(dtype.itemsize * math.prod(field_shape(name, receivers, length))
-               for name, dtype in fields.items())
+    return row_bytes(fields, len(config.receivers), config.iq_length)
 
 
 def size_text(num_samples: int, per_sample: int) -> str:

@@ -7,6 +7,8 @@ or writing a file does not load the generator's compiled kernels.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,10 +114,21 @@ def sample_fields(generator_version: int, dataset_type: str = "feature_based",
         fields.update(LINK_FIELDS)
         if dataset_type == "iq_raw":
             fields.update(IQ_FIELDS)
-            if iq_storage == "int16":
-                fields["iq"] = IQ_INT16
-                fields[IQ_SCALE_FIELD] = np.dtype("f4")
+            fields.update(record_fields(iq_storage))
     return fields
+
+
+def record_fields(iq_storage: str) -> dict[str, np.dtype]:
+    """The fields that hold an IQ dataset's records in `iq_storage`."""
+    if iq_storage == "int16":
+        return {"iq": IQ_INT16, IQ_SCALE_FIELD: np.dtype("f4")}
+    return {"iq": IQ_FIELDS["iq"]}
+
+
+def row_bytes(fields: Mapping[str, np.dtype], receivers: int, record_length: int) -> int:
+    """What one sample of `fields` takes, uncompressed."""
+    return sum(dtype.itemsize * math.prod(field_shape(name, receivers, record_length))
+               for name, dtype in fields.items())
 
 
 def field_shape(name: str, receivers: int, record_length: int) -> tuple[int, ...]:

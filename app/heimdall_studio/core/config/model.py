@@ -27,6 +27,7 @@ from .checks import (
     reject_unknown,
     set_field,
 )
+from .fields import record_fields, row_bytes
 from .names import NAME_RULE
 from .params import (
     BY_PATH,
@@ -279,9 +280,7 @@ class DatasetConfig:
         """What one sample's IQ records take in the file (0 for a feature dataset)."""
         if self.dataset_type != "iq_raw":
             return 0
-        value = 8 if self.iq_storage == "complex64" else 4
-        scale = 0 if self.iq_storage == "complex64" else 4
-        return len(self.receivers) * (self.iq_length * value + scale)
+        return row_bytes(record_fields(self.iq_storage), len(self.receivers), self.iq_length)
 
     def _check_receivers(self) -> None:
         receivers = self.receivers

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import math
 import os
 import re
 import stat
@@ -32,7 +31,13 @@ import h5py
 import numpy as np
 
 from ... import __version__
-from ..config.fields import IQ_SCALE_FIELD, SAMPLE_FIELDS, field_shape, sample_fields
+from ..config.fields import (
+    IQ_SCALE_FIELD,
+    SAMPLE_FIELDS,
+    field_shape,
+    row_bytes,
+    sample_fields,
+)
 from ..config.model import DatasetConfig
 from ..errors import (
     ConfigError,
@@ -81,9 +86,7 @@ class DatasetHeader:
     @property
     def bytes_per_sample(self) -> int:
         """What one sample's fields take, uncompressed."""
-        n_rx, length = len(self.config.receivers), self.config.iq_length
-        return sum(dtype.itemsize * math.prod(field_shape(name, n_rx, length))
-                   for name, dtype in self.fields.items())
+        return row_bytes(self.fields, len(self.config.receivers), self.config.iq_length)
 
     @property
     def slab_rows(self) -> int:

@@ -44,7 +44,7 @@ import threading
 import numpy as np
 from numba import njit, prange
 
-from ..config.geo import EARTH_RADIUS_KM, training_box
+from ..config.geo import haversine_km, training_box
 from ..config.model import DatasetConfig
 from ..config.network import resolve_receivers
 from ..config.params import MODULATIONS
@@ -103,16 +103,9 @@ class RecordPlan:
 def _widest_km(config: DatasetConfig) -> float:
     """The longest distance from a point of the training box to a receiver (bound)."""
     south, north, west, east = training_box(config)
-    lats = np.array([south, north])
-    corners = [(la, lo) for la in lats for lo in (west, east)]
-    widest = 0.0
-    for r in config.receivers:
-        for la, lo in corners:
-            p1, p2 = math.radians(r.lat), math.radians(la)
-            a = (math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2)
-                 * math.sin(math.radians(lo - r.lon) / 2) ** 2)
-            widest = max(widest, 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))))
-    return widest
+    corners = [(la, lo) for la in (south, north) for lo in (west, east)]
+    return max(haversine_km(r.lat, r.lon, la, lo) for r in config.receivers
+               for la, lo in corners)
 
 
 def sample_keys(config: DatasetConfig, first: int, count: int) -> np.ndarray:

@@ -36,7 +36,7 @@ from ..config.fields import (
     MEASUREMENT_FIELDS,
     PER_RECEIVER_FIELDS,
     RECORD_FIELDS,
-    field_shape,
+    row_bytes,
 )
 from ..config.geo import EARTH_RADIUS_KM, receiver_box
 from ..dataset.layout import slab_rows
@@ -220,10 +220,8 @@ class BatchLoader:
         (`layout.slab_rows`) or when `shuffle_buffer_slabs` slabs of decoded rows would
         exceed `buffer_bytes`."""
         config = self.header.config
-        n_rx, length = len(config.receivers), config.iq_length
-        read = sum(self.header.fields[name].itemsize * math.prod(field_shape(name, n_rx,
-                                                                             length))
-                   for name in self._fields_read())
+        read = row_bytes({name: self.header.fields[name] for name in self._fields_read()},
+                         len(config.receivers), config.iq_length)
         decoded = 4 * self.feature_width + 8 * len(self.target) + (
             4 * math.prod(self.record_shape) if self.iq else 0)
         return max(1, min(SLAB_ROWS, slab_rows(read),

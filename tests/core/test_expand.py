@@ -74,7 +74,9 @@ def test_regression_through_the_command_line(workspace):
 def test_expansion_api_cannot_express_an_override():
     for function in (api.expand_dataset, api.expand_run):
         params = set(inspect.signature(function).parameters)
-        assert params <= {"dataset", "num_samples", "workspace", "progress", "should_stop"}
+        # where the samples are computed (runs.cluster), never what they are
+        assert params <= {"dataset", "num_samples", "workspace", "progress", "should_stop",
+                          "cluster"}
     with pytest.raises(TypeError):
         api.expand_dataset("uhf", 10, frequency_mhz=145.0)  # type: ignore[call-arg]
     expand_flags = {a.dest for a in cli.build_parser()._subparsers._group_actions[0]

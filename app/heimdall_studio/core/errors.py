@@ -62,3 +62,13 @@ class ExportError(HeimdallError):
 
 class TerrainError(HeimdallError):
     """Elevation data that cannot be used: not found, unreadable, or not covering a place."""
+
+
+class ClusterError(HeimdallError):
+    """The cluster asked for cannot compute the run (unreachable, no workers, workers that
+    differ from this machine, Dask missing); nothing was written, or, during a run, the
+    samples committed are kept."""
+
+
+class ClusterAddressError(ClusterError, ValueError):
+    """A cluster address that is not one: nothing was tried."""

@@ -8,6 +8,8 @@ loop (benchmarks/README.md, the GUI stall figure).
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -61,6 +63,10 @@ class JobRow(QFrame):
         self.stats.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.stats.setFixedHeight(3 * self.stats.fontMetrics().lineSpacing() + 4)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # Where a cluster computes the run, with its scheduler's dashboard to open.
+        self.compute = QLabel(objectName="job_compute")
+        self.compute.setOpenExternalLinks(True)
+        self.compute.setVisible(False)
         self.cancel_button = QPushButton("Cancel", objectName="cancel_job")
         self.cancel_button.setToolTip("Stop after the current block; committed samples are kept")
         self.cancel_button.clicked.connect(lambda: manager.cancel(job))
@@ -72,6 +78,7 @@ class JobRow(QFrame):
         layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(self.stats)
+        layout.addWidget(self.compute)
         self.shown_version = -1
         self.shown_state = ""
         self.update_view()
@@ -101,6 +108,19 @@ class JobRow(QFrame):
         self.cancel_button.setEnabled(job.state in ("starting", "running"))
         self.cancel_button.setVisible(job.active)
         self.stats.setText(self._stats_text())
+        self._show_compute(job)
+
+    def _show_compute(self, job: Job) -> None:
+        """The cluster of a running job and its dashboard (gone with the run)."""
+        p = job.last
+        if p is None or not p.compute or not job.active:
+            self.compute.setVisible(False)
+            return
+        if not self.compute.text():
+            link = html.escape(p.dashboard, quote=True)
+            self.compute.setText(f"on {html.escape(p.compute)}"
+                                 + (f' · <a href="{link}">dashboard</a>' if link else ""))
+        self.compute.setVisible(True)
 
     def _stats_text(self) -> str:
         job, p = self.job, self.job.last

@@ -25,6 +25,7 @@ from ..core import api
 from ..core.errors import HeimdallError
 from ..core.runs.driver import Progress
 from ..core.runs.process import ReadyProcess, RunProcess, RunProcessError
+from .compute import read_cluster
 from .dialogs import ExpandDatasetRequest, NewDatasetRequest
 from .threads import ClosingWorker
 
@@ -140,14 +141,16 @@ class JobManager(QObject):
         self._ready.discard()
 
     def start_create(self, request: NewDatasetRequest, workspace: Path) -> Job:
-        config, n = request.config, request.num_samples
+        """Create in the run process, its blocks computed where the Compute setting says."""
+        config, n, cluster = request.config, request.num_samples, read_cluster()
         path = api.dataset_path(config.name, workspace)
-        return self._start("create", path, n,
-                           lambda process: process.create(config, n, workspace))
+        return self._start("create", path, n, lambda process: process.create(
+            config, n, workspace, cluster=cluster or None))
 
     def start_expand(self, request: ExpandDatasetRequest) -> Job:
-        path, n = Path(request.path), request.num_samples
-        return self._start("expand", path, n, lambda process: process.expand(path, n))
+        path, n, cluster = Path(request.path), request.num_samples, read_cluster()
+        return self._start("expand", path, n,
+                           lambda process: process.expand(path, n, cluster=cluster or None))
 
     def _run(self, start: Callable[[RunProcess], Iterator[Progress]]) -> Iterator[Progress]:
         """The run in the ready process (or a new one), relayed record by record. A

@@ -16,13 +16,14 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
+from ..config.fields import SampleBlock
 from ..config.model import DatasetConfig, make_config
 from ..config.names import validate_new_name
 from ..config.network import resolve_receivers
@@ -32,6 +33,7 @@ from ..dataset import stats
 from ..dataset.fsops import NO_LINKS
 from ..dataset.layout import DEFAULT_COMPRESSION, compression_filters
 from ..dataset.writer import (
+    DatasetWriter,
     OpenedWrite,
     open_for_create,
     open_for_expand,
@@ -47,6 +49,7 @@ from ..errors import (
 )
 from ..terrain.source import resolve_terrain
 from ..workspace.paths import dataset_path, prepare_workspace, resolve_dataset
+from .cluster import Cluster, ClusterSpec, connect, parse_optional
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,10 @@ class Progress:
     gdop_counts: np.ndarray = field(repr=False)
     # Share of the preparation done (the terrain's link grids); 1 once samples come.
     prepared: float = 1.0
+    # Where the blocks are computed: empty for this process, else the cluster's workers
+    # (`cluster.Cluster.describe`) and the link to its scheduler's dashboard.
+    compute: str = ""
+    dashboard: str = ""
 
     @property
     def dataset(self) -> str:
@@ -155,8 +162,11 @@ class Progress:
 
 
 def _run(opened: OpenedWrite, num_samples: int, kind: str,
-         created: os.stat_result | None = None) -> Iterator[Progress]:
+         created: os.stat_result | None = None,
+         cluster: Cluster | None = None) -> Iterator[Progress]:
     """The run's records; `created` is the file a create made, removed if nothing commits.
+    Its blocks come from this process's generator, or from `cluster`'s workers (closed
+    with the run).
 
     Started by `_started` before it is handed out, so closing it at any point (even
     before its first record) releases the file and the lock.
@@ -169,33 +179,30 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str,
     began = time.perf_counter()
     done = candidates = too_few = bad_gdop = 0
     discarded = False
+    compute, dashboard = ("", "") if cluster is None else (cluster.describe(),
+                                                           cluster.dashboard_link)
+    blocks: Iterator[SampleBlock] | None = None
     try:
         yield None  # type: ignore[misc]  # where `_started` leaves it
         # numba loads with the first run, not with the API
-        from ..sampling.generator import generate_blocks, preparation
         from ..sampling.histograms import histogram
 
         def nothing_yet(prepared: float) -> Progress:
             return Progress(writer.path, kind, start, num_samples, 0, 0, 0, 0,
                             time.perf_counter() - began, edges["snr_db"], empty["snr_db"],
-                            edges["gdop"], empty["gdop"], prepared)
+                            edges["gdop"], empty["gdop"], prepared, compute, dashboard)
 
         yield nothing_yet(0.0)
         # The file's own generator version: the current one for a new dataset, the one
         # that drew the samples for an expansion (open_for_expand refused unknown ones),
         # over the file's own elevation grid.
-        steps = preparation(config, writer.header.generator_version, writer.terrain)
-        heard = time.perf_counter()
-        while True:
-            try:
-                share = next(steps)
-            except StopIteration as prepared:
-                inputs = prepared.value
-                break
-            if time.perf_counter() - heard >= PREPARATION_RECORD_S:
-                heard = time.perf_counter()
-                yield nothing_yet(min(share, 0.999))
-        for block in generate_blocks(config, start, start + num_samples, inputs=inputs):
+        version, stop = writer.header.generator_version, start + num_samples
+        if cluster is None:
+            blocks = yield from _local_blocks(config, version, writer, start, stop,
+                                              nothing_yet)
+        else:  # each worker prepares its kernel with its first block
+            blocks = cluster.blocks(config, version, writer.terrain, start, stop)
+        for block in blocks:
             histograms = stats.block_histograms(edges, block.arrays, histogram)
             writer.append(block, histograms)
             done += block.count
@@ -205,7 +212,8 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str,
             yield Progress(writer.path, kind, start, num_samples, done, candidates, too_few,
                            bad_gdop, time.perf_counter() - began,
                            edges["snr_db"], histograms["snr_db"],
-                           edges["gdop"], histograms["gdop"])
+                           edges["gdop"], histograms["gdop"], compute=compute,
+                           dashboard=dashboard)
     except (DatasetWriteError, StratumUnfillableError) as exc:
         if created is None or done:
             raise
@@ -220,9 +228,32 @@ def _run(opened: OpenedWrite, num_samples: int, kind: str,
                 _discard_empty_create(opened, created)
         finally:
             opened.close()
+            if blocks is not None:  # the block in flight is dropped, before its cluster
+                cast(Generator[SampleBlock, None, None], blocks).close()
+            if cluster is not None:
+                cluster.close()
         log.info("%s %s: %d of %d samples in %.1f s (%d candidates), now %d", kind,
                  writer.path, done, num_samples, time.perf_counter() - began, candidates,
                  start + done)
+
+
+def _local_blocks(config: DatasetConfig, version: int, writer: DatasetWriter, start: int,
+                  stop: int, nothing_yet: Callable[[float], Progress]
+                  ) -> Generator[Progress, None, Iterator[SampleBlock]]:
+    """Prepare this process's kernel, yielding a record now and then while it takes time
+    (the terrain's link grids); returns the generator's blocks."""
+    from ..sampling.generator import generate_blocks, preparation
+
+    steps = preparation(config, version, writer.terrain)
+    heard = time.perf_counter()
+    while True:
+        try:
+            share = next(steps)
+        except StopIteration as prepared:
+            return generate_blocks(config, start, stop, inputs=prepared.value)
+        if time.perf_counter() - heard >= PREPARATION_RECORD_S:
+            heard = time.perf_counter()
+            yield nothing_yet(min(share, 0.999))
 
 
 def _started(run: Iterator[Progress]) -> Iterator[Progress]:
@@ -244,11 +275,13 @@ def _discard_empty_create(opened: OpenedWrite, created: os.stat_result) -> bool:
 
 def create_run(config: DatasetConfig, num_samples: int,
                workspace: str | Path | None = None,
-               compression: str = DEFAULT_COMPRESSION) -> Iterator[Progress]:
+               compression: str = DEFAULT_COMPRESSION,
+               cluster: ClusterSpec | str | None = None) -> Iterator[Progress]:
     """Create a new dataset; yields progress after each commit. Never overwrites.
 
     `compression` ("light", "full" or "none", see dataset.layout.compression_filters) is how the
-    file stores samples, not what they are: it is not part of the config.
+    file stores samples, not what they are: it is not part of the config. Nor is
+    `cluster`, where the blocks are computed (`runs.cluster`): the samples are the same.
     """
     num_samples = check_sample_count(num_samples)
     if not isinstance(config, DatasetConfig):
@@ -259,33 +292,58 @@ def create_run(config: DatasetConfig, num_samples: int,
     config, terrain = resolve_terrain(config)  # refuse what does not cover the box, too
     config = resolve_receivers(config)  # the receivers' errors, stored with the config
     check_room(config, num_samples, path.parent)
-    prepare_workspace(path.parent)
-    opened = _opening("create", path,
-                      lambda: open_for_create(path, config, compression, terrain))
+    spec = _cluster_spec(cluster)
+    workers = None if spec is None else connect(spec)  # usable, before anything is written
+    try:
+        prepare_workspace(path.parent)
+        opened = _opening("create", path,
+                          lambda: open_for_create(path, config, compression, terrain))
+    except BaseException:
+        if workers is not None:
+            workers.close()
+        raise
     try:
         created = path.lstat()  # this run's file: the lock is held, nobody replaced it
-        return _started(_run(opened, num_samples, "create", created))
+        return _started(_run(opened, num_samples, "create", created, workers))
     except BaseException:
         opened.close()
+        if workers is not None:
+            workers.close()
         raise
 
 
 def expand_run(dataset: str | Path, num_samples: int,
-               workspace: str | Path | None = None) -> Iterator[Progress]:
-    """Add samples to a dataset, with every parameter taken from its file."""
+               workspace: str | Path | None = None,
+               cluster: ClusterSpec | str | None = None) -> Iterator[Progress]:
+    """Add samples to a dataset, with every parameter taken from its file; `cluster`
+    says where they are computed, never what they are."""
     num_samples = check_sample_count(num_samples)
+    spec = _cluster_spec(cluster)
     path = resolve_dataset(dataset, workspace)
+    workers = None if spec is None else connect(spec)  # usable, before the file is opened
     try:
         opened = _opening("expand", path, lambda: open_for_expand(path))
     except DatasetFormatError:
+        if workers is not None:
+            workers.close()
         _check_writable(path)  # a file the OS will not let us write is no format error
+        raise
+    except BaseException:
+        if workers is not None:
+            workers.close()
         raise
     try:
         check_room(opened.writer.config, num_samples, path.parent)
-        return _started(_run(opened, num_samples, "expand"))
+        return _started(_run(opened, num_samples, "expand", cluster=workers))
     except BaseException:
         opened.close()
+        if workers is not None:
+            workers.close()
         raise
+
+
+def _cluster_spec(cluster: ClusterSpec | str | None) -> ClusterSpec | None:
+    return cluster if isinstance(cluster, ClusterSpec) else parse_optional(cluster)
 
 
 def _check_writable(path: Path) -> None:
@@ -322,7 +380,8 @@ def create_dataset(config: DatasetConfig | str, num_samples: int,
                    workspace: str | Path | None = None, *,
                    progress: ProgressCallback | None = None,
                    should_stop: Callable[[], bool] | None = None,
-                   compression: str = DEFAULT_COMPRESSION, **params: Any) -> Progress:
+                   compression: str = DEFAULT_COMPRESSION,
+                   cluster: ClusterSpec | str | None = None, **params: Any) -> Progress:
     """Create a dataset of `num_samples` samples and return the final progress record.
 
     `config` is a DatasetConfig, or a name with parameters as keywords:
@@ -333,14 +392,17 @@ def create_dataset(config: DatasetConfig | str, num_samples: int,
             raise TypeError("give either a DatasetConfig or parameters, not both")
     else:
         config = make_config(config, **params)
-    return _drive(create_run(config, num_samples, workspace, compression), progress,
-                  should_stop)
+    return _drive(create_run(config, num_samples, workspace, compression, cluster),
+                  progress, should_stop)
 
 
 def expand_dataset(dataset: str | Path, num_samples: int,
                    workspace: str | Path | None = None, *,
                    progress: ProgressCallback | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> Progress:
-    """Add `num_samples` samples drawn exactly as the dataset's own were."""
-    return _drive(expand_run(dataset, num_samples, workspace), progress, should_stop)
+                   should_stop: Callable[[], bool] | None = None,
+                   cluster: ClusterSpec | str | None = None) -> Progress:
+    """Add `num_samples` samples drawn exactly as the dataset's own were; `cluster`
+    (`runs.cluster`) computes them elsewhere, the same."""
+    return _drive(expand_run(dataset, num_samples, workspace, cluster), progress,
+                  should_stop)
 

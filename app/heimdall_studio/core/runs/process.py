@@ -103,16 +103,19 @@ class RunProcess:
                     f"{self.process.wait()}); see the log for why") from None
 
     def create(self, config: DatasetConfig, num_samples: int, workspace: str | Path | None,
-               compression: str = DEFAULT_COMPRESSION) -> Iterator[Progress]:
-        """As `driver.create_run`, in the child."""
+               compression: str = DEFAULT_COMPRESSION,
+               cluster: str | None = None) -> Iterator[Progress]:
+        """As `driver.create_run`, in the child; `cluster` as `ClusterSpec.parse` takes it."""
         return self._run(("create", config.to_json(), num_samples,
-                          None if workspace is None else str(workspace), compression))
+                          None if workspace is None else str(workspace), compression,
+                          cluster))
 
     def expand(self, dataset: str | Path, num_samples: int,
-               workspace: str | Path | None = None) -> Iterator[Progress]:
+               workspace: str | Path | None = None,
+               cluster: str | None = None) -> Iterator[Progress]:
         """As `driver.expand_run`, in the child."""
         return self._run(("expand", str(dataset), num_samples,
-                          None if workspace is None else str(workspace)))
+                          None if workspace is None else str(workspace), cluster))
 
     def _run(self, request: tuple) -> Iterator[Progress]:
         if self._used:
@@ -235,12 +238,12 @@ def serve() -> int:
     try:
         run: Iterator[Progress]
         if request[0] == "create":
-            _, config_json, num_samples, workspace, compression = request
+            _, config_json, num_samples, workspace, compression, cluster = request
             run = driver.create_run(DatasetConfig.from_json(config_json), num_samples,
-                                    workspace, compression)
+                                    workspace, compression, cluster)
         else:
-            _, dataset, num_samples, workspace = request
-            run = driver.expand_run(dataset, num_samples, workspace)
+            _, dataset, num_samples, workspace, cluster = request
+            run = driver.expand_run(dataset, num_samples, workspace, cluster)
         try:
             for progress in run:
                 parent.send(("progress", progress))

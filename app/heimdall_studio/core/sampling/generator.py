@@ -16,6 +16,7 @@ import time
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -28,6 +29,9 @@ from ..terrain.grid import ElevationGrid
 from ..terrain.source import resolve_terrain
 from .histograms import histogram
 from .rng import stream_key
+
+if TYPE_CHECKING:
+    from .iq_synthesis import RecordPlan
 
 STRATUM_NAMES = ("inside", "outside")
 
@@ -250,31 +254,56 @@ def _iq_blocks(config: DatasetConfig, start: int, stop: int,
                inputs: KernelInputs) -> Generator[SampleBlock, None, None]:
     """Blocks of whole samples of at most IQ_BLOCK_BYTES of records: the features of
     a few chunks at a time, then their records, a block at a time."""
-    from .iq_synthesis import RecordPlan, synthesize
+    from .iq_synthesis import RecordPlan
 
     plan = RecordPlan(config)
-    fields = sample_fields(inputs.version, config.dataset_type, config.iq_storage)
-    per_block = max(1, IQ_BLOCK_BYTES // config.iq_bytes_per_sample)
+    per_block = iq_block_samples(config)
     size = config.chunk_size
     index = start
     while index < stop:
         rows_stop = min(stop, (index // size + IQ_FEATURE_CHUNKS) * size)
         rows = generate_block(config, index, rows_stop, inputs)
-        counted = False
         for first in range(index, rows_stop, per_block):
-            began = time.perf_counter()
-            last = min(rows_stop, first + per_block)
-            part = {k: v[first - index:last - index] for k, v in rows.arrays.items()}
-            part.update(synthesize(config, plan, first, part))
-            seconds = time.perf_counter() - began
-            yield SampleBlock(
-                first_index=first, arrays={k: part[k] for k in fields},
-                candidates=0 if counted else rows.candidates,
-                rejected_too_few_receivers=0 if counted else rows.rejected_too_few_receivers,
-                rejected_gdop=0 if counted else rows.rejected_gdop,
-                seconds=seconds + (0.0 if counted else rows.seconds))
-            counted = True
+            yield _with_records(config, plan, inputs.version, rows, first,
+                                min(rows_stop, first + per_block))
         index = rows_stop
+
+
+def iq_block_samples(config: DatasetConfig) -> int:
+    """How many samples an IQ dataset's block holds: IQ_BLOCK_BYTES of records."""
+    return max(1, IQ_BLOCK_BYTES // config.iq_bytes_per_sample)
+
+
+def _with_records(config: DatasetConfig, plan: RecordPlan, version: int, rows: SampleBlock,
+                  first: int, last: int) -> SampleBlock:
+    """Samples [first, last) of the feature block `rows`, with their IQ records. The
+    candidates that found `rows` are counted with its first block only."""
+    from .iq_synthesis import synthesize
+
+    began = time.perf_counter()
+    offset = rows.first_index
+    part = {k: v[first - offset:last - offset] for k, v in rows.arrays.items()}
+    part.update(synthesize(config, plan, first, part))
+    fields = sample_fields(version, config.dataset_type, config.iq_storage)
+    counted = first > offset
+    return SampleBlock(
+        first_index=first, arrays={k: part[k] for k in fields},
+        candidates=0 if counted else rows.candidates,
+        rejected_too_few_receivers=0 if counted else rows.rejected_too_few_receivers,
+        rejected_gdop=0 if counted else rows.rejected_gdop,
+        seconds=time.perf_counter() - began + (0.0 if counted else rows.seconds))
+
+
+def compute_block(config: DatasetConfig, start: int, stop: int,
+                  inputs: KernelInputs) -> SampleBlock:
+    """Samples [start, stop), complete: their fields and, for an IQ dataset, their
+    records; the same samples as any other range's (the cluster's tasks)."""
+    block = generate_block(config, start, stop, inputs)
+    if config.dataset_type != "iq_raw":
+        return block
+    from .iq_synthesis import RecordPlan
+
+    return _with_records(config, RecordPlan(config), inputs.version, block, start, stop)
 
 
 def load_kernels() -> None:

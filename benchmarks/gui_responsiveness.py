@@ -6,7 +6,10 @@
 Runs the real main window (offscreen), starts a create job through it (the run itself
 happens in a process of its own, as in the app) and records:
 the longest gap between ticks of a 5 ms timer in the GUI thread (the event loop's worst
-stall), and how often the live SNR/GDOP plots were redrawn with new data. With
+stall), and how often the live SNR/GDOP plots were redrawn with new data. Meanwhile the
+New dialog's coverage preview recomputes every second, the Map tab shows the samples of
+the dataset being written, and a sample table scrolls over a dataset of 1e6 samples
+(`Explorer`; `--plain` leaves them closed). With
 --listing, also how long a new window takes to show the first rows and all rows of that
 workspace, never seen before (no listing index) and with its index.
 
@@ -125,7 +128,59 @@ def open_window(app, workspace: Path, settle_ms: int = 2000):
     return window
 
 
-def run_in_window(samples: int) -> dict[str, float]:
+class Explorer:
+    """What a user has open while a run goes: the New dialog with its coverage preview
+    (a parameter changed every second, so the preview recomputes), the Map tab of the
+    dataset being written (its live samples), and a sample table over another dataset of
+    1e6 samples, scrolled to a new place five times a second."""
+
+    def __init__(self, window, workspace: Path):
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QDoubleSpinBox
+
+        from heimdall_studio.core import api
+        from heimdall_studio.gui.sample_table import SampleView
+
+        self.window = window
+        api.create_dataset("explored", 1_000_000, workspace, seed=2,
+                           propagation={"terrain": {"source": "none"}})
+        window.refresh()
+        self.table = SampleView()
+        self.table.resize(900, 600)
+        self.table.show()
+        self.table.set_dataset(api.list_workspace(workspace)[0])
+        self.dialog = window.new_dataset()
+        self.frequency = self.dialog.findChild(QDoubleSpinBox, "frequency_mhz")
+        self.steps = 0
+        self.timers = [QTimer(interval=200), QTimer(interval=1000)]
+        self.timers[0].timeout.connect(self._scroll)
+        self.timers[1].timeout.connect(self._retune)
+        for timer in self.timers:
+            timer.start()
+
+    def follow(self, job) -> None:
+        """Show the run's dataset on the Map tab, as a user watching it would."""
+        self.window.select_dataset(job.path)
+        tabs = self.window.details.plot_tabs
+        tabs.setCurrentWidget(self.window.details.map_panel)
+
+    def _scroll(self) -> None:
+        self.steps += 1
+        view = self.table.table
+        view.scrollTo(view.model().index((self.steps * 104_729) % 1_000_000, 0))
+
+    def _retune(self) -> None:
+        if self.frequency is not None:
+            self.frequency.setValue(145.0 if self.frequency.value() != 145.0 else 146.0)
+
+    def close(self) -> None:
+        for timer in self.timers:
+            timer.stop()
+        self.dialog.reject()
+        self.table.close()
+
+
+def run_in_window(samples: int, explore: bool = True) -> dict[str, float]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QThreadPool, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -135,6 +190,7 @@ def run_in_window(samples: int) -> dict[str, float]:
     app = QApplication.instance() or QApplication(sys.argv)
     with tempfile.TemporaryDirectory() as tmp:
         window = open_window(app, Path(tmp))
+        explorer = Explorer(window, Path(tmp)) if explore else None
         panel = window.job_panel
         redraws = []
         original = panel.snr_plot.set_histogram
@@ -156,9 +212,13 @@ def run_in_window(samples: int) -> dict[str, float]:
         timer.start()
         began = time.perf_counter()
         job = window.start_create(NewDatasetRequest(make_config("gui-bench", seed=1), samples))
+        if explorer is not None:
+            QTimer.singleShot(500, lambda: explorer.follow(job))
         loop.exec()
         seconds = time.perf_counter() - began
         timer.stop()
+        if explorer is not None:
+            explorer.close()
         window.close()
         QThreadPool.globalInstance().waitForDone()
         gaps = [b - a for a, b in itertools.pairwise(ticks)]
@@ -176,9 +236,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3_000_000)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--listing", type=Path, help="a workspace to time listing with")
+    parser.add_argument("--plain", action="store_true",
+                        help="only the main window: no New dialog, map or sample table open")
     args = parser.parse_args()
     with private_user_folders():
-        result: dict = run_in_window(args.samples)
+        result: dict = run_in_window(args.samples, explore=not args.plain)
         result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # the run's own process (the largest child so far)
         result["run_peak_rss_mib"] = (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +88,7 @@ def take_screenshots(temp: Path, out: Path) -> int:
     workspace = temp / "datasets"
     datasets = make_workspace(workspace)
     window = create_main_window(workspace)
+    window.resize(1500, 940)
     window.show()
     wait_until(lambda: window.model.rowCount() == 5 and window.run_process_ready)
 
@@ -104,10 +105,26 @@ def take_screenshots(temp: Path, out: Path) -> int:
     window.jobs.cancel(job)
     wait_until(lambda: not job.active)
 
-    window.details.plot_tabs.setCurrentIndex(1)  # the map
-    settle()
+    details = window.details
+    details.plot_tabs.setCurrentWidget(details.map_panel)
+    fields = details.map_panel.color_field
+    fields.setCurrentIndex(fields.findData("gdop"))  # coloured by GDOP
+    settle(800)  # the labels are placed after the first paint
     save(window, out / "screenshot-map.png")
-    window.details.plot_tabs.setCurrentIndex(0)
+
+    details.plot_tabs.setCurrentWidget(details.sample_view)
+    wait_until(lambda: details.sample_view.model.rowCount() > 0)
+    settle(600)
+    save(window, out / "screenshot-samples.png")
+    details.plot_tabs.setCurrentIndex(0)
+
+    compare = window.compare_datasets()
+    compare.resize(1100, 760)
+    wait_until(lambda: compare.second.count() > 1)
+    compare.second.setCurrentIndex(compare.second.findText("nw-italy-70cm"))
+    settle(1500)
+    save(compare, out / "screenshot-compare.png")
+    compare.reject()
 
     dialog = window.expand_dataset()
     dialog.form.num_samples.setValue(500_000)
@@ -117,8 +134,10 @@ def take_screenshots(temp: Path, out: Path) -> int:
 
     new = window.new_dataset()
     new.form.name.setText("nw-italy-23cm")
-    new.form.numbers["frequency_mhz"].setValue(1296.0)
-    settle()
+    new.form.numbers["frequency_mhz"].setValue(433.5)
+    predicted = new.findChild(QLabel, "predicted_acceptance")
+    wait_until(lambda: predicted.text().endswith("%"), timeout_s=120)
+    settle(1500)  # the maps, then the labels over them
     save(new, out / "screenshot-new.png")
     new.reject()
 

@@ -1,8 +1,9 @@
 """`python -m heimdall_studio`, and the `heimdall-studio` command (see pyproject.toml).
 
-`_run-process` is not a command for users: the app starts itself with it for the process
-its runs happen in (`core.runs.child`). It is handled before the command line is parsed,
-so it is in no help text, and the process loads only what a run needs.
+`_run-process` and `_preview-process` are not commands for users: the app starts itself
+with them for the processes its runs and the New dialog's coverage preview happen in
+(`core.runs.child`, `core.runs.preview`). They are handled before the command line is
+parsed, so they are in no help text, and each process loads only what it needs.
 """
 
 import signal
@@ -11,11 +12,16 @@ import sys
 
 def run() -> int:
     from heimdall_studio.core.runs.child import RUN_PROCESS_COMMAND
+    from heimdall_studio.core.runs.preview import PREVIEW_PROCESS_COMMAND
 
     if sys.argv[1:] == [RUN_PROCESS_COMMAND]:
         from heimdall_studio.core.runs.process import serve
 
         return serve()
+    if sys.argv[1:] == [PREVIEW_PROCESS_COMMAND]:
+        from heimdall_studio.core.runs import preview
+
+        return preview.serve()
     # A Ctrl-C while numpy and h5py load can break their import half way, which then
     # reports a long ImportError instead; so it waits until they are loaded.
     blocking = hasattr(signal, "pthread_sigmask")

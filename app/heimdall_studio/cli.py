@@ -34,6 +34,7 @@ from .core.config.receivers import default_receivers, load_receivers
 from .core.config.units import format_size
 from .core.dataset.writer import end_process_if_abandoned
 from .core.errors import (
+    ClusterAddressError,
     ConfigError,
     DatasetExistsError,
     DatasetFormatError,
@@ -42,6 +43,7 @@ from .core.errors import (
     PathError,
     TerrainError,
 )
+from .core.runs.cluster import INSTALL_HINT
 from .core.terrain.library import TileInfo
 from .core.tools.export import EXPORT_FORMATS
 from .logs import configure_logging
@@ -49,7 +51,7 @@ from .logs import configure_logging
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 INFO_LABEL_WIDTH = 17  # info's labels: the longest parameter key, iq_sample_rate_hz
 BAD_INPUT_ERRORS = (ConfigError, DatasetNotFoundError, DatasetFormatError, DatasetExistsError,
-                    PathError, TerrainError)
+                    PathError, TerrainError, ClusterAddressError)
 log = logging.getLogger("heimdall_studio")
 
 # A range (30:45) and a mix (whip:0.5,yagi:0.5) are parsed by the config, which names
@@ -113,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "says: " + BY_PATH["receivers[].timing"].help)
     create.add_argument(COMPRESSION.cli_flag, choices=COMPRESSION.choices,
                         default=COMPRESSION.default, help=_help(COMPRESSION))
+    _cluster_flag(create)
 
     expand = sub.add_parser(
         "expand", parents=[common], help="add samples to a dataset",
@@ -121,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     expand.add_argument("dataset", metavar="NAME_OR_PATH")
     expand.add_argument(NUM_SAMPLES.cli_flag, dest="samples", type=int, required=True,
                         metavar="N", help=f"{NUM_SAMPLES.help}; {NUM_SAMPLES.allowed}")
+    _cluster_flag(expand)
 
     info = sub.add_parser("info", parents=[common], help="show a dataset's config and runs")
     info.add_argument("dataset", metavar="NAME_OR_PATH")
@@ -136,12 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
                             help="make a file left by a killed run openable by any HDF5 reader")
     repair.add_argument("dataset", metavar="NAME_OR_PATH")
 
-    export = sub.add_parser("export", parents=[common], help="write a dataset as CSV or NPZ")
+    export = sub.add_parser("export", parents=[common],
+                            help="write a dataset as CSV, NPZ or Parquet (pyarrow)")
     export.add_argument("dataset", metavar="NAME_OR_PATH")
     export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     export.add_argument("--out", type=Path, metavar="PATH",
-                        help="output file (default: beside the dataset, NAME.csv or "
-                             "NAME.npz; NAME_FIRST-LAST.csv or .npz for a range)")
+                        help="output file (default: beside the dataset, NAME.csv, "
+                             "NAME.npz or NAME.parquet; NAME_FIRST-LAST.csv and so on "
+                             "for a range)")
     export.add_argument("--start", type=int, default=0, metavar="N",
                         help="the first sample exported (default: 0)")
     export.add_argument("--stop", type=int, metavar="N",
@@ -223,6 +229,14 @@ def _error(exc: BaseException) -> None:
 # create / expand
 
 
+def _cluster_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--cluster", metavar="ADDRESS|local:N",
+        help="compute the blocks on a Dask cluster: a scheduler's tcp:// or tls:// "
+             "address, or local:N worker processes here; where, never what: the samples "
+             f"are the same (needs {INSTALL_HINT})")
+
+
 def _create(args: argparse.Namespace, workspace: str | None) -> int:
     params: dict[str, Any] = {key: getattr(args, key) for key, _, _ in
                               GENERATION_FLAGS.values() if getattr(args, key) is not None}
@@ -241,8 +255,8 @@ def _create(args: argparse.Namespace, workspace: str | None) -> int:
     config = api.make_config(args.name, **params)
     # create_run refuses a box the terrain does not cover before anything is written; the
     # receivers' altitudes are checked against the grid the dataset file then holds.
-    return _drive(lambda: api.create_run(config, args.samples, workspace, args.compression),
-                  _altitude_notes)
+    return _drive(lambda: api.create_run(config, args.samples, workspace, args.compression,
+                                         args.cluster), _altitude_notes)
 
 
 def _altitude_notes(last: api.Progress) -> list[str]:
@@ -267,7 +281,8 @@ def _terrain_group(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _expand(args: argparse.Namespace, workspace: str | None) -> int:
-    return _drive(lambda: api.expand_run(args.dataset, args.samples, workspace))
+    return _drive(lambda: api.expand_run(args.dataset, args.samples, workspace,
+                                         args.cluster))
 
 
 class _StopRequest:
@@ -321,6 +336,7 @@ def _drive(start: Callable[[], Iterator[api.Progress]],
     `notes` are printed with its result (a run that fails says one line: its error)."""
     bar = ProgressBar(sys.stderr)
     last = None
+    computing = False
     with _StopRequest() as stop:
         run = start()
         try:
@@ -328,6 +344,11 @@ def _drive(start: Callable[[], Iterator[api.Progress]],
                 # From the first record on, the run generates; before it, it was opening
                 # the file and loading the kernels (an abort there would break an import).
                 stop.abortable = True
+                if last.compute and not computing:
+                    computing = True
+                    print(f"computing on {last.compute}"
+                          + (f", dashboard {last.dashboard}" if last.dashboard else ""),
+                          file=sys.stderr)
                 bar.update(last)
                 if stop.signal is not None:
                     break

@@ -1,4 +1,4 @@
-"""Export to CSV/NPZ and the training-batch loader."""
+"""Export to CSV/NPZ/Parquet and the training-batch loader."""
 
 import csv
 import os
@@ -15,9 +15,14 @@ from heimdall_studio.core.config.fields import (
     SAMPLE_FIELDS,
     TRUTH_FIELDS,
 )
-from heimdall_studio.core.errors import ConfigError, DatasetExistsError
+from heimdall_studio.core.errors import ConfigError, DatasetExistsError, ExportError
 from heimdall_studio.core.tools import export as export_module
-from heimdall_studio.core.tools.export import export_dataset
+from heimdall_studio.core.tools.export import (
+    PARQUET_CONFIG_KEY,
+    PARQUET_HINT,
+    ExportCancelled,
+    export_dataset,
+)
 from heimdall_studio.core.tools.loader import (
     BatchLoader,
     fit_scaling,
@@ -63,6 +68,58 @@ def test_csv_export_round_trips(dataset, tmp_path):
         data["snr_db"][j, 0], abs=1e-4)
 
 
+def test_parquet_export_holds_every_value_in_row_groups(dataset, tmp_path):
+    import pyarrow.parquet as pq  # the test extra installs it
+    reported = []
+    out = export_dataset(dataset, "parquet", tmp_path / "small.parquet",
+                         lambda done, total: reported.append((done, total)))
+    data = api.load_dataset(dataset)
+    receivers = [r.name for r in data.config.receivers]
+    parquet = pq.ParquetFile(out)
+    assert parquet.metadata.num_row_groups == 6  # 700 samples in slabs of 128: streamed
+    assert parquet.schema_arrow.metadata[PARQUET_CONFIG_KEY].decode() == \
+        data.header.config_json
+    table = parquet.read()
+    assert table.num_rows == 700 and table.column_names[:3] == ["index", "tx_lat", "tx_lon"]
+    assert table.column("index").to_numpy().tolist() == list(range(700))
+    for key, values in data.arrays.items():
+        if values.ndim == 1:
+            column = table.column(key).to_numpy()
+            assert column.dtype == values.dtype and np.array_equal(column, values,
+                                                                   equal_nan=True), key
+            continue
+        for r, name in enumerate(receivers):
+            column = table.column(f"{key}[{name}]").to_numpy()
+            assert column.dtype == values.dtype, key
+            assert np.array_equal(column, values[:, r], equal_nan=True), (key, name)
+    assert reported[0] == (0, 700) and reported[-1] == (700, 700)
+    assert [d for d, _ in reported] == sorted(d for d, _ in reported)
+
+
+def test_parquet_without_pyarrow_says_how_to_get_it(dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(export_module, "parquet_available", lambda: False)
+    with pytest.raises(ExportError, match="pip install 'heimdall-studio\\[parquet\\]'") as err:
+        export_dataset(dataset, "parquet", tmp_path / "x.parquet")
+    assert str(err.value) == PARQUET_HINT
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "npz", "parquet"])
+def test_a_stopped_export_leaves_no_file(dataset, tmp_path, fmt):
+    asked = []
+
+    def stop_after_two_slabs() -> bool:
+        asked.append(True)
+        return len(asked) > 2
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(ExportCancelled, match="cancelled"):
+        export_dataset(dataset, fmt, folder / f"stopped.{fmt}",
+                       stop_requested=stop_after_two_slabs)
+    assert len(asked) == 3 and os.listdir(folder) == []
+
+
 def test_export_refuses_to_overwrite_and_bad_formats(dataset):
     export_dataset(dataset, "npz")
     with pytest.raises(DatasetExistsError):
@@ -76,6 +133,8 @@ def test_export_command(dataset, capsys):
     assert dataset.with_suffix(".csv").exists()
     assert cli.main(["export", str(dataset), "--format", "csv"]) == 2
     assert "already exists" in capsys.readouterr().err
+    assert cli.main(["export", str(dataset), "--format", "parquet"]) == 0
+    assert dataset.with_suffix(".parquet").exists()
 
 
 def test_loader_yields_every_split_sample_once(dataset, monkeypatch):

@@ -1,24 +1,32 @@
-"""Export from the app: format and file from the dialog, the file written in a worker,
-errors shown, and the action disabled where an export cannot run."""
+"""Export from the app: format and file from the dialog, the file written in a worker
+shown as a job (progress, Cancel, the result until dismissed), errors shown, and the
+action disabled where an export cannot run."""
 
 from __future__ import annotations
 
 import csv
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from heimdall_studio.core import api
 from heimdall_studio.core.api import DatasetEntry
+from heimdall_studio.core.config.units import format_size
+from heimdall_studio.core.tools import export as export_module
+from heimdall_studio.core.tools.export import PARQUET_HINT
 from heimdall_studio.gui import export as gui_export
 from heimdall_studio.gui.dialogs import NewDatasetRequest
 from heimdall_studio.gui.export import (
     FORMAT_FILTERS,
+    PARQUET_MISSING_FILTER,
     ExportCancelled,
     ExportRequest,
+    ExportRow,
     ExportWorker,
     choose_export,
 )
@@ -119,7 +127,7 @@ def test_failed_export_is_shown_and_keeps_the_replaced_file(qtbot, open_window, 
     target = tmp_path / "old.csv"
     target.write_text("the previous export\n")
 
-    def disk_full(dataset, fmt, out, progress):
+    def disk_full(dataset, fmt, out, progress, stop_requested):
         Path(out).write_text("index,tx_lat\n0,")  # a partial file, then the failure
         raise OSError(28, "No space left on device")
 
@@ -222,3 +230,167 @@ def test_an_iq_dataset_is_offered_npz_only(qtbot, monkeypatch, tmp_path):
     assert asked[0][2].endswith("records.npz") and asked[0][3] == NPZ_FILTER
     # a typed extension of a format the dataset does not export to gets the one it does
     assert request.fmt == "npz" and request.target == tmp_path / "out.csv.npz"
+
+
+# -- the export as a job ---------------------------------------------------------------
+
+
+def _gate_after_first_slab(monkeypatch):
+    """Exports stop after their first slab until they are cancelled (or 10 s pass), so
+    that a test acts on an export surely still running."""
+    real = gui_export.export_dataset
+
+    def gated(dataset, fmt, out, progress, stop_requested):
+        def step(done, total):
+            progress(done, total)
+            deadline = time.monotonic() + 10
+            while done and not stop_requested() and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return real(dataset, fmt, out, step, stop_requested=stop_requested)
+
+    monkeypatch.setattr(gui_export, "export_dataset", gated)
+
+
+def _running_export(qtbot, window, path, target, save_dialog, monkeypatch):
+    _gate_after_first_slab(monkeypatch)
+    monkeypatch.setattr(export_module, "SLAB_ROWS", 128)
+    save_dialog[0].append((str(target), CSV_FILTER))
+    worker = window.export_dataset()
+    row = window.export_rows[-1]
+    qtbot.waitUntil(lambda: row.done > 0, timeout=10_000)
+    return worker, row
+
+
+def test_export_row_shows_progress_and_the_result_until_dismissed(
+        qtbot, open_window, workspace, make_dataset, select, save_dialog, tmp_path,
+        monkeypatch):
+    path = make_dataset(workspace, "shown", 1000, seed=16)
+    monkeypatch.setattr(export_module, "SLAB_ROWS", 128)  # several progress steps
+    window = open_window(workspace)
+    select(window, path)
+    target = tmp_path / "shown.csv"
+    save_dialog[0].append((str(target), CSV_FILTER))
+    seen = []
+    worker = window.export_dataset()
+    worker.progressed.connect(seen.append)
+    row = window.export_rows[0]
+    qtbot.waitUntil(row.isVisible, timeout=5000)
+    assert window.job_panel.isAncestorOf(row)
+    assert row.cancel_button.isVisible() and not row.dismiss_button.isVisible()
+    qtbot.waitUntil(lambda: not window.exports, timeout=30_000)
+
+    assert seen[-1] == (1000, 1000) and len(seen) >= 3
+    assert row.state == "finished" and row.progress.value() == row.progress.maximum()
+    size = format_size(target.stat().st_size)
+    assert row.stats.text() == f"Exported 1,000 samples to {target} ({size})"
+    assert row.open_button.isVisible() and not row.cancel_button.isVisible()
+    opened = []
+    monkeypatch.setattr(gui_export.QDesktopServices, "openUrl",
+                        staticmethod(lambda url: opened.append(url.toLocalFile())))
+    qtbot.mouseClick(row.open_button, Qt.MouseButton.LeftButton)
+    assert opened == [str(tmp_path)]
+    window.refresh()  # other news comes and goes: the result stays
+    qtbot.wait(100)
+    assert row.isVisible() and row in window.export_rows
+    qtbot.mouseClick(row.dismiss_button, Qt.MouseButton.LeftButton)
+    assert row not in window.export_rows
+    qtbot.waitUntil(lambda: window.job_panel.findChild(ExportRow) is None, timeout=5000)
+
+
+def test_cancel_leaves_no_file_under_the_final_name(qtbot, open_window, workspace,
+                                                    make_dataset, select, save_dialog,
+                                                    tmp_path, monkeypatch):
+    path = make_dataset(workspace, "stopped", 1000, seed=17)
+    window = open_window(workspace)
+    select(window, path)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "stopped.csv"
+    _, row = _running_export(qtbot, window, path, target, save_dialog, monkeypatch)
+    assert 0 < row.progress.value() < row.progress.maximum()
+    assert "samples/s" in row.stats.text() and "ETA" in row.stats.text()
+    qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.exports, timeout=30_000)
+    assert row.state == "cancelled" and "cancelled" in row.stats.text()
+    assert os.listdir(out) == []  # neither the final name nor a part file
+    assert window.findChild(QMessageBox, "error_dialog") is None
+    assert row.dismiss_button.isVisible() and not row.open_button.isVisible()
+
+
+def test_closing_asks_about_exports_only_while_one_runs(qtbot, open_window, workspace,
+                                                        make_dataset, select, save_dialog,
+                                                        tmp_path, monkeypatch,
+                                                        answer_questions_yes):
+    path = make_dataset(workspace, "closing", 1000, seed=18)
+    window = open_window(workspace)
+    select(window, path)
+    save_dialog[0].append((str(tmp_path / "done.csv"), CSV_FILTER))
+    worker = window.export_dataset()
+    # The export has ended, though its end may not have reached the window yet.
+    qtbot.waitUntil(lambda: not worker.running, timeout=30_000)
+    window.close()
+    assert not [t for t, _ in answer_questions_yes if t == "Stop exports?"]
+    assert (tmp_path / "done.csv").exists()
+
+    path = make_dataset(workspace, "running", 1000, seed=19)
+    window = open_window(workspace)
+    select(window, path)
+    target = tmp_path / "running.csv"
+    worker, _ = _running_export(qtbot, window, path, target, save_dialog, monkeypatch)
+    window.close()
+    assert [t for t, _ in answer_questions_yes] == ["Stop exports?"]
+    assert "'running'" in answer_questions_yes[0][1]
+    qtbot.waitUntil(lambda: not worker.running, timeout=10_000)
+    assert not target.exists()
+
+
+def test_the_dialog_opens_in_documents_then_in_the_last_folder(
+        qtbot, open_window, workspace, make_dataset, select, save_dialog, tmp_path):
+    path = make_dataset(workspace, "placed", 300, seed=20)
+    window = open_window(workspace)
+    select(window, path)
+    answers, asked = save_dialog
+    answers.append(("", ""))
+    window.export_dataset()
+    proposed = Path(asked[0][2])
+    assert proposed == gui_export.documents_folder() / "placed.csv"
+    assert workspace not in proposed.parents
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    answers.append((str(folder / "placed.csv"), CSV_FILTER))
+    window.export_dataset()
+    qtbot.waitUntil(lambda: not window.exports, timeout=30_000)
+    answers.append(("", ""))
+    window.export_dataset()
+    assert Path(asked[2][2]) == folder / "placed.csv"
+
+
+def test_parquet_from_the_menu(qtbot, open_window, workspace, make_dataset, select,
+                               save_dialog, tmp_path):
+    import pyarrow.parquet as pq  # the test extra installs it
+
+    path = make_dataset(workspace, "frame", 500, seed=23)
+    window = open_window(workspace)
+    select(window, path)
+    answers, asked = save_dialog
+    answers.append((str(tmp_path / "frame"), FORMAT_FILTERS["parquet"]))
+    _export(qtbot, window, tmp_path / "frame.parquet")
+    assert FORMAT_FILTERS["parquet"] in asked[0][3]
+    table = pq.read_table(tmp_path / "frame.parquet")
+    ds = api.load_dataset(path)
+    assert table.num_rows == 500
+    np.testing.assert_array_equal(table.column("gdop").to_numpy(), ds["gdop"])
+    assert window.export_rows[0].stats.text().startswith("Exported 500 samples to ")
+
+
+def test_without_pyarrow_the_dialog_says_how_to_get_parquet(qtbot, monkeypatch, tmp_path):
+    monkeypatch.setattr(gui_export, "parquet_available", lambda: False)
+    asked, refused = [], []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda *a: asked.append(a) or (str(tmp_path / "x"), PARQUET_MISSING_FILTER)))
+    entry = DatasetEntry(tmp_path / "d.h5", header=None)
+    assert choose_export(None, entry, lambda t, text: True,
+                         lambda title, text: refused.append(text)) is None
+    assert PARQUET_MISSING_FILTER in asked[0][3]
+    assert "pip install 'heimdall-studio[parquet]'" in PARQUET_MISSING_FILTER
+    assert refused == [PARQUET_HINT]

@@ -129,7 +129,7 @@ def test_a_dataset_another_process_writes_is_writing_until_that_process_is_kille
     qtbot.waitUntil(lambda: _status(window, path) == "ok", timeout=15_000)
     select(window, path)
     assert all(_enabled(window))
-    qtbot.waitUntil(lambda: "Distributions over all 500 samples" in details.note.text(),
+    qtbot.waitUntil(lambda: "Distributions and map over all 500 samples" in details.note.text(),
                     timeout=15_000)
 
 
@@ -188,7 +188,7 @@ def test_samples_of_a_file_another_program_holds_are_in_use_not_damaged(
     with qtbot.waitSignal(details.summary_loaded, timeout=15_000):
         details.reload()
     assert not refused
-    assert "Distributions over all 400 samples" in details.note.text()
+    assert "Distributions and map over all 400 samples" in details.note.text()
 
 
 def test_a_dataset_another_program_holds_is_in_use_until_that_program_is_killed(

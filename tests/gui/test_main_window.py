@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QTableView, QToolBar
 from heimdall_studio.core import api
 from heimdall_studio.gui import app as gui_app
 from heimdall_studio.gui import settings, watcher
+from heimdall_studio.gui.browser import size_mb_text
 from heimdall_studio.gui.main_window import MainWindow
 
 
@@ -35,7 +36,7 @@ def test_browser_lists_datasets_with_their_parameters(qtbot, open_window, worksp
     row = window.model.row_of(workspace / "uhf.h5")
     cells = [window.model.index(row, c).data() for c in range(11)]
     assert cells[:8] == ["uhf", "feature_based", "1,000", "430", "40", "3", "10", "0.7"]
-    assert cells[9].endswith("KiB") or cells[9].endswith("MiB")
+    assert cells[9] == size_mb_text(api.dataset_header(workspace / "uhf.h5").size_bytes)
     assert cells[10] == "ok"
     # Sorting by samples sorts numbers as numbers.
     view.sortByColumn(2, Qt.SortOrder.DescendingOrder)
@@ -203,7 +204,6 @@ def test_details_show_config_history_distributions_and_map(qtbot, open_window, w
     api.expand_dataset(path, 1000)
     window = open_window(workspace)
     details = window.details
-    details.max_map_points = 1500
     with qtbot.waitSignal(details.summary_loaded, timeout=10_000) as loaded:
         select(window, path)
     summary = loaded.args[0]
@@ -219,9 +219,13 @@ def test_details_show_config_history_distributions_and_map(qtbot, open_window, w
     assert details.detected_plot.total() == 4000
     assert details.snr_plot.total() >= 3 * 4000
     assert details.distance_plot.total() == details.snr_plot.total()
-    assert details.map_plot.point_count() == 1500
-    assert "first 1,500" in details.note.text() and "4,000" in details.note.text()
-    assert len(details.map_plot.inside.data) > len(details.map_plot.outside.data)
+    assert details.map_plot.point_count() == 4000  # every sample, not a prefix
+    assert "all 4,000 samples" in details.note.text()
+    brushes = np.array(details.map_plot.point_brushes())  # coloured inside or outside
+    inside = summary.map.samples.inside
+    assert inside.sum() > (~inside).sum() > 0
+    assert len(np.unique(brushes[inside], axis=0)) == len(np.unique(brushes[~inside], axis=0)) == 1
+    assert (brushes[inside][0] != brushes[~inside][0]).any()
 
 
 def test_delete_asks_and_removes_the_file(qtbot, open_window, workspace, make_dataset,
@@ -279,7 +283,10 @@ def test_settings_persist_and_bad_values_never_block_start_up(qtbot, open_window
     stored.sync()
     assert settings.read_workspace() is None
     again = open_window(workspace)
-    assert (again.width(), again.height()) == (1400, 900)
+    # The default size, within the screen (as far as the panes' least size allows).
+    available, least = again.screen().availableGeometry(), again.minimumSizeHint()
+    assert again.width() == max(min(1400, available.width()), least.width())
+    assert again.height() == max(min(900, available.height()), least.height())
 
 
 def test_workspace_choice_order(monkeypatch, tmp_path):

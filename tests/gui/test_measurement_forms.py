@@ -155,12 +155,13 @@ def test_a_bad_range_names_tx_power_dbm(new_dialog):
     power.setText("45:30")
     assert not new_dialog.ok_button.isEnabled()
     message = new_dialog.message.text()
-    assert message.startswith("tx_power_dbm") and "low end above its high end" in message
+    assert message.startswith("Transmit power: '45:30'") and "low end above its high end" in message
     assert power.property("invalid") is True
     power.setText("loud")
-    assert new_dialog.message.text().startswith("tx_power_dbm")
+    assert new_dialog.message.text().startswith("Transmit power: 'loud' is not valid")
     power.setText("30:80")
-    assert "tx_power_dbm" in new_dialog.message.text() and "70" in new_dialog.message.text()
+    assert new_dialog.message.text().startswith("Transmit power: 80 dBm is not valid")
+    assert "allowed -30 to 70 dBm" in new_dialog.message.text()
     power.setText(" 40 ")
     assert new_dialog.ok_button.isEnabled() and power.property("invalid") is False
     assert new_dialog.validate().config.tx_power_dbm == 40.0
@@ -172,10 +173,12 @@ def test_a_bad_mix_names_the_antenna_and_marks_the_field(new_dialog):
     mix = new_dialog.findChild(QLineEdit, "measurement.tx_antennas")
     mix.setText("whip:1,dish:2")
     assert not new_dialog.ok_button.isEnabled()
-    assert new_dialog.message.text().startswith("measurement.tx_antennas.dish")
+    assert new_dialog.message.text().startswith("TX antennas (dish):")
+    assert "is not a known kind" in new_dialog.message.text()
     assert mix.property("invalid") is True  # marked though the error names a part of it
     mix.setText("whip:0,yagi:0")
-    assert new_dialog.message.text().startswith("measurement.tx_antennas")
+    assert new_dialog.message.text().startswith("TX antennas:")
+    assert "not all zero" in new_dialog.message.text()
     mix.setText("rubber_duck:3,whip:1")
     assert new_dialog.validate().config.measurement.tx_antennas == (
         ("whip", 0.25), ("rubber_duck", 0.75))
@@ -265,10 +268,12 @@ def test_receiver_cells_of_the_new_columns(qtbot, new_dialog):
     model.setData(model.index(0, COLUMN["antenna"]), "yagi:north")
     message = new_dialog.message.text()
     assert not new_dialog.ok_button.isEnabled()
-    assert "receivers[" in message and ".antenna" in message and "yagi:AZIMUTH" in message
+    assert message.startswith("Receiver 'Aquila di Giaveno', Antenna: 'yagi:north'")
+    assert "not a number" in message and "yagi:AZIMUTH" in message
     model.setData(model.index(0, COLUMN["antenna"]), "dipole")
     model.setData(model.index(0, COLUMN["calibration_db"]), "40")
-    assert "calibration_db" in new_dialog.message.text()
+    assert new_dialog.message.text().startswith(
+        "Receiver 'Aquila di Giaveno', Calibration: 40 dB is not valid")
     model.setData(model.index(0, COLUMN["calibration_db"]), " ")
     assert model.index(0, COLUMN["calibration_db"]).data() == DRAWN_TEXT
     request = new_dialog.validate()

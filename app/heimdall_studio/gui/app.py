@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QWidget
 
 from .. import __version__
 from ..core import api
@@ -92,13 +92,24 @@ def report_exception(exc_type: type[BaseException], exc: BaseException,
                       f"Heimdall Studio hit an unexpected error:\n\n{exc_type.__name__}: {exc}"
                       f"\n\n{where}\n\nThe app keeps running, but the last action may not "
                       "have completed.",
-                      QMessageBox.StandardButton.Ok, app.activeWindow())
+                      QMessageBox.StandardButton.Ok, _dialog_parent(app))
     box.setObjectName("exception_dialog")
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy the path
     box.setDetailedText(details)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()  # not exec(): an exception inside a modal loop must not nest another
     return box
+
+
+def _dialog_parent(app: QApplication) -> QWidget | None:
+    """The window a dialog belongs to: the active one, else the visible main window (the
+    app may not be in front). A box without one would stay open, and keep the app
+    running, after the main window closed."""
+    active = app.activeWindow()
+    if active is not None:
+        return active
+    return next((w for w in app.topLevelWidgets()
+                 if isinstance(w, QMainWindow) and w.isVisible()), None)
 
 
 def run_app(workspace: str | Path | None = None, debug: bool = False) -> int:

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ..core.api import DatasetEntry
 from ..core.config.params import BY_PATH
-from ..core.config.units import format_size
 from ..core.workspace.index import Signature, signature
 from ..core.workspace.listing import with_writer
 
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 COLUMNS = ("Name", "Type", "Samples", "Frequency (MHz)", "Power (dBm)", "Min SNR (dB)",
-           "Max GDOP", "Inside ratio", "Created (UTC)", "Size", "Status")
+           "Max GDOP", "Inside ratio", "Created (UTC)", "Size (MB)", "Status")
 NUMERIC_COLUMNS = {2, 3, 4, 5, 6, 7, 9}
 SAMPLES_COLUMN = 2
 STATUS_COLUMN = len(COLUMNS) - 1
@@ -53,6 +52,13 @@ def writer_text(entry: DatasetEntry) -> str:
     return f"process {entry.writer}" if entry.writer else "another process"
 
 
+def size_mb_text(size_bytes: int) -> str:
+    """A file size in megabytes, grouped: "1,234.5". One unit down the column lets sizes
+    be compared at a glance; small files keep two decimals so that they do not read 0."""
+    megabytes = size_bytes / 1e6
+    return f"{megabytes:,.1f}" if megabytes >= 1 else f"{megabytes:.2f}"
+
+
 def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
     """(display text, sort key) per column; an unreadable file has keys only for its name,
     size and status."""
@@ -64,7 +70,7 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
             size = 0
         blank = ("", None)
         return [(entry.name, entry.name.lower()), blank, blank, blank, blank, blank, blank,
-                blank, blank, (format_size(size), size), (entry.status, entry.status)]
+                blank, blank, (size_mb_text(size), size), (entry.status, entry.status)]
     c = header.config
     return [
         (entry.name, entry.name.lower()),
@@ -76,7 +82,7 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
         (_MAX_GDOP.text(c.max_gdop), c.max_gdop),
         (f"{c.inside_ratio:g}", c.inside_ratio),
         (header.created_utc.replace("T", " ").rstrip("Z"), header.created_utc),
-        (format_size(header.size_bytes), header.size_bytes),
+        (size_mb_text(header.size_bytes), header.size_bytes),
         (entry.status, entry.status),
     ]
 
@@ -312,6 +318,8 @@ def make_browser_view(model: DatasetTableModel) -> QTableView:
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)  # the window's menu
+    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     view.setAlternatingRowColors(True)
     view.verticalHeader().setVisible(False)
     view.verticalHeader().setDefaultSectionSize(24)

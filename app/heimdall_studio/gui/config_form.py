@@ -11,6 +11,12 @@ passed on as text; a parameter that may be unlimited (max_gdop) has a "No limit"
 beside its spin box, named `<path>.unlimited`, which gives infinity. The parameters only
 an iq_raw dataset draws with (`IQ_ONLY_PATHS`) are greyed while Type is feature_based.
 
+Errors are reported in the words of the form (`error_text`: the field's label and unit,
+not its config key), and a field is marked red only once the user has changed it or asked
+for the dataset to be made (`reveal_errors`): a new form does not greet with red fields.
+In Expand mode the inherited fields are disabled, with a palette that keeps their text in
+the normal colour so that the values stay readable.
+
 Spin box ranges are deliberately wider than the valid ranges: a spin box silently refuses
 what is outside its range, while validation says which field is wrong and what is allowed.
 """
@@ -18,11 +24,12 @@ what is outside its range, while validation says which field is wrong and what i
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtGui import QPalette, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractSpinBox,
@@ -82,6 +89,11 @@ UNLIMITED_SUFFIX = ".unlimited"  # the "No limit" box of `path` is `path + UNLIM
 IQ_DATASET_TYPE = "iq_raw"
 IQ_ONLY_NOTE = ("Only iq_raw datasets record IQ, and only they use this: choose Type "
                 "iq_raw to set it")
+
+# Config keys named inside a message ("at least twice bandwidth_hz"), and their labels.
+KEY_LABELS = {p.key: p.label for p in reversed(FORM_PARAMS + RECEIVER_PARAMS) if "_" in p.key}
+_KEY_PATTERN = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_RECEIVER_FIELD = re.compile(r"receivers\[(?P<which>[^\]]*)\](?:\.(?P<key>\w+))?(?P<rest>.*)")
 
 INVALID_STYLE = """
 QLineEdit[invalid="true"], QAbstractSpinBox[invalid="true"], QTableView[invalid="true"] {
@@ -154,6 +166,78 @@ def _unlimited_box(param: Param) -> QCheckBox:
     return box
 
 
+def field_label(field: str) -> tuple[str, Param | None]:
+    """How the form names a ConfigError field, and its parameter: "Frequency",
+    "Receiver 3, Lat", "TX antennas (dish)"; the field itself when no label is known."""
+    match = _RECEIVER_FIELD.fullmatch(field)
+    if match:
+        which = match["which"]
+        receiver = f"Receiver {int(which) + 1}" if which.isdigit() else f"Receiver {which}"
+        receiver_param = BY_PATH.get(f"receivers[].{match['key']}")
+        if receiver_param is None:
+            return receiver if which else "Receiver network", None
+        return f"{receiver}, {receiver_param.label}{_suffix(match['rest'])}", receiver_param
+    path = field
+    while path:
+        found = BY_PATH.get(path)
+        if found is not None:
+            return found.label + _suffix(field[len(path):]), found
+        path = path.rpartition(".")[0]
+    return ("Receiver network" if field == "receivers" else field), None
+
+
+def _suffix(rest: str) -> str:
+    rest = rest.lstrip(".")
+    return f" ({rest})" if rest else ""
+
+
+def labelled(text: str) -> str:
+    """`text` with the config keys it names replaced by their labels."""
+    return _KEY_PATTERN.sub(lambda m: KEY_LABELS.get(m[0], m[0]), text)
+
+
+def error_text(exc: ConfigError) -> str:
+    """A ConfigError in the form's words: "Frequency: 0 MHz is not valid; allowed 1 to
+    6000 MHz" rather than "frequency_mhz = 0.0 is not valid: allowed ...". Its problem
+    is what the message holds between the value and what is allowed."""
+    message = str(exc)
+    probe = str(ConfigError(exc.field, exc.value, exc.allowed, problem="\x00"))
+    head, _, tail = probe.partition(" \x00")
+    if not (message.startswith(head) and message.endswith(tail)):
+        return labelled(message)
+    problem = message[len(head) + 1:len(message) - len(tail)]
+    label, found = field_label(exc.field)
+    value = exc.value
+    if value is None:
+        said = f"{label} {problem}"
+    elif isinstance(value, str) and not value.strip():
+        said = f"{label} is empty"
+    else:
+        shown = head[len(f"{exc.field} = "):]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            shown = f"{value:g}" if isinstance(value, float) else f"{value}"
+            if found is not None and found.unit:
+                shown += f" {found.unit}"
+        said = f"{label}: {shown} {problem}"
+    return labelled(f"{said}; allowed {exc.allowed}")
+
+
+def readable_when_disabled(widget: QWidget) -> None:
+    """Disabled, `widget` and its children keep the normal text colour on a background a
+    shade off the window's: greyed text of inherited values is hard to read. Set on each
+    child: under a style sheet (the form's) a palette does not pass on to children."""
+    palette = QPalette(widget.palette())
+    active, disabled = QPalette.ColorGroup.Active, QPalette.ColorGroup.Disabled
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText,
+                 QPalette.ColorRole.ButtonText):
+        palette.setColor(disabled, role, palette.color(active, role))
+    window = palette.color(active, QPalette.ColorRole.Window)
+    palette.setColor(disabled, QPalette.ColorRole.Base,
+                     window.darker(104) if window.lightness() > 128 else window.lighter(125))
+    for each in (widget, *widget.findChildren(QWidget)):
+        each.setPalette(palette)
+
+
 class ConfigForm(QWidget):
     """All generation parameters of a dataset plus the sample count of a run."""
 
@@ -173,6 +257,11 @@ class ConfigForm(QWidget):
         # The values set_values gave the spin boxes, which may hold more digits than shown.
         self._exact: dict[str, float] = {}
         self.locked = False  # showing a dataset's stored config (Expand)
+        # The widgets the user has changed, whose errors are marked; all once
+        # `reveal_errors` was called. Filling the form (`_filling`) changes none.
+        self.touched: set[QWidget] = set()
+        self.errors_revealed = False
+        self._filling = False
         self._build_widgets()
         self._build_layout()
         self._connect()
@@ -206,7 +295,10 @@ class ConfigForm(QWidget):
         self.receivers.verticalHeader().setDefaultSectionSize(22)
         self.receivers.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents)
-        self.receivers.horizontalHeader().setStretchLastSection(True)
+        # No stretched last column: one squeezed to the room left clips its values; the
+        # table scrolls sideways instead.
+        self.receivers.horizontalHeader().setStretchLastSection(False)
+        self.receivers.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         for column, choices in CHOICE_COLUMNS.items():
             self.receivers.setItemDelegateForColumn(column,
                                                     ChoiceDelegate(choices, self.receivers))
@@ -324,6 +416,7 @@ class ConfigForm(QWidget):
         grid.setColumnStretch(1, 3)
 
     def _connect(self) -> None:
+        self._connect_touches()  # first: a change is the user's before it is checked
         for widget in self.widgets.values():
             if isinstance(widget, QLineEdit):
                 widget.textChanged.connect(self.changed)
@@ -347,14 +440,45 @@ class ConfigForm(QWidget):
         self.advanced_toggle.toggled.connect(self._show_advanced)
         self.dataset_type.currentTextChanged.connect(self._show_dataset_type)
 
+    def _connect_touches(self) -> None:
+        """Note each widget the user changes (`touched`)."""
+        for widget in self.widgets.values():
+            signal = (widget.textChanged if isinstance(widget, QLineEdit)
+                      else widget.currentIndexChanged if isinstance(widget, QComboBox)
+                      else widget.valueChanged if isinstance(widget, (QSpinBox, QDoubleSpinBox))
+                      else None)
+            if signal is not None:
+                signal.connect(lambda *_args, w=widget: self._touch(w))
+        for path, box in self.unlimited.items():
+            box.toggled.connect(lambda *_args, w=self.widgets[path]: self._touch(w))
+        for signal in (self.receiver_model.dataChanged, self.receiver_model.rowsInserted,
+                       self.receiver_model.rowsRemoved, self.receiver_model.modelReset):
+            signal.connect(lambda *_args: self._touch(self.receivers))
+
+    def _touch(self, widget: QWidget) -> None:
+        if not self._filling:
+            self.touched.add(widget)
+
     # -- filling -------------------------------------------------------------
 
     def reset_to_defaults(self) -> None:
         self.set_values(DatasetConfig(name="default", seed=new_seed()), name="")
-        self.num_samples.setValue(DEFAULT_NUM_SAMPLES)
+        self._filling = True
+        try:
+            self.num_samples.setValue(DEFAULT_NUM_SAMPLES)
+        finally:
+            self._filling = False
 
     def set_values(self, config: DatasetConfig, name: str | None = None) -> None:
-        """Show a config; `name` overrides the shown name (empty for a new dataset)."""
+        """Show a config; `name` overrides the shown name (empty for a new dataset).
+        What is shown counts as not changed by the user (`touched`)."""
+        self._filling = True
+        try:
+            self._set_values(config, name)
+        finally:
+            self._filling = False
+
+    def _set_values(self, config: DatasetConfig, name: str | None) -> None:
         holders = {"propagation": config.propagation, "terrain": config.propagation.terrain,
                    "measurement": config.measurement}
         for param in FORM_PARAMS:
@@ -390,6 +514,7 @@ class ConfigForm(QWidget):
             widget.setToolTip(tip)
         for field in self.fields.values():  # a unit beside a field greys with it
             field.setEnabled(False)
+        readable_when_disabled(self)
         self.show_parameters_of(header.generator_version)
         self.receiver_model.read_only = True
         for button in (self.add_receiver_button, self.remove_receiver_button,
@@ -479,19 +604,33 @@ class ConfigForm(QWidget):
             return exact
         return value
 
+    def _error_widget(self, field: str | None) -> QWidget | None:
+        """The widget of a ConfigError field; a field inside a parameter
+        (`measurement.tx_antennas.dish`) is the parameter's."""
+        if not field:
+            return None
+        if field.startswith("receivers"):
+            return self.receivers
+        target = self.findChild(QWidget, field)
+        path = field
+        while target is None and path:
+            target = self.widgets.get(path)
+            path = path.rpartition(".")[0]
+        return target
+
+    def shows_error(self, field: str | None) -> bool:
+        """Whether an error of `field` is shown as one: the user changed that field, or
+        asked for the dataset to be made (`reveal_errors`)."""
+        return self.errors_revealed or self._error_widget(field) in self.touched
+
+    def reveal_errors(self) -> None:
+        """From now on mark every error, changed field or not (Create was pressed)."""
+        self.errors_revealed = True
+
     def mark_invalid(self, field: str | None) -> None:
-        """Highlight the widget of a ConfigError field (None clears every mark); a field
-        inside a parameter (`measurement.tx_antennas.dish`) marks the parameter's."""
-        target: QWidget | None = None
-        if field:
-            if field.startswith("receivers"):
-                target = self.receivers
-            else:
-                target = self.findChild(QWidget, field)
-                path = field
-                while target is None and path:
-                    target = self.widgets.get(path)
-                    path = path.rpartition(".")[0]
+        """Highlight the widget of a ConfigError field, once `shows_error` (None clears
+        every mark)."""
+        target = self._error_widget(field) if self.shows_error(field) else None
         for widget in [*self.widgets.values(), self.receivers]:
             invalid = widget is target
             if widget.property("invalid") != invalid:

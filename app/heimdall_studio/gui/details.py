@@ -13,6 +13,7 @@ writer has ended; one that cannot be read for a moment is tried again a second l
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -21,8 +22,10 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -41,14 +44,16 @@ from ..core.config.params import (
 )
 from ..core.config.units import format_size
 from ..core.dataset.layout import HISTORY_FIELDS, HistoryRow
-from ..core.dataset.reader import DatasetHeader
+from ..core.dataset.reader import DatasetHeader, read_header
 from ..core.errors import DatasetBusyError, DatasetFormatError, DatasetInUseError, HeimdallError
 from .browser import writer_text
 from .iq_view import IqView
 from .jobs import describe_error
-from .plots import HistogramPlot, MapPlot
+from .map_view import MapPanel
+from .plots import HistogramPlot
 from .receivers import RECEIVER_TITLES, receiver_rows
-from .summary import MAX_MAP_POINTS, DatasetSummary, summarize_dataset
+from .sample_table import SampleView
+from .summary import DatasetSummary, summarize_dataset
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +89,10 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     table.verticalHeader().setVisible(False)
     table.verticalHeader().setDefaultSectionSize(22)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
+    # No stretched last column: squeezed into the room the others leave, it clips its
+    # values; the table scrolls sideways instead.
+    table.horizontalHeader().setStretchLastSection(False)
+    table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
     return table
 
 
@@ -157,6 +165,8 @@ class DetailsPanel(QWidget):
     samples_refused = Signal(object, str)  # path, why: its samples are damaged
 
     BUSY_RETRY_MS = 1000
+    LIVE_READ_S = 1.0  # a run's header is read again at most this often
+    create_requested = Signal()  # the empty state's button
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -166,8 +176,9 @@ class DetailsPanel(QWidget):
         self._loaded_key: tuple[Path, int] | None = None
         self._load_serial = 0
         self.loading = False
-        self.max_map_points = MAX_MAP_POINTS  # a bounded read: light on huge files
         self._retry = QTimer(self, singleShot=True, interval=self.BUSY_RETRY_MS)
+        self._live_reading = False  # a header read during a run is on its way
+        self._live_read_at = -self.LIVE_READ_S
         self._retry.timeout.connect(self.load_summary)
 
         # One-line labels that never ask for more room: text that changes at every commit
@@ -201,16 +212,18 @@ class DetailsPanel(QWidget):
         for i, plot in enumerate((self.snr_plot, self.gdop_plot, self.detected_plot,
                                   self.distance_plot)):
             grid.addWidget(plot, i // 2, i % 2)
-        self.map_plot = MapPlot()
-        self.map_plot.setObjectName("map_plot")
+        self.map_panel = MapPanel()
+        self.map_plot = self.map_panel.view
         self.plot_tabs = QTabWidget(objectName="plot_tabs")
         self.plot_tabs.addTab(distributions, "Distributions")
-        self.plot_tabs.addTab(self.map_plot, "Map")
+        self.plot_tabs.addTab(self.map_panel, "Map")
         self.iq_view = IqView()
         self.iq_tab = self.plot_tabs.addTab(self.iq_view, "IQ")
-        # The note is about the distributions; the IQ view has a line of its own.
+        self.sample_view = SampleView()
+        self.samples_tab = self.plot_tabs.addTab(self.sample_view, "Samples")
+        # The note is about the distributions; the IQ and Samples tabs have lines of their own.
         self.plot_tabs.currentChanged.connect(
-            lambda index: self.note.setVisible(index != self.iq_tab))
+            lambda index: self.note.setVisible(index not in (self.iq_tab, self.samples_tab)))
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.info_tabs)
@@ -224,11 +237,49 @@ class DetailsPanel(QWidget):
         splitter.setStretchFactor(1, 3)
         splitter.setSizes([520, 880])
         self.splitter = splitter
+        content = QWidget(objectName="details_content")
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.addWidget(self.title)
+        content_layout.addWidget(splitter, 1)
+        self.stack = QStackedWidget(objectName="details_stack")
+        self.stack.addWidget(self._build_empty_state())
+        self.stack.addWidget(content)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.title)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.stack)
         self.show_entry(None)
+
+    def _build_empty_state(self) -> QWidget:
+        """What shows while no dataset is selected: what to do, and a button to do it,
+        rather than empty tables and plots."""
+        page = QWidget(objectName="empty_state")
+        self.empty_text = QLabel(objectName="empty_text", wordWrap=True)
+        self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.create_button = QPushButton("Create your first dataset",
+                                         objectName="create_first_dataset")
+        self.create_button.setToolTip("Choose the parameters of a dataset and generate it")
+        self.create_button.clicked.connect(self.create_requested)
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(self.empty_text)
+        layout.addWidget(self.create_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        self.set_dataset_count(0)
+        return page
+
+    def set_dataset_count(self, count: int) -> None:
+        """The empty state's words follow the workspace: none yet, or some to choose."""
+        if count:
+            self.empty_text.setText(f"{count:,} dataset{'s' if count != 1 else ''} in this "
+                                    "workspace: select one above to see its parameters, "
+                                    "history, distributions and map.")
+            self.create_button.setText("New dataset…")
+        else:
+            self.empty_text.setText("<b>No datasets in this workspace yet.</b><br>A dataset "
+                                    "holds simulated transmitters and what the receiver "
+                                    "network measures of them.")
+            self.create_button.setText("Create your first dataset")
 
     # -- what is shown ---------------------------------------------------------
 
@@ -238,6 +289,8 @@ class DetailsPanel(QWidget):
         previous = self.entry
         self.entry = entry
         self._show_iq(entry, busy)
+        self.sample_view.set_dataset(entry, busy)
+        self.stack.setCurrentIndex(0 if entry is None else 1)
         if entry is None:
             self._clear("Select a dataset to see its parameters, history and distributions.")
             return
@@ -274,6 +327,8 @@ class DetailsPanel(QWidget):
             # own live plots show the distributions meanwhile.
             if not same_dataset:
                 self._clear_distributions()
+            # The map follows the samples as they are committed (`set_sample_count`).
+            self.map_panel.follow(entry.path, header.config)
             self.note.setText("A run is writing this dataset: its distributions are in the "
                               "live plots below and appear here when it ends.")
             return
@@ -304,6 +359,27 @@ class DetailsPanel(QWidget):
             return
         self._set_title(count)
         self.config_table.item(0, 1).setText(f"{count:,}")  # config_rows puts samples first
+        self.map_panel.samples_committed(path, count)
+        self._read_live(path)
+
+    def _read_live(self, path: Path) -> None:
+        """Read the header of the file being written, off the GUI thread and at most every
+        LIVE_READ_S, so that its size and history follow the run (its row counts only
+        the run's progress)."""
+        now = time.monotonic()
+        if self._live_reading or now - self._live_read_at < self.LIVE_READ_S:
+            return
+        self._live_reading, self._live_read_at = True, now
+        create_worker(read_header, path, False, _connect={
+            "returned": lambda header: self._show_live(path, header),
+            "errored": lambda exc: log.debug("reading %s during its run: %s", path, exc),
+            "finished": lambda: setattr(self, "_live_reading", False)})
+
+    def _show_live(self, path: Path, header: DatasetHeader) -> None:
+        if self.entry is None or self.entry.path != path or self.entry.header is None:
+            return
+        self.config_table.item(1, 1).setText(format_size(header.size_bytes))  # size second
+        _fill(self.history_table, [history_cells(h) for h in header.history])
 
     def reload(self) -> None:
         """Read the samples again (F5)."""
@@ -327,7 +403,7 @@ class DetailsPanel(QWidget):
         self.summary = None
         self._loaded_key = None
         for plot in (self.snr_plot, self.gdop_plot, self.detected_plot, self.distance_plot,
-                     self.map_plot):
+                     self.map_panel):
             plot.clear_data()
 
     # -- loading samples -------------------------------------------------------
@@ -340,8 +416,7 @@ class DetailsPanel(QWidget):
         serial, path = self._load_serial, entry.path
         self.loading = True
         self.note.setText("Reading samples…")
-        points = self.max_map_points
-        create_worker(summarize_dataset, path, points, _connect={
+        create_worker(summarize_dataset, path, _connect={
             "returned": lambda s: self._loaded(serial, s),
             "errored": lambda exc: self._load_failed(serial, path, exc)})
 
@@ -360,7 +435,7 @@ class DetailsPanel(QWidget):
                 plot.clear_data()
             else:
                 plot.set_histogram(histogram.edges, histogram.counts)
-        self.map_plot.set_map(summary.map)
+        self.map_panel.show_dataset(summary.path, summary.map)
         self._show_summary_note()
         self.summary_loaded.emit(summary)
 
@@ -373,11 +448,7 @@ class DetailsPanel(QWidget):
                               f"these are the distributions of its first "
                               f"{summary.num_samples:,} samples, read again when that ends.")
             return
-        if summary.map_points < summary.num_samples:
-            shown = f"the map shows the first {summary.map_points:,} of them"
-        else:
-            shown = "the map shows all of them"
-        self.note.setText(f"Distributions over all {summary.num_samples:,} samples; {shown}.")
+        self.note.setText(f"Distributions and map over all {summary.num_samples:,} samples.")
 
     def _load_failed(self, serial: int, path: Path, exc: Exception) -> None:
         """Why the samples cannot be read, in the pane. Only damage makes the file

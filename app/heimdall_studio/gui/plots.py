@@ -1,5 +1,5 @@
-"""pyqtgraph widgets: histograms, a trend curve, the map of a dataset, and the spectrum
-and waterfall of an IQ record.
+"""pyqtgraph widgets: histograms, a trend curve, and the spectrum and waterfall of an IQ
+record (maps: `map_view`).
 
 Every plot item is created once, in the constructor, and later only fed with `setData`
 (the pattern of pyqtgraph's scrolling-plot examples): rebuilding items on every update is
@@ -9,11 +9,11 @@ what makes live plots stutter.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt
+from PySide6.QtGui import QPalette
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#303030")
 
@@ -30,11 +30,63 @@ def round_up(value: float) -> float:
                 if step * power >= value * (1 - 1e-12))
 
 
+def tick_text(value: float) -> str | None:
+    """A large tick value as people read it: "1,500", "250k", "2M", "1.5G"; None for
+    values under 1000, which pyqtgraph's own format already shows well."""
+    size = abs(value)
+    if size < 1000:
+        return None
+    if size < 10_000:
+        return f"{value:,.0f}"
+    for step, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if size >= step:
+            return f"{value / step:.4g}{suffix}"
+    return None  # not reached
+
+
+class ReadableAxis(pg.AxisItem):
+    """An axis whose large tick values read "2M" rather than "2e+06"."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        strings = super().tickStrings(values, scale, spacing)
+        if self.logMode:
+            return strings
+        return [tick_text(v * scale) or text for v, text in zip(values, strings, strict=True)]
+
+
+def apply_palette(plot: pg.PlotWidget) -> None:
+    """Background, axes and title in the widget's palette colours (Window, WindowText),
+    so a plot looks like the rest of the window in a light or a dark theme."""
+    palette = plot.palette()
+    background = palette.color(QPalette.ColorRole.Window)
+    foreground = palette.color(QPalette.ColorRole.WindowText)
+    plot.setBackground(background)
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(foreground)
+        axis.setTextPen(foreground)
+    title = plot.plotItem.titleLabel
+    title.setText(title.text, color=foreground.name(), size="10pt")
+
+
+class _PaletteFollower(QObject):
+    """Re-colours its plot when the plot's or the application's palette changes."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange) \
+                and isinstance(watched, pg.PlotWidget):
+            apply_palette(watched)
+        return False
+
+
 def _style(plot: pg.PlotWidget, title: str, x_label: str, y_label: str,
            grid: bool = True) -> None:
+    plot.setAxisItems({"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")})
     plot.setTitle(title, size="10pt")
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
+    apply_palette(plot)
+    plot.installEventFilter(_PaletteFollower(plot))
     # Translucent grid lines are most of what a repaint costs (benchmarks/README.md):
     # plots redrawn several times a second during a run go without.
     plot.showGrid(x=grid, y=grid, alpha=0.25)
@@ -121,25 +173,6 @@ class TrendPlot(pg.PlotWidget):
             self.setXRange(0, 1)
 
 
-@dataclass(frozen=True)
-class MapData:
-    """What the map shows: plain arrays, computed off the GUI thread."""
-
-    receiver_names: tuple[str, ...]
-    receiver_lat: np.ndarray
-    receiver_lon: np.ndarray
-    receiver_box: tuple[float, float, float, float]  # lat0, lat1, lon0, lon1
-    training_box: tuple[float, float, float, float]
-    inside_lat: np.ndarray
-    inside_lon: np.ndarray
-    outside_lat: np.ndarray
-    outside_lon: np.ndarray
-    # Shaded relief of the elevation grid the samples were drawn over (row 0 north), and
-    # the (south, north, west, east) it covers; None for a flat world.
-    relief: np.ndarray | None = None
-    relief_bounds: tuple[float, float, float, float] | None = None
-
-
 def _box_outline(box: tuple[float, float, float, float]) -> tuple[list[float], list[float]]:
     lat0, lat1, lon0, lon1 = box
     return [lon0, lon1, lon1, lon0, lon0], [lat0, lat0, lat1, lat1, lat0]
@@ -154,84 +187,6 @@ def place_relief(item: pg.ImageItem, image: np.ndarray,
     # y: the rows go south first.
     item.setImage(np.ascontiguousarray(image[::-1]), autoLevels=False, levels=(0, 255))
     item.setRect(QRectF(west, south, east - west, north - south))
-
-
-class MapPlot(pg.PlotWidget):
-    """Receivers, the receiver and training boxes, and transmitter positions (lon/lat)."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent, enableMenu=False)  # the view's menu is not even built
-        _style(self, "Map", "longitude (deg)", "latitude (deg)")
-        self.addLegend(offset=(10, 10), labelTextSize="8pt",
-                       brush=pg.mkBrush(255, 255, 255, 210))
-        self.outside = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*OUTSIDE_COLOR, 150),
-                                          name="transmitter outside")
-        self.inside = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*INSIDE_COLOR, 150),
-                                         name="transmitter inside")
-        self.training_box = pg.PlotDataItem(
-            [], [], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.PenStyle.DashLine),
-            name="training box")
-        self.receiver_box = pg.PlotDataItem([], [], pen=pg.mkPen((40, 40, 40), width=2),
-                                            name="receiver box")
-        self.receivers = pg.ScatterPlotItem(size=12, symbol="t1", pen=pg.mkPen("w", width=1),
-                                            brush=pg.mkBrush(*RECEIVER_COLOR), name="receiver")
-        self.relief = pg.ImageItem(axisOrder="row-major")
-        self.relief.setZValue(-10)  # under everything
-        self.addItem(self.relief)
-        for item in (self.outside, self.inside, self.training_box, self.receiver_box,
-                     self.receivers):
-            self.addItem(item)
-        self._labels: list[pg.TextItem] = []
-
-    def set_map(self, data: MapData) -> None:
-        self._set_relief(data.relief, data.relief_bounds)
-        self.inside.setData(x=data.inside_lon, y=data.inside_lat)
-        self.outside.setData(x=data.outside_lon, y=data.outside_lat)
-        self.receiver_box.setData(*_box_outline(data.receiver_box))
-        self.training_box.setData(*_box_outline(data.training_box))
-        self.receivers.setData(x=data.receiver_lon, y=data.receiver_lat)
-        self._set_labels(data)
-        # Equal ground distances look equal: a degree of longitude is cos(lat) as long.
-        mid_lat = (data.training_box[0] + data.training_box[1]) / 2
-        self.setAspectLocked(True, ratio=max(0.05, math.cos(math.radians(mid_lat))))
-        lat0, lat1, lon0, lon1 = data.training_box
-        self.setRange(xRange=(lon0, lon1), yRange=(lat0, lat1), padding=0.03)
-
-    def _set_relief(self, image: np.ndarray | None,
-                    bounds: tuple[float, float, float, float] | None) -> None:
-        if image is None or bounds is None:
-            self.relief.clear()
-            self.relief.setVisible(False)
-            return
-        place_relief(self.relief, image, bounds)
-        self.relief.setVisible(True)
-
-    def _set_labels(self, data: MapData) -> None:
-        # Labels follow the receiver network, which changes only with the dataset shown;
-        # reuse the items and create more only when a network is larger than any before.
-        while len(self._labels) < len(data.receiver_names):
-            label = pg.TextItem(color=(60, 0, 0), anchor=(0.5, 1.4))
-            self.addItem(label)
-            self._labels.append(label)
-        for i, label in enumerate(self._labels):
-            if i < len(data.receiver_names):
-                label.setText(data.receiver_names[i])
-                label.setPos(float(data.receiver_lon[i]), float(data.receiver_lat[i]))
-                label.setVisible(True)
-            else:
-                label.setVisible(False)
-
-    def clear_data(self) -> None:
-        self._set_relief(None, None)
-        for item in (self.inside, self.outside, self.receivers):
-            item.setData(x=[], y=[])
-        self.receiver_box.setData([], [])
-        self.training_box.setData([], [])
-        for label in self._labels:
-            label.setVisible(False)
-
-    def point_count(self) -> int:
-        return len(self.inside.data) + len(self.outside.data)
 
 
 class SpectrumPlot(pg.PlotWidget):

@@ -1,4 +1,4 @@
-"""Persistent settings (workspace, window geometry), read defensively.
+"""Persistent settings (workspace, recent workspaces, window geometry), read defensively.
 
 A settings file can hold anything: written by an older version, edited by hand, truncated.
 Every read checks the type and falls back to a default, so a bad value never stops the app
@@ -24,6 +24,8 @@ WORKSPACE_KEY = "workspace"
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 SPLITTERS_KEY = "window/splitters"
+RECENT_KEY = "recent_workspaces"
+MAX_RECENT = 8
 SETTINGS_DIR_ENV = "HEIMDALL_STUDIO_SETTINGS_DIR"
 
 
@@ -76,3 +78,27 @@ def write_values(values: dict[str, object]) -> None:
     for key, value in values.items():
         settings.setValue(key, value)
     settings.sync()
+
+
+def read_recent() -> list[Path]:
+    """The workspaces opened last, newest first (at most MAX_RECENT); values that are not
+    paths are skipped."""
+    try:
+        value = open_settings().value(RECENT_KEY)
+    except Exception:
+        log.warning("cannot read the recent workspaces", exc_info=True)
+        return []
+    if isinstance(value, str):  # an INI list of one reads back as its single value
+        value = [value]
+    if not isinstance(value, list):
+        return []
+    return [Path(v) for v in value if isinstance(v, str) and v.strip()][:MAX_RECENT]
+
+
+def add_recent(workspace: Path) -> list[Path]:
+    """Put `workspace` first in the recent workspaces and return them."""
+    recent = [workspace, *(p for p in read_recent() if p != workspace)][:MAX_RECENT]
+    settings = open_settings()
+    settings.setValue(RECENT_KEY, [str(p) for p in recent])
+    settings.sync()
+    return recent

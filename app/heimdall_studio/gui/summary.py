@@ -3,10 +3,9 @@
 `summarize_dataset` is a plain function run in a worker thread; it raises what the core
 raises (the details pane tells damaged samples from a file being written or held open).
 Distributions come from the file's running histograms (`api.dataset_stats`: every sample,
-read instantly at any size); the map needs positions, so it reads three fields of the
-first `max_points` samples only. The prefix is a fair sample: samples are independent, and
-stratification is by index, so every prefix keeps the inside ratio. Only plain arrays cross
-to the GUI thread; h5py files are opened and closed inside the core calls, in the worker.
+read instantly at any size); the map shows every sample, so it reads their positions and
+the fields it colours them by (`map_data`). Only plain arrays cross to the GUI thread;
+h5py files are opened and closed inside the core calls, in the worker.
 """
 
 from __future__ import annotations
@@ -17,12 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import api
-from ..core.config.geo import receiver_box, training_box
-from .plots import MapData
-
-MAX_MAP_POINTS = 5_000  # enough to show the boxes and the ring; setData cost grows with it
-MAP_FIELDS = ("tx_lat", "tx_lon", "inside")
-RELIEF_SIDE = 700  # samples a side of the map's shaded relief at most
+from .map_data import MapData, dataset_relief, network_map, read_map_samples
 
 
 @dataclass(frozen=True)
@@ -40,32 +34,11 @@ class DatasetSummary:
     map_points: int
 
 
-def summarize_dataset(path: Path, max_points: int = MAX_MAP_POINTS) -> DatasetSummary:
+def summarize_dataset(path: Path) -> DatasetSummary:
     header, stats = api.dataset_stats(path)
     histograms = {key: Histogram(stats.edges[key], stats.counts[key]) for key in stats.counts}
-    positions = api.load_dataset(path, fields=MAP_FIELDS, stop=max_points)
-    relief, relief_bounds = _relief(path)
-    config = header.config
-    inside = positions["inside"]
-    lat, lon = positions["tx_lat"], positions["tx_lon"]
-    rx = config.receivers
-    map_data = MapData(
-        receiver_names=tuple(r.name for r in rx),
-        receiver_lat=np.array([r.lat for r in rx]),
-        receiver_lon=np.array([r.lon for r in rx]),
-        receiver_box=receiver_box(config),
-        training_box=training_box(config),
-        inside_lat=lat[inside], inside_lon=lon[inside],
-        outside_lat=lat[~inside], outside_lon=lon[~inside],
-        relief=relief, relief_bounds=relief_bounds,
-    )
+    samples = read_map_samples(path, stop=stats.num_samples)
+    relief, relief_bounds = dataset_relief(path)
+    map_data = network_map(header.config, relief, relief_bounds, samples)
     return DatasetSummary(path=Path(path), num_samples=stats.num_samples,
-                          histograms=histograms, map=map_data, map_points=len(lat))
-
-
-def _relief(path: Path) -> tuple[np.ndarray | None, tuple[float, float, float, float] | None]:
-    """The shaded relief of the dataset's elevation grid, and the area it covers."""
-    grid = api.dataset_terrain(path)
-    if grid is None:
-        return None, None
-    return api.shaded_relief(grid, RELIEF_SIDE), api.relief_area(grid, RELIEF_SIDE)
+                          histograms=histograms, map=map_data, map_points=len(samples))

@@ -2,8 +2,8 @@
 
 The dialog lists the library's tiles (SRTM, GeoTIFF), imports more (files or a folder, checked in
 full by the core before anything is copied, off the GUI thread), and maps them over the
-shaded relief of the built-in GLOBE grid, with the default receiver network and its
-training box for orientation.
+shaded relief of the built-in GLOBE grid, with coastlines, borders, the default receiver
+network and its training box for orientation.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from ..core.terrain.grid import ElevationGrid
 from ..core.terrain.library import TileInfo
 from .dialogs import ERROR_STYLE, OK_STYLE
 from .jobs import describe_error
-from .plots import INSIDE_COLOR, RECEIVER_COLOR, _box_outline, _style, place_relief
+from .map_view import MapView
+from .plots import INSIDE_COLOR, _box_outline
 
 log = logging.getLogger(__name__)
 
@@ -84,78 +85,48 @@ def _tile_outlines(tiles: Sequence[TileInfo]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(xs, float), np.array(ys, float)
 
 
-class TerrainMap(pg.PlotWidget):
+class TerrainMap(MapView):
     """The built-in grid's shaded relief with the library's tiles outlined over it, the
-    default receivers and their training box (dashed), in longitude and latitude."""
+    default receivers and their training box (dashed), coastlines and borders, in
+    longitude and latitude."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent, enableMenu=False)  # the view's menu is not even built
+        super().__init__(parent, title="Built-in terrain and library tiles")
         self.setObjectName("terrain_map")
-        _style(self, "Built-in terrain and library tiles", "longitude (deg)",
-               "latitude (deg)", grid=False)
-        # The built-in grid's bottom left is sea, where the legend hides no land.
-        self.addLegend(offset=(10, -10), labelTextSize="8pt",
-                       brush=pg.mkBrush(255, 255, 255, 210))
-        self.relief = pg.ImageItem(axisOrder="row-major")
-        self.relief.setZValue(-10)
         self.tiles = pg.PlotDataItem([], [], connect="finite",
-                                     pen=pg.mkPen(INSIDE_COLOR, width=2),
-                                     name="library tile")
-        self.training_box = pg.PlotDataItem(
-            [], [], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.PenStyle.DashLine),
-            name="training box (defaults)")
-        self.receivers = pg.ScatterPlotItem(size=12, symbol="t1", pen=pg.mkPen("w", width=1),
-                                            brush=pg.mkBrush(*RECEIVER_COLOR), name="receiver")
-        for item in (self.relief, self.tiles, self.training_box, self.receivers):
-            self.addItem(item)
-        self._labels: list[pg.TextItem] = []
+                                     pen=pg.mkPen(INSIDE_COLOR, width=2))
+        self.addItem(self.tiles)
+        self.add_legend(self.tiles, "library tile")
         self._grid_bounds: tuple[float, float, float, float] | None = None
         self._tile_bounds: list[tuple[int, int, int, int]] = []
 
-    def set_relief(self, grid: ElevationGrid) -> None:
+    def show_grid(self, grid: ElevationGrid) -> None:
         """The grid's relief, each pixel centred on the sample it shows, north up."""
-        place_relief(self.relief, api.shaded_relief(grid, max_side=RELIEF_MAX_SIDE),
-                     api.relief_area(grid, max_side=RELIEF_MAX_SIDE))
+        self.set_relief(api.shaded_relief(grid, max_side=RELIEF_MAX_SIDE),
+                        api.relief_area(grid, max_side=RELIEF_MAX_SIDE))
         self._grid_bounds = grid.bounds
 
-    def set_network(self, receivers: Sequence[Receiver],
-                    box: tuple[float, float, float, float]) -> None:
-        lon = np.array([r.lon for r in receivers], float)
-        lat = np.array([r.lat for r in receivers], float)
-        self.receivers.setData(x=lon, y=lat)
-        self.training_box.setData(*_box_outline(box))
-        while len(self._labels) < len(receivers):
-            label = pg.TextItem(color=(60, 0, 0), anchor=(0.5, 1.4))
-            self.addItem(label)
-            self._labels.append(label)
-        for i, label in enumerate(self._labels):
-            if i < len(receivers):
-                label.setText(receivers[i].name)
-                label.setPos(float(lon[i]), float(lat[i]))
-            label.setVisible(i < len(receivers))
+    def show_network(self, receivers: Sequence[Receiver],
+                     box: tuple[float, float, float, float]) -> None:
+        self.set_network([r.name for r in receivers], np.array([r.lat for r in receivers]),
+                         np.array([r.lon for r in receivers]), training_box=box)
 
     def set_tiles(self, tiles: Sequence[TileInfo]) -> None:
         self._tile_bounds = [tile.bounds for tile in tiles]
         self.tiles.setData(*_tile_outlines(tiles))
-        self.frame()
+        self.frame_all()
 
     def tile_count(self) -> int:
         """Tiles outlined on the map (what tests check)."""
         return len(self._tile_bounds)
 
-    def frame(self) -> None:
-        """Show the built-in grid and every tile, equal ground distances equally long."""
+    def frame_all(self) -> None:
+        """Show the built-in grid and every tile."""
         boxes = [*self._tile_bounds, *([self._grid_bounds] if self._grid_bounds else [])]
         if not boxes:
             return
-        south = min(b[0] for b in boxes)
-        north = max(b[1] for b in boxes)
-        west = min(b[2] for b in boxes)
-        east = max(b[3] for b in boxes)
-        # A degree of longitude is cos(latitude) as long as a degree of latitude.
-        mid_lat = (south + north) / 2
-        self.setAspectLocked(True, ratio=max(0.05, math.cos(math.radians(mid_lat))))
-        self.setRange(xRange=(west, east), yRange=(south, north), padding=0.02)
+        self.frame((min(b[0] for b in boxes), max(b[1] for b in boxes),
+                    min(b[2] for b in boxes), max(b[3] for b in boxes)))
 
 
 class TerrainDialog(QDialog):
@@ -204,8 +175,8 @@ class TerrainDialog(QDialog):
 
         self.map = TerrainMap()
         self.map.setMinimumSize(420, 360)
-        self.map.set_relief(self.grid)
-        self.map.set_network(default_receivers(), training_box(api.make_config("defaults")))
+        self.map.show_grid(self.grid)
+        self.map.show_network(default_receivers(), training_box(api.make_config("defaults")))
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

@@ -1,9 +1,16 @@
-"""Export a dataset, or a range of its samples, to CSV or NPZ for tools that do not read
-HDF5.
+"""Export a dataset, or a range of its samples, to CSV, NPZ or Parquet for tools that do
+not read HDF5.
 
-Both formats are written slab by slab, so memory stays bounded at any dataset size, to a
+Every format is written slab by slab, so memory stays bounded at any dataset size, to a
 file that gets its name only when complete (`fsops.write_new_file`: never replacing a
-file, never through a link).
+file, never through a link). A caller follows the export through `progress` (samples
+written of the total) and stops it through `stop_requested`, asked before every slab: the
+export then raises ExportCancelled and leaves no file.
+
+Parquet (pyarrow, the optional extra `parquet`) holds the CSV's columns, typed: a
+per-receiver field is one column per receiver (`snr_db[Torino]`), NaN kept where a
+receiver did not detect, one row group per slab, and the dataset's config JSON in the
+schema metadata (`PARQUET_CONFIG_KEY`).
 
 An `iq_raw` dataset exports to NPZ only: a CSV row cannot hold a sample's records (R x L
 complex values). Its NPZ holds every field, the records as `iq`, an (n, R, L) complex64
@@ -15,13 +22,15 @@ by ranges of samples (`start`, `stop`), each NPZ then named by its first and las
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import json
 import math
 import os
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -37,9 +46,22 @@ from ..dataset.layout import slab_rows
 from ..dataset.reader import DatasetHeader, iq_records, read_header, read_samples
 from ..errors import ConfigError, DatasetExistsError, ExportError, HeimdallError, PathError
 
-EXPORT_FORMATS = ("csv", "npz")
+EXPORT_FORMATS = ("csv", "npz", "parquet")
 SLAB_ROWS = 1 << 16  # at most; fewer when rows are large (IQ records)
 ExportProgress = Callable[[int, int], None]  # (rows written, total rows)
+StopTest = Callable[[], bool]  # True: stop the export now
+PARQUET_HINT = "Parquet needs pyarrow: pip install 'heimdall-studio[parquet]'"
+PARQUET_CONFIG_KEY = b"heimdall_studio.config_json"
+PARQUET_RECEIVERS_KEY = b"heimdall_studio.receivers"
+
+
+class ExportCancelled(HeimdallError):
+    """The export was stopped on request (`stop_requested`); no file was left."""
+
+
+def parquet_available() -> bool:
+    """Whether pyarrow can be imported (without importing it: it is large)."""
+    return importlib.util.find_spec("pyarrow") is not None
 
 
 def default_export_path(path: Path, fmt: str,
@@ -59,11 +81,16 @@ def export_formats(header: DatasetHeader) -> tuple[str, ...]:
 
 def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
                    progress: ExportProgress | None = None, start: int = 0,
-                   stop: int | None = None) -> Path:
+                   stop: int | None = None, stop_requested: StopTest | None = None) -> Path:
     """Write the committed samples [start, stop) of the dataset at `path` (all of them by
-    default); returns the file written. An iq_raw dataset exports to NPZ only."""
+    default); returns the file written. An iq_raw dataset exports to NPZ only.
+    `stop_requested` is asked before every slab; when it says True the export raises
+    ExportCancelled and no file is left."""
     if fmt not in EXPORT_FORMATS:
-        raise ConfigError("format", fmt, " or ".join(EXPORT_FORMATS))
+        raise ConfigError("format", fmt, ", ".join(EXPORT_FORMATS[:-1])
+                          + f" or {EXPORT_FORMATS[-1]}")
+    if fmt == "parquet" and not parquet_available():
+        raise ExportError(PARQUET_HINT)
     path = Path(path)
     header = read_header(path)
     config = header.config
@@ -86,11 +113,12 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
     if target.exists():
         raise DatasetExistsError(f"{target} already exists; choose another --out")
     receivers = [r.name for r in config.receivers]
-    writer = _write_csv if fmt == "csv" else _write_npz
+    writer = WRITERS[fmt]
+    step = _checked_progress(progress, stop_requested)
+    step(0, end - first)
     try:
         fsops.write_new_file(target, lambda file: writer(
-            path, file, (first, end), receivers, header,
-            progress or (lambda done, total: None)))
+            path, file, (first, end), receivers, header, step))
     except FileExistsError:
         raise DatasetExistsError(f"{target} already exists; choose another --out") from None
     except HeimdallError:
@@ -99,6 +127,18 @@ def export_dataset(path: str | Path, fmt: str, out: str | Path | None = None,
         where = "" if out is not None else "; choose another place with --out"
         raise ExportError(f"cannot write {target}: {exc.strerror or exc}{where}") from None
     return target
+
+
+def _checked_progress(progress: ExportProgress | None,
+                      stop_requested: StopTest | None) -> ExportProgress:
+    """`progress`, after asking `stop_requested`: the writers report after every slab, so
+    an export stops within a slab of being asked to."""
+    def step(done: int, total: int) -> None:
+        if stop_requested is not None and stop_requested():
+            raise ExportCancelled("the export was cancelled; no file was written")
+        if progress is not None:
+            progress(done, total)
+    return step
 
 
 def _sample_range(n: int, start: int, stop: int | None) -> tuple[int, int]:
@@ -209,3 +249,37 @@ def _write_npz(path: Path, out: BinaryIO, sample_range: tuple[int, int],
 def _npy_member(z: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
     with z.open(f"{name}.npy", "w") as member:
         np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def _write_parquet(path: Path, out: BinaryIO, sample_range: tuple[int, int],
+                   receivers: list[str], header: DatasetHeader,
+                   progress: ExportProgress) -> None:
+    """A Parquet table with the CSV's columns, typed as in the file, one row group per
+    slab (so memory stays bounded), the config JSON and receivers in its metadata."""
+    import pyarrow as pa  # lazily: an optional dependency, and large
+    import pyarrow.parquet as pq
+
+    first, end = sample_range
+    fields = header.fields
+    names = csv_columns(receivers, fields)
+    types = [pa.int64()] + [pa.from_numpy_dtype(dtype) for name, dtype in fields.items()
+                            for _ in (receivers if name in PER_RECEIVER_FIELDS else [name])]
+    metadata = {PARQUET_CONFIG_KEY: header.config_json.encode(),
+                PARQUET_RECEIVERS_KEY: json.dumps(receivers).encode()}
+    schema = pa.schema(list(zip(names, types, strict=True)), metadata=metadata)
+    rows = min(SLAB_ROWS, header.slab_rows)
+    with pq.ParquetWriter(out, schema) as writer:
+        for start in range(first, end, rows):
+            stop = min(end, start + rows)
+            arrays = read_samples(path, start, stop)[1]
+            columns: list[Any] = [np.arange(start, stop, dtype=np.int64)]
+            for name in fields:
+                values = arrays[name]
+                columns += ([values[:, r] for r in range(values.shape[1])]
+                            if values.ndim == 2 else [values])
+            writer.write_table(pa.Table.from_arrays(
+                [pa.array(c) for c in columns], schema=schema))
+            progress(stop - first, end - first)
+
+
+WRITERS = {"csv": _write_csv, "npz": _write_npz, "parquet": _write_parquet}

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 distributed = pytest.importorskip("distributed")
@@ -247,6 +248,25 @@ def test_a_client_killed_mid_run_leaves_what_a_local_kill_leaves(scheduler, work
     api.create_dataset("here", kept + 30_000, workspace, seed=4)
     same_samples(path, workspace / "here.h5")
     assert verify_dataset(path).ok
+
+
+def test_a_killed_run_leaves_no_local_worker_behind(workspace):
+    path = workspace / "orphans.h5"
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "heimdall_studio", "create", "orphans", "--samples",
+         "5000000", "--cluster", "local:2", "--workspace", str(workspace)],
+        env=child.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _committed(path) == 0:
+        assert writer.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    # the cluster's host, its scheduler and the two workers (and their nannies)
+    helpers = psutil.Process(writer.pid).children(recursive=True)
+    assert len(helpers) >= 3
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    _, alive = psutil.wait_procs(helpers, timeout=30)
+    assert alive == [], f"left running after their run was killed: {alive}"
 
 
 def _committed(path: Path) -> int:

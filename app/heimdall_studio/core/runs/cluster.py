@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
 import re
@@ -44,6 +45,9 @@ INSTALL_HINT = "pip install 'heimdall-studio[cluster]'"
 MAX_LOCAL_WORKERS = 256
 # How long reaching a scheduler, and its first worker, may take.
 CONNECT_TIMEOUT_S = 10.0
+# How long starting a local:N cluster may take, and ending it.
+LOCAL_START_TIMEOUT_S = 60.0
+LOCAL_CLOSE_TIMEOUT_S = 10.0
 # A task aims at this much work on one worker thread: long enough that the scheduler's
 # few milliseconds per task do not count, short enough for prompt progress and cancel.
 TASK_SECONDS = 0.5
@@ -346,14 +350,23 @@ class _TaskPlanner:
 def connect(spec: ClusterSpec) -> Cluster:
     """Reach the cluster `spec` names and check its workers; ClusterError, saying why,
     if it cannot be used. Nothing is written before this returns."""
-    distributed = _distributed()
-    local = None
+    if not _installed():
+        _distributed()  # says how to install it
+    # a local cluster starts while this process imports Dask
+    local = None if spec.local_workers is None else LocalClusterHost(spec.local_workers)
     try:
-        if spec.local_workers is not None:
-            local = _local_cluster(distributed, spec.local_workers)
-            client = distributed.Client(local, timeout=CONNECT_TIMEOUT_S)
+        distributed = _distributed()
+        if local is not None:
+            local.wait()
+            # the workers are on this machine: their blocks come straight from them
+            client = distributed.Client(local.address, timeout=CONNECT_TIMEOUT_S,
+                                        direct_to_workers=True)
         else:
             client = distributed.Client(spec.address, timeout=CONNECT_TIMEOUT_S)
+    except ClusterError:
+        if local is not None:
+            local.close()
+        raise
     except Exception as exc:
         if local is not None:
             local.close()
@@ -368,18 +381,92 @@ def connect(spec: ClusterSpec) -> Cluster:
     return cluster
 
 
+def _installed() -> bool:
+    """Whether Dask's distributed scheduler can be imported, without importing it."""
+    if "distributed" in sys.modules:
+        return sys.modules["distributed"] is not None
+    try:
+        return importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text.rstrip(".")
 
 
-def _local_cluster(distributed: Any, workers: int) -> Any:
-    """`workers` worker processes of one thread each on this machine, numba's threads
-    shared out among them so that together they use the cores once."""
+class LocalClusterHost:
+    """A `LocalCluster` of `workers` processes, scheduler included, served by a process
+    of its own.
+
+    Not in this one: the run's writer holds the GIL while h5py writes a block, and a
+    scheduler sharing that GIL would leave the workers waiting for their next task
+    (docs/scaling.md). The host ends its cluster, and so its workers, when this process
+    closes the pipe between them, or dies: a killed run leaves no worker behind.
+    """
+
+    def __init__(self, workers: int):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._pipe, theirs = context.Pipe()
+        self._process = context.Process(target=_serve_local_cluster, args=(workers, theirs),
+                                        name="heimdall-local-cluster")
+        self._process.start()
+        theirs.close()
+        self.address = ""
+
+    def wait(self) -> None:
+        """Wait for the cluster to start; ClusterError, saying why, if it did not."""
+        if self.address:
+            return
+        try:
+            if not self._pipe.poll(LOCAL_START_TIMEOUT_S):
+                raise ClusterError(f"the local cluster did not start within "
+                                   f"{LOCAL_START_TIMEOUT_S:.0f} s")
+            started, text = self._pipe.recv()
+        except EOFError:
+            started, text = False, "its process ended"
+        except BaseException:
+            self.close()
+            raise
+        if not started:
+            self.close()
+            raise ClusterError(f"the local cluster did not start: {text}")
+        self.address = text
+
+    def close(self) -> None:
+        """End the cluster and its host, waiting a little for them."""
+        self._pipe.close()
+        self._process.join(LOCAL_CLOSE_TIMEOUT_S)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def _serve_local_cluster(workers: int, pipe: Any) -> None:
+    """The host process of `LocalClusterHost`: start the cluster, say its address, and
+    keep it until the pipe closes."""
+    import distributed
+
+    # numba's threads shared out among the workers, so that together they use the cores
+    # once
     threads = max(1, (os.cpu_count() or 1) // workers)
-    return distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-        silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": str(threads)})
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True,
+            dashboard_address=":0", silence_logs=logging.ERROR,
+            env={"NUMBA_NUM_THREADS": str(threads)})
+    except Exception as exc:
+        pipe.send((False, _reason(exc)))
+        return
+    try:
+        pipe.send((True, cluster.scheduler_address))
+        with contextlib.suppress(EOFError, OSError):
+            pipe.recv()  # nothing is ever sent: this returns when the client goes
+    finally:
+        cluster.close()
 
 
 def _check_workers(cluster: Cluster) -> None:

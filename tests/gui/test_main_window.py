@@ -221,7 +221,7 @@ def test_details_show_config_history_distributions_and_map(qtbot, open_window, w
     assert details.distance_plot.total() == details.snr_plot.total()
     assert details.map_plot.point_count() == 4000  # every sample, not a prefix
     assert "all 4,000 samples" in details.note.text()
-    brushes = np.array(details.map_plot.point_brushes())  # coloured inside or outside
+    brushes = np.array(details.map_plot.point_colors())  # coloured inside or outside
     inside = summary.map.samples.inside
     assert inside.sum() > (~inside).sum() > 0
     assert len(np.unique(brushes[inside], axis=0)) == len(np.unique(brushes[~inside], axis=0)) == 1

@@ -28,6 +28,7 @@ def dataset(module_folder):
 
 
 def _shown(qtbot, widget, size=(900, 700)):
+    qtbot.addWidget(widget)  # closed after the test: no window outlives it
     widget.resize(*size)
     widget.show()
     qtbot.waitExposed(widget)
@@ -120,10 +121,10 @@ def test_colour_by_field_changes_the_brushes(qtbot, dataset):
     summary = summarize_dataset(dataset)
     panel.show_dataset(dataset, summary.map)
     view = panel.view
-    inside = np.array(view.point_brushes())
+    inside = np.array(view.point_colors())
     assert len(np.unique(inside, axis=0)) == 2 and not view.color_bar.isVisible()
     panel.choose_field("gdop")
-    gdop = np.array(view.point_brushes())
+    gdop = np.array(view.point_colors())
     assert len(np.unique(gdop, axis=0)) > 10 and view.color_bar.isVisible()
     # Low GDOP and high GDOP samples get different colours.
     order = np.argsort(summary.map.samples.gdop)
@@ -133,7 +134,7 @@ def test_colour_by_field_changes_the_brushes(qtbot, dataset):
     with qtbot.waitSignal(view.labels_placed, timeout=10_000):
         panel.choose_field("snr:0")
     qtbot.waitUntil(lambda: panel.data.samples.snr_receiver == 0, timeout=10_000)
-    snr = np.array(view.point_brushes())
+    snr = np.array(view.point_colors())
     assert not np.array_equal(snr, gdop)
     assert view.color_bar.axis.labelText == f"SNR at {names[0]} (dB)"
     expected = read_map_samples(dataset, snr_receiver=0).snr

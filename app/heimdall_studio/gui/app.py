@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long a thread holding the GIL keeps it once another asks (Python's default: 5 ms).
+GUI_SWITCH_INTERVAL_S = 0.0005
+
 
 def create_main_window(workspace: str | Path) -> MainWindow:
     """The main window for a workspace folder (a QApplication must already exist)."""
@@ -37,6 +40,11 @@ def create_main_window(workspace: str | Path) -> MainWindow:
         raise RuntimeError("create a QApplication before the main window")
     from .main_window import MainWindow  # pyqtgraph and the window: see open_main_window
 
+    # The window's threads (listing, the sample table's reads, the run's messages) run
+    # Python too. Asked for the GIL, a thread holding it lets go after the switch
+    # interval, and the GUI thread asks again after each Qt call it makes: at Python's 5 ms
+    # default, a paint of a few dozen calls could wait for 50 ms and more.
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     return MainWindow(workspace)
 
 

@@ -8,7 +8,7 @@ GUI thread; the file is opened and closed inside the core calls, in the worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,25 @@ RELIEF_SIDE = 700  # samples a side of the map's shaded relief at most
 Box = tuple[float, float, float, float]
 
 
+_COLUMNS = ("lat", "lon", "inside", "gdop", "detected")
+
+
+class _Room:
+    """Columns with room beyond `length` used samples, shared by the MapSamples that view
+    them; only the one holding all `length` may add to them."""
+
+    def __init__(self, columns: dict[str, np.ndarray], length: int):
+        self.columns = columns
+        self.length = length
+        self.capacity = min(len(c) for c in columns.values())
+
+
+def _with_room(column: np.ndarray, capacity: int) -> np.ndarray:
+    grown = np.empty(capacity, column.dtype)
+    grown[:len(column)] = column
+    return grown
+
+
 @dataclass(frozen=True)
 class MapSamples:
     """Samples [start, start + len) of a dataset, as the map colours them."""
@@ -38,21 +57,37 @@ class MapSamples:
     detected: np.ndarray  # receivers detecting
     snr: np.ndarray | None = None  # SNR (dB) at receiver `snr_receiver`, when read
     snr_receiver: int | None = None
+    # the buffers the columns are views of, with room to grow (`extended`)
+    _room: _Room | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.lat)
 
     def extended(self, tail: MapSamples) -> MapSamples:
         """These samples followed by `tail`, the next ones of the same dataset (its SNR
-        column kept when both hold the same receiver's)."""
-        snr = None
-        if self.snr is not None and tail.snr is not None \
-                and self.snr_receiver == tail.snr_receiver:
-            snr = np.concatenate((self.snr, tail.snr))
-        return MapSamples(
-            self.start, *(np.concatenate((getattr(self, k), getattr(tail, k)))
-                          for k in ("lat", "lon", "inside", "gdop", "detected")),
-            snr=snr, snr_receiver=self.snr_receiver if snr is not None else None)
+        column kept when both hold the same receiver's).
+
+        The columns grow inside buffers of spare room, doubled when full, so a run's map
+        extended every second copies only the new samples (the result's columns are
+        views of those buffers; these samples' columns stay as they were)."""
+        keep_snr = (self.snr is not None and tail.snr is not None
+                    and self.snr_receiver == tail.snr_receiver)
+        names = _COLUMNS + (("snr",) if keep_snr else ())
+        total = len(self) + len(tail)
+        grow = self._room
+        if grow is None or grow.length != len(self) or set(grow.columns) != set(names) \
+                or grow.capacity < total:
+            capacity = max(total, 2 * len(self), 1024)
+            grow = _Room({k: _with_room(getattr(self, k), capacity) for k in names},
+                         len(self))
+        for k in names:
+            grow.columns[k][len(self):total] = getattr(tail, k)
+        grow.length = total
+        columns = {k: grow.columns[k][:total] for k in names}
+        snr = columns.pop("snr", None)
+        return MapSamples(self.start, **columns, snr=snr,
+                          snr_receiver=self.snr_receiver if keep_snr else None,
+                          _room=grow)
 
     def with_snr(self, receiver: int, snr: np.ndarray) -> MapSamples:
         return MapSamples(self.start, self.lat, self.lon, self.inside, self.gdop,

@@ -44,20 +44,17 @@ from .map_data import (
     read_sample_links,
 )
 from .plots import INSIDE_COLOR, OUTSIDE_COLOR, RECEIVER_COLOR, _box_outline, _style, place_relief
+from .sample_layer import LEVEL_GROWTH, Coloring, SampleLayer, percentile_levels
 
 log = logging.getLogger(__name__)
 
-MAX_POINTS = 50_000  # individual points while at most this many lie in view
-DENSITY_PIXEL = 3  # screen pixels a side of a density image's pixel
 LAYOUT_DELAY_MS = 60  # labels and samples follow a zoom or resize this long after
 MARKER_SIZE = 12  # receivers' markers, pixels
 MARKER_REACH = MARKER_SIZE / 2 + 1  # from a marker's centre to the edge of its outline
 CLICK_REACH_PX = 8  # a click this near a sample picks it
 SAMPLE_INFO_WIDTH = 250  # pixels of the clicked sample's receivers beside the map
-COLOR_STEPS = 64  # brushes a colour map is cut into for points
 COAST_COLOR = (40, 70, 120)
 BORDER_COLOR = (120, 40, 110)
-NO_VALUE_COLOR = (150, 150, 150)  # a sample without a value for the field (no SNR)
 DETECTED_COLOR = (20, 130, 40)
 MISSED_COLOR = (160, 40, 40)
 # Colour fields: key -> (label, colour map); "snr:<i>" is the SNR at receiver i.
@@ -101,7 +98,7 @@ class MapView(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None, title: str = "Map"):
         super().__init__(parent, enableMenu=False)  # the view's menu is not even built
         _style(self, title, "longitude (deg)", "latitude (deg)", grid=False)
-        self.max_points = MAX_POINTS
+        self.sample_layer = SampleLayer()
         self.relief = pg.ImageItem(axisOrder="row-major")
         self.relief.setZValue(-20)
         self.background = pg.ImageItem(axisOrder="row-major")
@@ -111,9 +108,9 @@ class MapView(pg.PlotWidget):
         self.borders = pg.PlotDataItem([], [], connect="finite",
                                        pen=pg.mkPen(BORDER_COLOR, width=1.2,
                                                     style=Qt.PenStyle.DashDotLine))
-        self.density = pg.ImageItem(axisOrder="row-major")
+        self.density = self.sample_layer.density
         self.density.setZValue(-5)
-        self.samples = pg.ScatterPlotItem(size=4, pen=None)
+        self.samples = self.sample_layer.points
         self.training_box = pg.PlotDataItem(
             [], [], pen=pg.mkPen((90, 90, 90), width=1.5, style=Qt.PenStyle.DashLine))
         self.receiver_box = pg.PlotDataItem([], [], pen=pg.mkPen((40, 40, 40), width=2))
@@ -143,13 +140,8 @@ class MapView(pg.PlotWidget):
 
         self._sample_data: MapSamples | None = None
         self._color_field = INSIDE_FIELD
-        self._color_index = np.zeros(0, np.uint8)  # per sample, into self._brushes
-        self._values: np.ndarray | None = None  # per sample, for a numeric field
-        self._brushes: np.ndarray = np.array([], dtype=object)
-        self._levels = (0.0, 1.0)
-        self._colors: pg.ColorMap | None = None
+        self._leveled = 0  # samples the colour levels were taken from
         self._receiver_names: tuple[str, ...] = ()
-        self.density_counts = np.zeros((0, 0), np.int64)
         self._layout_timer = QTimer(self, singleShot=True, interval=LAYOUT_DELAY_MS)
         self._layout_timer.timeout.connect(self.relayout)
         self.plotItem.vb.sigRangeChanged.connect(self._layout_timer.start)
@@ -325,10 +317,36 @@ class MapView(pg.PlotWidget):
     def color_field(self) -> str:
         return self._color_field
 
+    @property
+    def max_points(self) -> int:
+        """Samples in view drawn as dots at most; more make a density image."""
+        return self.sample_layer.max_points
+
+    @max_points.setter
+    def max_points(self, value: int) -> None:
+        self.sample_layer.max_points = value
+
+    @property
+    def density_counts(self) -> np.ndarray:
+        return self.sample_layer.density_counts
+
     def set_samples(self, samples: MapSamples | None) -> None:
         """The dataset's samples, all of them, coloured by the current field."""
         self._sample_data = samples
         self._recolor()
+
+    def extend_samples(self, samples: MapSamples) -> None:
+        """`samples` continue the ones shown (a run's new samples): only the new ones are
+        coloured and drawn anew, until the field's levels are due again."""
+        shown = self._sample_data
+        if shown is None or not len(shown) or samples.start != shown.start \
+                or len(samples) < len(shown) or len(samples) >= LEVEL_GROWTH * self._leveled:
+            self.set_samples(samples)
+            return
+        self._sample_data = samples
+        values, _, _ = self._field_values()
+        self.sample_layer.extend(samples, values)
+        self._draw_samples()
 
     def set_color_field(self, key: str) -> None:
         """Colour the samples by a field of FIELDS, or `snr_key(i)` (the samples must
@@ -352,7 +370,7 @@ class MapView(pg.PlotWidget):
         if key == "gdop":
             return samples.gdop, FIELDS[key][0], FIELDS[key][1]
         if key == "detected":
-            return samples.detected.astype(np.float32), FIELDS[key][0], FIELDS[key][1]
+            return samples.detected, FIELDS[key][0], FIELDS[key][1]
         return None, FIELDS[INSIDE_FIELD][0], None
 
     def _recolor(self) -> None:
@@ -360,131 +378,57 @@ class MapView(pg.PlotWidget):
         for key in (self._inside_key, self._outside_key):
             self.legend.removeItem(key)
         if samples is None or not len(samples):
-            self._values = None
-            self._color_index = np.zeros(0, np.uint8)
+            self._leveled = 0
+            self.sample_layer.set(None, None, Coloring())
             self.color_bar.setVisible(False)
             self._draw_samples()
             return
         values, label, colors = self._field_values()
-        self._values = values
+        self._leveled = len(samples)
         if values is None or colors is None:
-            self._colors = None
-            self._brushes = np.array([pg.mkBrush(*OUTSIDE_COLOR, 170),
-                                      pg.mkBrush(*INSIDE_COLOR, 170)], dtype=object)
-            self._color_index = samples.inside.astype(np.uint8)
+            coloring = Coloring()
             self.color_bar.setVisible(False)
             self.add_legend(self._inside_key, "inside")
             self.add_legend(self._outside_key, "outside")
         else:
-            self._colors = pg.colormap.get(colors)
-            self._levels = self._value_levels(values)
-            steps = self._colors.map(np.linspace(0, 1, COLOR_STEPS), mode="byte")
-            self._brushes = np.array([pg.mkBrush(*c[:3], 200) for c in steps]
-                                     + [pg.mkBrush(*NO_VALUE_COLOR, 120)], dtype=object)
-            self._color_index = self._steps(values)
-            self.color_bar.setColorMap(self._colors)
-            self.color_bar.setLevels(values=self._levels)
+            coloring = Coloring(pg.colormap.get(colors), self._value_levels(values))
+            self.color_bar.setColorMap(coloring.colors)
+            self.color_bar.setLevels(values=coloring.levels)
             self.color_bar.axis.setLabel(label)
             self.color_bar.setVisible(True)
+        self.sample_layer.set(samples, values, coloring)
         self._draw_samples()
 
     def _value_levels(self, values: np.ndarray) -> tuple[float, float]:
-        finite = values[np.isfinite(values)]
         if self._color_field == "detected":
             return 0.0, float(max(1, len(self._receiver_names)))
-        if not len(finite):
+        levels = percentile_levels(values)
+        if levels is None:
             return 0.0, 1.0
-        low, high = (float(v) for v in np.percentile(finite, (1, 99)))
+        low, high = levels
         if self._color_field == "gdop":
             low, high = 1.0, min(max(high, 1.5), GDOP_SHOWN_MAX)
         return low, max(high, low + 1e-3)
 
-    def _steps(self, values: np.ndarray) -> np.ndarray:
-        """Each value's brush: its step of the colour map, or the last for no value."""
-        low, high = self._levels
-        with np.errstate(invalid="ignore"):
-            scaled = np.clip((values - low) / (high - low), 0, 1)
-        steps = np.round(np.nan_to_num(scaled) * (COLOR_STEPS - 1)).astype(np.uint8)
-        steps[~np.isfinite(values)] = COLOR_STEPS
-        return steps
-
-    def _in_view(self) -> tuple[np.ndarray, tuple[tuple[float, float], tuple[float, float]]]:
-        samples = self._sample_data
-        assert samples is not None
-        (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
-        mask = (samples.lon >= x0) & (samples.lon <= x1) & (samples.lat >= y0) & (
-            samples.lat <= y1)
-        return mask, ((x0, x1), (y0, y1))
-
     def _draw_samples(self) -> None:
-        samples = self._sample_data
-        if samples is None or not len(samples):
-            self.samples.setData(x=[], y=[])
-            self.density.clear()
-            self.density.setVisible(False)
-            self.density_counts = np.zeros((0, 0), np.int64)
-            return
-        mask, view = self._in_view()
-        if int(mask.sum()) <= self.max_points:
-            self.samples.setData(x=samples.lon[mask], y=samples.lat[mask],
-                                 brush=self._brushes[self._color_index[mask]])
-            self.density.clear()
-            self.density.setVisible(False)
-            self.density_counts = np.zeros((0, 0), np.int64)
-        else:
-            self.samples.setData(x=[], y=[])
-            self._draw_density(mask, view)
-
-    def _draw_density(self, mask: np.ndarray,
-                      view: tuple[tuple[float, float], tuple[float, float]]) -> None:
-        """The samples in view as an image of DENSITY_PIXEL-pixel cells: their count in
-        alpha, their field's mean (or share inside) in colour."""
-        samples = self._sample_data
-        assert samples is not None
-        (x0, x1), (y0, y1) = view
-        rect = self.plotItem.vb.sceneBoundingRect()
-        cols = max(1, int(rect.width() // DENSITY_PIXEL))
-        rows = max(1, int(rect.height() // DENSITY_PIXEL))
-        col = np.minimum(((samples.lon[mask] - x0) / (x1 - x0) * cols).astype(np.int64),
-                         cols - 1)
-        row = np.minimum(((samples.lat[mask] - y0) / (y1 - y0) * rows).astype(np.int64),
-                         rows - 1)
-        cell = row * cols + col  # row 0 south
-        counts = np.bincount(cell, minlength=rows * cols)
-        if self._values is None or self._colors is None:
-            inside = np.bincount(cell, weights=samples.inside[mask], minlength=rows * cols)
-            share = (inside / np.maximum(counts, 1))[:, None]
-            rgb = share * np.array(INSIDE_COLOR) + (1 - share) * np.array(OUTSIDE_COLOR)
-        else:
-            values = self._values[mask]
-            finite = np.isfinite(values)
-            sums = np.bincount(cell[finite], weights=values[finite], minlength=rows * cols)
-            valued = np.bincount(cell[finite], minlength=rows * cols)
-            low, high = self._levels
-            mean = (sums / np.maximum(valued, 1) - low) / (high - low)
-            rgb = self._colors.map(np.clip(mean, 0, 1), mode="byte")[:, :3].astype(float)
-            rgb[valued == 0] = NO_VALUE_COLOR
-        peak = max(1, int(counts.max()))
-        alpha = np.where(counts > 0, 90 + 165 * np.log1p(counts) / math.log1p(peak), 0)
-        image = np.concatenate([rgb, alpha[:, None]], axis=1).reshape(rows, cols, 4)
-        self.density_counts = counts.reshape(rows, cols)
-        self.density.setImage(image.astype(np.uint8), autoLevels=False, levels=(0, 255))
-        self.density.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
-        self.density.setVisible(True)
+        vb = self.plotItem.vb
+        rect = vb.sceneBoundingRect()
+        ratio = max(1.0, self.devicePixelRatioF())  # dots as sharp as the screen
+        (x0, x1), (y0, y1) = vb.viewRange()
+        self.sample_layer.draw(((x0, x1), (y0, y1)), rect.width() * ratio,
+                               rect.height() * ratio)
 
     def point_count(self) -> int:
         """Samples drawn as individual points."""
-        x, _ = self.samples.getData()
-        return 0 if x is None else len(x)
+        return len(self.sample_layer.drawn_points)
 
     def density_total(self) -> int:
         """Samples the density image counts (0 when points are shown)."""
         return int(self.density_counts.sum())
 
-    def point_brushes(self) -> list[tuple[int, int, int, int]]:
-        """The colour of each drawn point (what tests check)."""
-        return [self.samples.data["brush"][i].color().getRgb()
-                for i in range(self.point_count())]
+    def point_colors(self) -> np.ndarray:
+        """The RGBA of each sample drawn as a point (what tests check)."""
+        return self.sample_layer.point_colors()
 
     # -- clicks and links --------------------------------------------------------------
 
@@ -753,7 +697,9 @@ class MapPanel(QWidget):
         if samples is None:
             self._replace_samples(tail)
         elif tail.start == len(samples):
-            self._replace_samples(samples.extended(tail))
+            self.data = MapData(**{**self.data.__dict__, "samples": samples.extended(tail)})
+            assert self.data.samples is not None
+            self.view.extend_samples(self.data.samples)
         if self._live_target > len(self.data.samples or ()):
             self._live_timer.start()
 

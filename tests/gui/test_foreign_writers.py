@@ -113,7 +113,9 @@ def test_a_dataset_another_process_writes_is_writing_until_that_process_is_kille
 
     details = window.details
     assert "cannot be read" not in details.title.text()
-    assert f"Process {writer.pid} is writing this dataset" in details.note.text()
+    # the pane follows the listing that named the writer (a summary read in flight first)
+    qtbot.waitUntil(lambda: f"Process {writer.pid} is writing this dataset"
+                    in details.note.text(), timeout=15_000)
     details.reload()  # the samples cannot be read while the file is open for writing
     qtbot.waitUntil(lambda: "cannot be read at this moment" in details.note.text(),
                     timeout=15_000)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QSpi
 
 from heimdall_studio.core import api
 from heimdall_studio.core.runs.preview import PreviewFailed
-from heimdall_studio.gui.coverage_preview import CoveragePreview
+from heimdall_studio.gui.coverage_preview import CoveragePreview, error_points
 from heimdall_studio.gui.dialogs import NewDatasetDialog
 from heimdall_studio.gui.map_view import MapView
 
@@ -161,3 +161,9 @@ def test_a_closed_dialog_hears_nothing_more_from_its_preview(qtbot, workspace):
         dialog.deleteLater()
     worker.yielded.emit(late)  # into no deleted widget
     assert QThreadPool.globalInstance().waitForDone(30_000)
+
+
+def test_the_acceptance_error_is_never_shown_as_zero():
+    assert error_points(0.0123) == "1.2 points"
+    assert error_points(0.0005) == "0.1 points"
+    assert error_points(0.0004) == error_points(0.0) == "less than 0.1 points"

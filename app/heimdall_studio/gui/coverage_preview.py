@@ -44,6 +44,12 @@ MAPS = {
 MAP_OPACITY = 0.7  # the relief shows through the maps
 
 
+def error_points(error: float) -> str:
+    """A standard error (a fraction) in percentage points, never shown as zero."""
+    points = 100 * error
+    return f"{points:.1f} points" if points >= 0.05 else "less than 0.1 points"
+
+
 class CoveragePreview(QWidget):
     """Maps over the training box and the predictions of the config last requested."""
 
@@ -182,7 +188,7 @@ class CoveragePreview(QWidget):
             f"generator's own draws; standard error "
             f"{100 * coverage.acceptance_error:.2f} points")
         self.status.setText(f"Preview of the current parameters "
-                            f"(± {100 * coverage.acceptance_error:.1f} points).")
+                            f"(± {error_points(coverage.acceptance_error)}).")
         self.warnings.setText("\n".join(f"Warning: {w}" for w in coverage.warnings))
         self._show_estimate(coverage)
         self.map.set_relief(coverage.relief, coverage.relief_bounds)

@@ -27,8 +27,9 @@ def dataset(module_folder):
     return module_folder / "mapped.h5"
 
 
-def _shown(qtbot, widget, size=(900, 700)):
-    qtbot.addWidget(widget)  # closed after the test: no window outlives it
+def _shown(qtbot, widget, size=(900, 700), closed_after=True):
+    if closed_after:  # no window outlives its test
+        qtbot.addWidget(widget)
     widget.resize(*size)
     widget.show()
     qtbot.waitExposed(widget)
@@ -186,7 +187,7 @@ def test_the_map_follows_a_dataset_being_written(qtbot, dataset):
 
 
 def test_reads_that_end_after_the_panel_is_deleted_are_dropped(qtbot, dataset):
-    panel = _shown(qtbot, MapPanel())
+    panel = _shown(qtbot, MapPanel(), closed_after=False)  # deleted below
     panel.show_dataset(dataset, summarize_dataset(dataset).map)
     panel.choose_field(snr_key(0))  # reads the SNR at the first receiver
     panel.ask_links(0)  # reads the first sample's links

@@ -20,8 +20,9 @@ def _samples(n: int, seed: int = 1, start: int = 0) -> MapSamples:
     rng = np.random.default_rng(seed)
     gdop = rng.uniform(1, 12, n).astype(np.float32)
     gdop[rng.random(n) < 0.05] = np.nan  # samples without a value
-    return MapSamples(start, rng.uniform(6.5, 9.5, n), rng.uniform(43.5, 46.5, n),
-                      rng.random(n) < 0.7, gdop, rng.integers(0, 6, n).astype(np.int8))
+    lat, lon = rng.uniform(43.5, 46.5, n), rng.uniform(6.5, 9.5, n)  # around VIEW
+    return MapSamples(start, lat, lon, rng.random(n) < 0.7, gdop,
+                      rng.integers(0, 6, n).astype(np.int8))
 
 
 def _prefix(samples: MapSamples, n: int) -> MapSamples:
@@ -80,6 +81,7 @@ def test_adding_samples_draws_what_drawing_them_all_at_once_draws(qtbot, by, max
     (x0, x1), (y0, y1) = VIEW
     in_view = np.flatnonzero((whole.lon >= x0) & (whole.lon <= x1)
                              & (whole.lat >= y0) & (whole.lat <= y1))
+    assert 0 < len(in_view) < len(whole)  # some in view, some not
     dots = len(in_view) <= max_points
     assert once.points.isVisible() == step.points.isVisible() == dots
     assert once.density.isVisible() == step.density.isVisible() == (not dots)
@@ -117,3 +119,20 @@ def test_a_dot_lands_on_its_samples_pixel_in_its_colour(qtbot):
         assert tuple(image[row, col]) == tuple(table[int(inside)])
         assert image[row, col + 2, 3] > 0 and image[row, col + 4, 3] == 0  # a small dot
     assert (image[..., 3] > 0).sum() == 2 * 13  # two dots of 13 pixels, nothing else
+
+
+def test_on_a_high_density_screen_dots_keep_their_size_and_the_density_its_cells(qtbot):
+    samples = _samples(5000)
+    layer = SampleLayer()
+    layer.set(samples, None, Coloring())
+    layer.draw(VIEW, 300, 240, ratio=2.0)
+    assert layer.points.image.shape == (480, 600, 4)  # device pixels
+    one = MapSamples(0, np.array([45.0]), np.array([8.0]), np.array([True]),
+                     np.ones(1, np.float32), np.zeros(1, np.int8))
+    layer.set(one, None, Coloring())
+    layer.draw(VIEW, 300, 240, ratio=2.0)
+    assert (layer.points.image[..., 3] > 0).sum() == 49  # radius 4 device pixels
+    layer.set(samples, None, Coloring())
+    layer.max_points = 10
+    layer.draw(VIEW, 300, 240, ratio=2.0)
+    assert layer.density_counts.shape == (80, 100)  # cells of 3 screen pixels

@@ -29,20 +29,27 @@ Box = tuple[float, float, float, float]
 _COLUMNS = ("lat", "lon", "inside", "gdop", "detected")
 
 
-class _Room:
-    """Columns with room beyond `length` used samples, shared by the MapSamples that view
-    them; only the one holding all `length` may add to them."""
+class GrowingArray:
+    """A 1-d array appended to in place, its room doubled when full: appending n values
+    costs n, however long it is. `values` is a view of what it holds."""
 
-    def __init__(self, columns: dict[str, np.ndarray], length: int):
-        self.columns = columns
-        self.length = length
-        self.capacity = min(len(c) for c in columns.values())
+    def __init__(self, initial: np.ndarray, room: int = 1024):
+        self._data = np.empty(max(room, len(initial)), initial.dtype)
+        self._data[:len(initial)] = initial
+        self.size = len(initial)
 
+    def extend(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)), self._data.dtype)
+            grown[:self.size] = self._data[:self.size]
+            self._data = grown
+        self._data[self.size:end] = values
+        self.size = end
 
-def _with_room(column: np.ndarray, capacity: int) -> np.ndarray:
-    grown = np.empty(capacity, column.dtype)
-    grown[:len(column)] = column
-    return grown
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[:self.size]
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class MapSamples:
     snr: np.ndarray | None = None  # SNR (dB) at receiver `snr_receiver`, when read
     snr_receiver: int | None = None
     # the buffers the columns are views of, with room to grow (`extended`)
-    _room: _Room | None = field(default=None, repr=False, compare=False)
+    _room: dict[str, GrowingArray] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.lat)
@@ -73,21 +80,17 @@ class MapSamples:
         keep_snr = (self.snr is not None and tail.snr is not None
                     and self.snr_receiver == tail.snr_receiver)
         names = _COLUMNS + (("snr",) if keep_snr else ())
-        total = len(self) + len(tail)
-        grow = self._room
-        if grow is None or grow.length != len(self) or set(grow.columns) != set(names) \
-                or grow.capacity < total:
-            capacity = max(total, 2 * len(self), 1024)
-            grow = _Room({k: _with_room(getattr(self, k), capacity) for k in names},
-                         len(self))
+        room = self._room
+        # only the newest samples of a buffer may add to it, and only the columns it holds
+        if room is None or set(room) != set(names) or room["lat"].size != len(self):
+            room = {k: GrowingArray(getattr(self, k), 2 * len(self)) for k in names}
         for k in names:
-            grow.columns[k][len(self):total] = getattr(tail, k)
-        grow.length = total
-        columns = {k: grow.columns[k][:total] for k in names}
+            room[k].extend(getattr(tail, k))
+        columns = {k: room[k].values for k in names}
         snr = columns.pop("snr", None)
         return MapSamples(self.start, **columns, snr=snr,
                           snr_receiver=self.snr_receiver if keep_snr else None,
-                          _room=grow)
+                          _room=room)
 
     def with_snr(self, receiver: int, snr: np.ndarray) -> MapSamples:
         return MapSamples(self.start, self.lat, self.lon, self.inside, self.gdop,

@@ -413,10 +413,9 @@ class MapView(pg.PlotWidget):
     def _draw_samples(self) -> None:
         vb = self.plotItem.vb
         rect = vb.sceneBoundingRect()
-        ratio = max(1.0, self.devicePixelRatioF())  # dots as sharp as the screen
         (x0, x1), (y0, y1) = vb.viewRange()
-        self.sample_layer.draw(((x0, x1), (y0, y1)), rect.width() * ratio,
-                               rect.height() * ratio)
+        self.sample_layer.draw(((x0, x1), (y0, y1)), rect.width(), rect.height(),
+                               max(1.0, self.devicePixelRatioF()))
 
     def point_count(self) -> int:
         """Samples drawn as individual points."""

@@ -15,6 +15,7 @@ update costs what the new samples cost, not the millions already shown.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from .map_data import MapSamples
+from .map_data import GrowingArray, MapSamples
 from .plots import INSIDE_COLOR, OUTSIDE_COLOR
 
 MAX_POINTS = 50_000  # individual points while at most this many lie in view
@@ -46,10 +47,6 @@ class Coloring:
 
     colors: pg.ColorMap | None = None
     levels: tuple[float, float] = (0.0, 1.0)
-
-    @property
-    def by_field(self) -> bool:
-        return self.colors is not None
 
     def table(self) -> np.ndarray:
         """RGBA per colour index: the map's steps then "no value", or outside, inside."""
@@ -86,6 +83,7 @@ def percentile_levels(values: np.ndarray) -> tuple[float, float] | None:
     return low, high
 
 
+@functools.lru_cache(maxsize=4)
 def _dot_offsets(radius: float) -> np.ndarray:
     """(row, column) offsets of a dot's pixels, its centre last (so it is never covered
     by a neighbour's edge)."""
@@ -95,27 +93,6 @@ def _dot_offsets(radius: float) -> np.ndarray:
     return np.array([*offsets, (0, 0)], np.int64)
 
 
-class _Grow:
-    """An int64 array appended to, with room doubled when full."""
-
-    def __init__(self) -> None:
-        self._data = np.empty(1024, np.int64)
-        self.size = 0
-
-    def extend(self, values: np.ndarray) -> None:
-        end = self.size + len(values)
-        if end > len(self._data):
-            grown = np.empty(max(end, 2 * len(self._data)), np.int64)
-            grown[:self.size] = self._data[:self.size]
-            self._data = grown
-        self._data[self.size:end] = values
-        self.size = end
-
-    @property
-    def values(self) -> np.ndarray:
-        return self._data[:self.size]
-
-
 class _Binned:
     """The samples of one view, one colouring, one image size: the indices of those in
     view and their density cells' sums, kept up to date as samples are added."""
@@ -123,7 +100,7 @@ class _Binned:
     def __init__(self, key: tuple, cells: int):
         self.key = key
         self.done = 0  # samples looked at
-        self.in_view = _Grow()
+        self.in_view = GrowingArray(np.zeros(0, np.int64))
         self.counts = np.zeros(cells, np.int64)
         self.sums = np.zeros(cells)  # of the field's values, or of inside
         self.valued = np.zeros(cells, np.int64)  # samples with a value
@@ -139,11 +116,10 @@ class SampleLayer:
         self.samples: MapSamples | None = None
         self.coloring = Coloring()
         self.values: np.ndarray | None = None  # per sample, for a field
-        self.color_index = np.zeros(0, np.uint8)  # per sample, into coloring.table()
+        self._color_index = GrowingArray(np.zeros(0, np.uint8))  # into coloring.table()
         self._table = self.coloring.table()
         self._binned: _Binned | None = None
         self._version = 0  # of the samples and colouring set: a new one bins anew
-        self._dot = _dot_offsets(POINT_RADIUS)
         self.drawn_points = np.zeros(0, np.int64)  # the samples drawn as dots
         self.density_counts = np.zeros((0, 0), np.int64)
 
@@ -154,25 +130,37 @@ class SampleLayer:
         """All the samples, their field's values (None: by inside) and colouring."""
         self.samples, self.values, self.coloring = samples, values, coloring
         self._table = coloring.table()
-        self.color_index = (np.zeros(0, np.uint8) if samples is None
-                            else coloring.index(values, samples.inside))
+        self._color_index = GrowingArray(np.zeros(0, np.uint8) if samples is None
+                                         else coloring.index(values, samples.inside))
         self._binned = None
         self._version += 1
 
     def extend(self, samples: MapSamples, values: np.ndarray | None) -> None:
         """`samples` continue the ones shown (same start, these first): colour only the
-        new ones. The colouring stays (see `needs_levels`)."""
+        new ones, with the colouring as it is (the view decides when its levels are
+        taken again, `MapView.extend_samples`)."""
         assert self.samples is not None and samples.start == self.samples.start
-        have = len(self.color_index)
-        tail = self.coloring.index(None if values is None else values[have:],
-                                   samples.inside[have:])
-        self.color_index = np.concatenate((self.color_index, tail))
+        have = self._color_index.size
+        self._color_index.extend(self.coloring.index(
+            None if values is None else values[have:], samples.inside[have:]))
         self.samples, self.values = samples, values
+
+    @property
+    def color_index(self) -> np.ndarray:
+        """Each sample's colour, an index into the colouring's table."""
+        return self._color_index.values
+
+    @property
+    def _by_field(self) -> bool:
+        return self.values is not None and self.coloring.colors is not None
 
     # -- drawing -----------------------------------------------------------------------
 
-    def draw(self, view: View, width_px: float, height_px: float) -> None:
-        """Draw the samples for `view`, an area `width_px` x `height_px` pixels."""
+    def draw(self, view: View, width_px: float, height_px: float, ratio: float = 1.0
+             ) -> None:
+        """Draw the samples for `view`, an area `width_px` x `height_px` pixels of a
+        screen with `ratio` device pixels to one (the dots are drawn at its resolution,
+        their size and the density's cells in pixels)."""
         samples = self.samples
         if samples is None or not len(samples):
             self._show(None, None)
@@ -185,8 +173,8 @@ class SampleLayer:
         if binned.in_view.size <= self.max_points:
             self.drawn_points = binned.in_view.values
             self.density_counts = np.zeros((0, 0), np.int64)
-            image = self._dots(self.drawn_points, view, max(1, int(width_px)),
-                               max(1, int(height_px)))
+            image = self._dots(self.drawn_points, view, max(1, int(width_px * ratio)),
+                               max(1, int(height_px * ratio)), ratio)
             self._show(self.points, image, view)
         else:
             self.drawn_points = np.zeros(0, np.int64)
@@ -214,7 +202,7 @@ class SampleLayer:
         cell = row * cols + col  # row 0 south
         cells = cols * rows
         binned.counts += np.bincount(cell, minlength=cells)
-        if self.values is None or not self.coloring.by_field:
+        if not self._by_field:
             binned.sums += np.bincount(cell, weights=samples.inside[start:stop][chosen],
                                        minlength=cells)
         else:
@@ -226,8 +214,10 @@ class SampleLayer:
         binned.done = stop
         return binned
 
-    def _dots(self, chosen: np.ndarray, view: View, cols: int, rows: int) -> np.ndarray:
-        """An RGBA image of `cols` x `rows` pixels (row 0 south) with a dot per sample."""
+    def _dots(self, chosen: np.ndarray, view: View, cols: int, rows: int,
+              ratio: float) -> np.ndarray:
+        """An RGBA image of `cols` x `rows` device pixels (row 0 south) with a dot per
+        sample."""
         samples = self.samples
         assert samples is not None
         (x0, x1), (y0, y1) = view
@@ -235,7 +225,7 @@ class SampleLayer:
         row = ((samples.lat[chosen] - y0) / (y1 - y0) * rows).astype(np.int64)
         rgba = self._table.view(np.uint32)[:, 0][self.color_index[chosen]]
         image = np.zeros((rows, cols), np.uint32)
-        for dr, dc in self._dot:  # later samples cover earlier ones, as a scatter would
+        for dr, dc in _dot_offsets(POINT_RADIUS * ratio):  # later dots cover earlier ones
             r, c = row + dr, col + dc
             ok = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
             image[r[ok], c[ok]] = rgba[ok]
@@ -243,13 +233,14 @@ class SampleLayer:
 
     def _density_image(self, binned: _Binned, rows: int, cols: int) -> np.ndarray:
         counts = binned.counts
-        if self.values is None or self.coloring.colors is None:
+        colors = self.coloring.colors if self._by_field else None
+        if colors is None:
             share = (binned.sums / np.maximum(counts, 1))[:, None]
             rgb = share * np.array(INSIDE_COLOR) + (1 - share) * np.array(OUTSIDE_COLOR)
         else:
             low, high = self.coloring.levels
             mean = (binned.sums / np.maximum(binned.valued, 1) - low) / (high - low)
-            rgb = self.coloring.colors.map(np.clip(mean, 0, 1), mode="byte")[:, :3]
+            rgb = colors.map(np.clip(mean, 0, 1), mode="byte")[:, :3]
             rgb = rgb.astype(float)
             rgb[binned.valued == 0] = NO_VALUE_COLOR
         peak = max(1, int(counts.max()))

@@ -8,12 +8,19 @@ import h5py
 import numpy as np
 import pytest
 import shiboken6
-from PySide6.QtCore import QCoreApplication, Qt, QThreadPool
+from PySide6.QtCore import (
+    QCoreApplication,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    Qt,
+    QThreadPool,
+)
 
 from heimdall_studio.core import api
 from heimdall_studio.gui.sample_table import (
     PAGE_ROWS,
     PENDING_TEXT,
+    SampleTableModel,
     SampleView,
     cell_text,
     sample_columns,
@@ -127,6 +134,47 @@ def test_ten_million_rows_scroll_to_the_end_reading_a_few_pages(qtbot):
     bar.setValue(bar.maximum() - 5)
     qtbot.wait(50)  # let the view repaint (nothing is asserted on time)
     assert len(source.reads) == reads
+
+
+def test_a_paint_asks_each_cell_once_for_all_its_roles(qtbot):
+    """The view paints through `multiData`: one call per cell for every role, and the
+    same answers as `data()` gives role by role."""
+    asked = {"data": 0, "multiData": 0}
+
+    class CountingModel(SampleTableModel):
+        def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+            asked["data"] += 1
+            return super().data(index, role)
+
+        def multiData(self, index, roleDataSpan):
+            asked["multiData"] += 1
+            super().multiData(index, roleDataSpan)
+
+    view = SampleView()
+    qtbot.addWidget(view)
+    model = CountingModel(view)
+    view.table.setModel(model)
+    view.resize(900, 500)
+    view.show()
+    model.set_source(FakeSource(), 10 * PAGE_ROWS)
+    qtbot.waitUntil(lambda: model.value(0, 1) != PENDING_TEXT, timeout=10_000)
+    asked.update(data=0, multiData=0)
+    view.table.viewport().grab()
+    visible = [(row, column) for row in range(30) for column in range(model.columnCount())
+               if view.table.visualRect(model.index(row, column)).intersects(
+                   view.table.viewport().rect())]
+    assert len(visible) > 10
+    assert asked["multiData"] >= len(visible) and asked["data"] == 0
+    display, alignment = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole
+    for row, column in visible:
+        index = model.index(row, column)
+        roles = [QModelRoleData(int(role)) for role in (display, alignment,
+                                                       Qt.ItemDataRole.ForegroundRole)]
+        for role_data in roles:
+            model.multiData(index, QModelRoleDataSpan(role_data))
+        assert roles[0].data() == model.data(index, display) != PENDING_TEXT
+        assert roles[1].data() == model.data(index, alignment)
+        assert roles[2].data() is None
 
 
 def test_a_growing_source_reads_its_last_page_again(qtbot):

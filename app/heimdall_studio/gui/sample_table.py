@@ -25,6 +25,7 @@ import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QPersistentModelIndex,
     Qt,
     QTimer,
@@ -68,6 +69,9 @@ NOT_DETECTED_TEXT = "–"  # NaN: a receiver that did not detect the signal
 UNIT_SUFFIXES = (("_dbm", "dBm"), ("_db", "dB"), ("_hz", "Hz"), ("_km", "km"),
                  ("_ns", "ns"), ("_deg", "°"), ("_m", "m"))
 DEGREE_FIELDS = ("tx_lat", "tx_lon")  # degrees to 6 decimals: about 0.1 m
+_DISPLAY_ROLE = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
+_CELL_ALIGNMENT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 @dataclass(frozen=True)
@@ -217,11 +221,30 @@ class SampleTableModel(QAbstractTableModel):
 
     def data(self, index: QModelIndex | QPersistentModelIndex,
              role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
+        if role == _ALIGNMENT_ROLE:
+            return _CELL_ALIGNMENT
+        if role != _DISPLAY_ROLE or not index.isValid():
             return None
-        row, column = index.row(), self.columns[index.column()]
+        return self._text(index.row(), index.column())
+
+    def multiData(self, index: QModelIndex | QPersistentModelIndex,
+                  roleDataSpan: QModelRoleDataSpan) -> None:
+        """Every role a cell's painting asks for, in one call. Qt's delegate asks for
+        seven roles per cell; answered one `data()` call each, every call would cross
+        into Python and take the GIL again, which a paint during a run pays dearly for."""
+        text = self._text(index.row(), index.column()) if index.isValid() else None
+        for role_data in roleDataSpan:
+            role = role_data.role()
+            if role == _DISPLAY_ROLE and text is not None:
+                role_data.setData(text)
+            elif role == _ALIGNMENT_ROLE:
+                role_data.setData(_CELL_ALIGNMENT)
+            else:
+                role_data.clearData()
+
+    def _text(self, row: int, column_number: int) -> str:
+        """What a cell shows ("…" while its page is being read)."""
+        column = self.columns[column_number]
         page = self._page(row // PAGE_ROWS)
         offset = row % PAGE_ROWS
         if page is None or offset >= page.rows:

@@ -7,6 +7,7 @@ without a modal loop.
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -752,6 +753,9 @@ class MainWindow(QMainWindow):
         self._save_settings()
         # Runs stop after their current block; wait so that no thread outlives the window.
         QThreadPool.globalInstance().waitForDone()
+        # What `app.create_main_window` froze is the collector's again: the window's
+        # objects, once closed, are collected like any others.
+        gc.unfreeze()
         event.accept()
 
 

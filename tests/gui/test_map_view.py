@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QPointF, Qt, QThreadPool
+from PySide6.QtGui import QImage, QPainter
 
 from heimdall_studio.core import api
 from heimdall_studio.core.config.geo import training_box
 from heimdall_studio.gui.details import DetailsPanel
-from heimdall_studio.gui.map_data import read_map_samples, read_sample_links
+from heimdall_studio.gui.map_data import MapSamples, read_map_samples, read_sample_links
 from heimdall_studio.gui.map_view import MapPanel, MapView, snr_key
+from heimdall_studio.gui.plots import INSIDE_COLOR, OUTSIDE_COLOR
 from heimdall_studio.gui.summary import summarize_dataset
 
 SAMPLES = 2000
@@ -197,3 +199,22 @@ def test_reads_that_end_after_the_panel_is_deleted_are_dropped(qtbot, dataset):
     # error raised in their slots would fail the test).
     QCoreApplication.sendPostedEvents()
     QCoreApplication.processEvents()
+
+
+def test_the_legend_keys_inside_and_outside_in_the_samples_colours(qtbot):
+    view = _shown(qtbot, MapView())
+    view.frame((44.0, 46.0, 6.6, 9.8))
+    n = 200
+    rng = np.random.default_rng(4)
+    view.set_samples(MapSamples(0, rng.uniform(44, 46, n), rng.uniform(6.6, 9.8, n),
+                                rng.random(n) < 0.5, np.ones(n, np.float32),
+                                np.full(n, 3, np.uint8)))
+    keys = {label.text: sample for sample, label in view.legend.items}
+    for name, color in (("inside", INSIDE_COLOR), ("outside", OUTSIDE_COLOR)):
+        image = QImage(20, 20, QImage.Format.Format_ARGB32)
+        image.fill(Qt.GlobalColor.white)
+        painter = QPainter(image)
+        keys[name].paint(painter)
+        painter.end()
+        center = image.pixelColor(10, 10)
+        assert (center.red(), center.green(), center.blue()) == color, name

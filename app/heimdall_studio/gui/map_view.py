@@ -155,10 +155,12 @@ class MapView(pg.PlotWidget):
         """A legend in a row under the plot, where it covers no data."""
         self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt", frame=False)
         self.plotItem.layout.addItem(self.legend, 5, 1)
-        self._inside_key = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=7,
-                                           symbolPen=None, symbolBrush=pg.mkBrush(*INSIDE_COLOR))
-        self._outside_key = pg.PlotDataItem([], [], pen=None, symbol="o", symbolSize=7,
-                                            symbolPen=None, symbolBrush=pg.mkBrush(*OUTSIDE_COLOR))
+        # Scatter items, not empty PlotDataItems: the legend draws a PlotDataItem's key from
+        # its scatter, which takes the symbol's colour only once there is data.
+        self._inside_key = pg.ScatterPlotItem(symbol="o", size=7, pen=None,
+                                              brush=pg.mkBrush(*INSIDE_COLOR))
+        self._outside_key = pg.ScatterPlotItem(symbol="o", size=7, pen=None,
+                                               brush=pg.mkBrush(*OUTSIDE_COLOR))
         self.add_legend(self.receivers, "receiver")
         self.add_legend(self.receiver_box, "receiver box")
         self.add_legend(self.training_box, "training box")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QTableView, QToolBar
 from heimdall_studio.core import api
 from heimdall_studio.gui import app as gui_app
 from heimdall_studio.gui import settings, watcher
-from heimdall_studio.gui.browser import size_mb_text
+from heimdall_studio.gui.browser import size_mib_text
 from heimdall_studio.gui.main_window import MainWindow
 
 
@@ -46,7 +46,7 @@ def test_browser_lists_datasets_with_their_parameters(qtbot, open_window, worksp
     row = window.model.row_of(workspace / "uhf.h5")
     cells = [window.model.index(row, c).data() for c in range(11)]
     assert cells[:8] == ["uhf", "feature_based", "1,000", "430", "40", "3", "10", "0.7"]
-    assert cells[9] == size_mb_text(api.dataset_header(workspace / "uhf.h5").size_bytes)
+    assert cells[9] == size_mib_text(api.dataset_header(workspace / "uhf.h5").size_bytes)
     assert cells[10] == "ok"
     # Sorting by samples sorts numbers as numbers.
     view.sortByColumn(2, Qt.SortOrder.DescendingOrder)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from heimdall_studio.core import api
 from heimdall_studio.core.config.units import format_size
 from heimdall_studio.gui import settings
-from heimdall_studio.gui.browser import COLUMNS, size_mb_text
+from heimdall_studio.gui.browser import COLUMNS, size_mib_text
 from heimdall_studio.gui.dialogs import NewDatasetDialog
 from heimdall_studio.gui.plots import HistogramPlot, ReadableAxis, TrendPlot
 
@@ -238,11 +238,13 @@ def test_recent_workspaces_are_kept_and_gone_ones_greyed(qtbot, open_window, wor
     assert len(settings.read_recent()) == settings.MAX_RECENT
 
 
-def test_browser_sizes_read_in_megabytes(open_window, workspace, make_dataset):
+def test_browser_sizes_read_in_mebibytes_as_the_details(open_window, workspace, make_dataset):
     path = make_dataset(workspace, "sized", 2000, seed=9)
     window = open_window(workspace)
-    column = COLUMNS.index("Size (MB)")
+    column = COLUMNS.index("Size (MiB)")
     row = window.model.row_of(path)
     size = api.dataset_header(path).size_bytes
-    assert window.model.index(row, column).data() == size_mb_text(size)
-    assert size_mb_text(1_720_320_000) == "1,720.3" and size_mb_text(360_000) == "0.36"
+    assert window.model.index(row, column).data() == size_mib_text(size)
+    assert size_mib_text(1_720_320_000) == "1,640.6" and size_mib_text(360_000) == "0.34"
+    # the same number as the details give (in MiB too)
+    assert format_size(size) == f"{size_mib_text(size)} MiB"

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 COLUMNS = ("Name", "Type", "Samples", "Frequency (MHz)", "Power (dBm)", "Min SNR (dB)",
-           "Max GDOP", "Inside ratio", "Created (UTC)", "Size (MB)", "Status")
+           "Max GDOP", "Inside ratio", "Created (UTC)", "Size (MiB)", "Status")
 NUMERIC_COLUMNS = {2, 3, 4, 5, 6, 7, 9}
 SAMPLES_COLUMN = 2
 STATUS_COLUMN = len(COLUMNS) - 1
@@ -52,11 +52,13 @@ def writer_text(entry: DatasetEntry) -> str:
     return f"process {entry.writer}" if entry.writer else "another process"
 
 
-def size_mb_text(size_bytes: int) -> str:
-    """A file size in megabytes, grouped: "1,234.5". One unit down the column lets sizes
-    be compared at a glance; small files keep two decimals so that they do not read 0."""
-    megabytes = size_bytes / 1e6
-    return f"{megabytes:,.1f}" if megabytes >= 1 else f"{megabytes:.2f}"
+def size_mib_text(size_bytes: int) -> str:
+    """A file size in mebibytes, grouped: "1,234.5". One unit down the column lets sizes
+    be compared at a glance; small files keep two decimals so that they do not read 0.
+    Binary, as every other size the app shows (`units.format_size`), so the column and
+    the details say the same number."""
+    mebibytes = size_bytes / 2**20
+    return f"{mebibytes:,.1f}" if mebibytes >= 1 else f"{mebibytes:.2f}"
 
 
 def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
@@ -70,7 +72,7 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
             size = 0
         blank = ("", None)
         return [(entry.name, entry.name.lower()), blank, blank, blank, blank, blank, blank,
-                blank, blank, (size_mb_text(size), size), (entry.status, entry.status)]
+                blank, blank, (size_mib_text(size), size), (entry.status, entry.status)]
     c = header.config
     return [
         (entry.name, entry.name.lower()),
@@ -82,7 +84,7 @@ def _cells(entry: DatasetEntry) -> list[tuple[str, Any]]:
         (_MAX_GDOP.text(c.max_gdop), c.max_gdop),
         (f"{c.inside_ratio:g}", c.inside_ratio),
         (header.created_utc.replace("T", " ").rstrip("Z"), header.created_utc),
-        (size_mb_text(header.size_bytes), header.size_bytes),
+        (size_mib_text(header.size_bytes), header.size_bytes),
         (entry.status, entry.status),
     ]
 

@@ -213,7 +213,7 @@ def test_timing_flag_times_every_receiver(run):
     (["--tx-power-dbm", "45:30"], "tx_power_dbm = '45:30' has its low end above its high end"),
     (["--tx-power-dbm", "loud"], "tx_power_dbm = 'loud' is not valid"),
     (["--tx-oscillator-ppm", "500"], "measurement.tx_oscillator_ppm = 500.0 is not valid"),
-    (["--tx-antennas", "dish:1"], "measurement.tx_antennas.dish"),
+    (["--tx-antennas", "dish:1"], "measurement.tx_antennas = 'dish' is not a known kind"),
     (["--max-gdop", "0.5"], "max_gdop = 0.5 is not valid: allowed greater than 1, or inf"),
 ])
 def test_bad_measurement_flags_exit_2_naming_the_field(run, workspace, args, fragment):

@@ -214,7 +214,7 @@ def test_no_gdop_limit_keeps_every_sample_with_enough_detections():
     ({"tx_power_dbm": "45:30"}, "tx_power_dbm"),
     ({"tx_power_dbm": "30:80"}, "tx_power_dbm"),
     ({"measurement": {"tx_oscillator_ppm": 500}}, "measurement.tx_oscillator_ppm"),
-    ({"measurement": {"tx_antennas": "whip:1,helix:1"}}, "measurement.tx_antennas.helix"),
+    ({"measurement": {"tx_antennas": "whip:1,helix:1"}}, "measurement.tx_antennas"),
     ({"measurement": {"tx_antennas": "whip:0"}}, "measurement.tx_antennas"),
     ({"receivers": _network(timing="sundial")}, "receivers['Aquila di Giaveno'].timing"),
     ({"receivers": _network(oscillator_ppm=250)},

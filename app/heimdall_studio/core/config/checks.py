@@ -95,13 +95,13 @@ def check_mix(field_name: str, value: Any, names: tuple[str, ...]
     if not isinstance(value, Mapping):
         raise ConfigError(field_name, value, allowed)
     unknown = sorted(str(k) for k in value if k not in names)
-    if unknown:
-        raise ConfigError(f"{field_name}.{unknown[0]}", value[unknown[0]], allowed,
-                          problem="is not a known kind")
+    if unknown:  # the kind is what is wrong, not its weight
+        raise ConfigError(field_name, unknown[0], allowed, problem="is not a known kind")
     weights = {k: check_number(f"{field_name}.{k}", v, 0, 1e6) for k, v in value.items()}
     total = sum(weights.values())
-    if total <= 0:
-        raise ConfigError(field_name, value, allowed)
+    if total <= 0:  # shown as the user would write it, not as a dict
+        raise ConfigError(field_name, ",".join(f"{k}:{w:g}" for k, w in weights.items()),
+                          allowed, problem="has no weight above zero")
     return tuple((k, weights[k] / total) for k in names if weights.get(k, 0) > 0)
 
 

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from ..core import api
 from ..core.api import DatasetEntry
@@ -37,6 +36,7 @@ from ..core.dataset.reader import DatasetHeader
 from ..core.dataset.stats import DatasetStats
 from .jobs import describe_error
 from .plots import INSIDE_COLOR, OUTSIDE_COLOR, HistogramPlot, round_up
+from .threads import work_for
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,9 @@ class CompareDialog(QDialog):
         self._show_differences(*chosen)
         serial = self._serial
         for path in set(chosen) - set(self.stats):
-            create_worker(api.dataset_stats, path, _connect={
-                "returned": lambda result, p=path: self._loaded(serial, p, result),
-                "errored": lambda exc, p=path: self._failed(serial, p, exc)})
+            work_for(self, api.dataset_stats, path,
+                     returned=lambda result, p=path: self._loaded(serial, p, result),
+                     errored=lambda exc, p=path: self._failed(serial, p, exc))
         self._draw()
 
     def _loaded(self, serial: int, path: Path,

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from ..core.api import DatasetEntry
 from ..core.config.params import (
@@ -54,6 +53,7 @@ from .plots import HistogramPlot
 from .receivers import RECEIVER_TITLES, receiver_rows
 from .sample_table import SampleView
 from .summary import DatasetSummary, summarize_dataset
+from .threads import work_for
 
 log = logging.getLogger(__name__)
 
@@ -370,10 +370,10 @@ class DetailsPanel(QWidget):
         if self._live_reading or now - self._live_read_at < self.LIVE_READ_S:
             return
         self._live_reading, self._live_read_at = True, now
-        create_worker(read_header, path, False, _connect={
-            "returned": lambda header: self._show_live(path, header),
-            "errored": lambda exc: log.debug("reading %s during its run: %s", path, exc),
-            "finished": lambda: setattr(self, "_live_reading", False)})
+        work_for(self, read_header, path, False,
+                 returned=lambda header: self._show_live(path, header),
+                 errored=lambda exc: log.debug("reading %s during its run: %s", path, exc),
+                 finished=lambda: setattr(self, "_live_reading", False))
 
     def _show_live(self, path: Path, header: DatasetHeader) -> None:
         if self.entry is None or self.entry.path != path or self.entry.header is None:
@@ -416,9 +416,9 @@ class DetailsPanel(QWidget):
         serial, path = self._load_serial, entry.path
         self.loading = True
         self.note.setText("Reading samples…")
-        create_worker(summarize_dataset, path, _connect={
-            "returned": lambda s: self._loaded(serial, s),
-            "errored": lambda exc: self._load_failed(serial, path, exc)})
+        work_for(self, summarize_dataset, path,
+                 returned=lambda s: self._loaded(serial, s),
+                 errored=lambda exc: self._load_failed(serial, path, exc))
 
     def _loaded(self, serial: int, summary: DatasetSummary) -> None:
         if serial != self._load_serial:

@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from ..core.api import DatasetEntry
 from ..core.config.fields import IQ_SCALE_FIELD
@@ -47,6 +46,7 @@ from ..core.tools.audio import AUDIO_RATE_HZ, AUDIO_TOP_HZ, demodulate, write_wa
 from ..core.tools.spectra import Spectrogram, Spectrum, power_spectrum, spectrogram
 from .jobs import describe_error
 from .plots import SpectrumPlot, WaterfallPlot
+from .threads import work_for
 
 log = logging.getLogger(__name__)
 
@@ -338,9 +338,9 @@ class IqView(QWidget):
         assert entry is not None and entry.header is not None
         self._reading = key
         self._say(f"Reading sample {key[2]:,}…", error=False)
-        create_worker(read_iq_sample, key[0], key[2], entry.header.config.iq_storage,
-                      _connect={"returned": self._read, "errored":
-                                lambda exc, key=key: self._read_failed(key, exc)})
+        work_for(self, read_iq_sample, key[0], key[2], entry.header.config.iq_storage,
+                 returned=self._read,
+                 errored=lambda exc, key=key: self._read_failed(key, exc))
 
     def _next(self, done: tuple[Path, str, int]) -> bool:
         """The read of `done` ended; start the one wanted now if it is another. True
@@ -451,11 +451,10 @@ class IqView(QWidget):
             return
         r = self.receiver
         self._say(f"Demodulating {sample.receiver_names[r]}'s record…", error=False)
-        create_worker(save_audio, Path(path), sample.records[r], sample.sample_rate_hz,
-                      sample.modulation, _connect={
-                          "returned": self._audio_written,
-                          "errored": lambda exc: self._say(
-                              f"Cannot save the audio: {describe_error(exc)}", error=True)})
+        work_for(self, save_audio, Path(path), sample.records[r], sample.sample_rate_hz,
+                 sample.modulation, returned=self._audio_written,
+                 errored=lambda exc: self._say(
+                     f"Cannot save the audio: {describe_error(exc)}", error=True))
 
     def _audio_written(self, result: tuple[Path, float]) -> None:
         path, seconds = result

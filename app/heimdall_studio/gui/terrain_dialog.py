@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from ..core import api
 from ..core.config.geo import training_box
@@ -44,6 +43,7 @@ from .dialogs import ERROR_STYLE, OK_STYLE
 from .jobs import describe_error
 from .map_view import MapView
 from .plots import INSIDE_COLOR, _box_outline
+from .threads import work_for
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +262,8 @@ class TerrainDialog(QDialog):
             return
         self._set_importing(True)
         self._say("Checking and importing…", None)
-        create_worker(api.import_terrain, [str(p) for p in paths], _connect={
-            "returned": self._imported, "errored": self._import_failed})
+        work_for(self, api.import_terrain, [str(p) for p in paths],
+                 returned=self._imported, errored=self._import_failed)
 
     def _set_importing(self, importing: bool) -> None:
         self.importing = importing

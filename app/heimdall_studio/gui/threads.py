@@ -1,10 +1,13 @@
-"""Background work on superqt's thread workers, with the one addition the app needs."""
+"""Background work on superqt's thread workers, with the additions the app needs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from superqt.utils import GeneratorWorker
+from PySide6.QtCore import QObject
+from shiboken6 import isValid
+from superqt.utils import GeneratorWorker, create_worker
 
 
 class ClosingWorker(GeneratorWorker):
@@ -26,3 +29,20 @@ class ClosingWorker(GeneratorWorker):
         if isinstance(result, RuntimeError):
             raise result
         return result
+
+
+def work_for(owner: QObject, function: Callable[..., Any], *args: Any,
+             **callbacks: Callable[..., Any]) -> None:
+    """`function(*args)` in a worker thread, its results to `callbacks` ("returned",
+    "errored", "finished") in the GUI thread, unless `owner` has been deleted by then:
+    a dialog closed, or the widget gone, while the work went on. (A bound method of a
+    QObject is dropped by Qt with its object; a lambda is not, and would touch widgets
+    that no longer exist.)"""
+
+    def guarded(callback: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*values: Any) -> Any:
+            return callback(*values) if isValid(owner) else None
+        return call
+
+    create_worker(function, *args,
+                  _connect={signal: guarded(callback) for signal, callback in callbacks.items()})

@@ -1,3 +1,4 @@
+import logging
 import os
 import subprocess
 
@@ -35,8 +36,16 @@ def small_config():
 
 @pytest.fixture(autouse=True)
 def _logs_in_tmp(tmp_path_factory, monkeypatch):
-    """The log file goes to a temporary folder, never the user's log folder."""
+    """The log file goes to a temporary folder, never the user's log folder. The
+    handlers a test's `configure_logging` added go with the test: its console handler
+    writes to the standard error pytest captured for that test, closed after it."""
     monkeypatch.setenv("HEIMDALL_STUDIO_LOG_DIR", str(tmp_path_factory.getbasetemp() / "logs"))
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_heimdall", False):
+            root.removeHandler(handler)
+            handler.close()
 
 
 @pytest.fixture(autouse=True)

@@ -223,7 +223,7 @@ def test_int16_storage_halves_the_records_and_keeps_them(tmp_path):
     ({"iq_sample_rate_hz": 20_000.0}, "iq_sample_rate_hz"),  # below twice 12.5 kHz
     ({"iq_duration_s": 0.001}, "iq_duration_s"),  # 50 values, too few to estimate from
     ({"iq_sample_rate_hz": 1e7, "iq_duration_s": 0.2}, "iq_duration_s"),  # 112 MB a sample
-    ({"modulation": "ssb:1"}, "modulation.ssb"),
+    ({"modulation": "ssb:1"}, "modulation"),
     ({"iq_storage": "float16"}, "iq_storage"),
 ])
 def test_bad_iq_parameters_are_refused_by_name(tmp_path, changes, field):

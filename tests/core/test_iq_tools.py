@@ -271,7 +271,7 @@ def test_cli_info_of_a_feature_dataset_leaves_out_the_iq_parameters(run):
 @pytest.mark.parametrize("args, fragment", [
     (["--iq-sample-rate-hz", "10000"], "iq_sample_rate_hz = 10000.0 is not valid: allowed "
                                        "at least twice bandwidth_hz (25000 Hz)"),
-    (["--modulation", "ssb:1"], "modulation.ssb"),
+    (["--modulation", "ssb:1"], "modulation = 'ssb' is not a known kind"),
     (["--iq-storage", "int8"], "iq_storage = 'int8'"),
     (["--iq-duration-s", "0.001"], "iq_duration_s = 0.001"),
 ])

@@ -414,7 +414,7 @@ def test_iq_parameters_are_checked_as_they_are_typed(new_dialog):
     modulation = new_dialog.findChild(QLineEdit, "modulation")
     modulation.setText("nfm_voice:1,ssb:1")
     assert not new_dialog.ok_button.isEnabled()
-    assert "Modulations (ssb)" in message.text() and "fsk4" in message.text()
+    assert "Modulations: 'ssb' is not a known kind" in message.text() and "fsk4" in message.text()
     assert modulation.property("invalid") is True
     modulation.setText("cw:1")
     new_dialog.findChild(QDoubleSpinBox, "iq_duration_s").setValue(0.001)  # 50 values

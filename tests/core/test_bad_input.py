@@ -49,7 +49,8 @@ def test_validator_accepts_only_valid_configs(data, name):
     assert 1 <= config.frequency_mhz <= 6000 and math.isfinite(config.frequency_mhz)
     assert -30 <= config.tx_power_dbm <= 70 and -20 <= config.min_snr_db <= 60
     assert 3 <= config.min_receivers <= len(config.receivers)
-    assert 1 < config.max_gdop < math.inf and 0 <= config.inside_ratio <= 1
+    # max_gdop: a number above 1, or inf for no limit (documented: params.py)
+    assert 1 < config.max_gdop <= math.inf and 0 <= config.inside_ratio <= 1
     assert 0 <= config.margin_deg <= 5 and config.bandwidth_hz > 0
     assert 0 <= config.seed < 2**63
     assert DatasetConfig.from_json(config.to_json()) == config
@@ -90,3 +91,11 @@ def test_command_line_answers_bad_input_with_exit_2(capsys, name, flags):
             assert sorted(files) == sorted([f".{name}.h5.lock", f"{name}.h5"])
         # nothing escaped the workspace
         assert sorted(p.name for p in Path(tmp).iterdir()) in ([], ["ws"])
+
+
+def test_a_long_value_keeps_its_start_and_its_end():
+    path = "/home/someone/" + "deep/" * 30 + "antennas/yagi-5el.msi"
+    message = str(ConfigError("receivers['Torino'].antenna", path, "an MSI file"))
+    shown = message.split(" = ", 1)[1].split(" is not valid")[0]
+    assert len(shown) == 80 and "..." in shown
+    assert shown.startswith("'/home/someone/") and shown.endswith("antennas/yagi-5el.msi'")

@@ -17,8 +17,8 @@ class ConfigError(HeimdallError, ValueError):
         self.value = value
         self.allowed = allowed
         shown = repr(value) if isinstance(value, str) else str(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        if len(shown) > 80:  # the middle goes: a path's end names the file
+            shown = shown[:30] + "..." + shown[-47:]
         problem = problem or "is not valid"
         super().__init__(f"{field} = {shown} {problem}: allowed {allowed}")
 

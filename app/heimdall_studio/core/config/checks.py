@@ -100,8 +100,8 @@ def check_mix(field_name: str, value: Any, names: tuple[str, ...]
     weights = {k: check_number(f"{field_name}.{k}", v, 0, 1e6) for k, v in value.items()}
     total = sum(weights.values())
     if total <= 0:  # shown as the user would write it, not as a dict
-        raise ConfigError(field_name, ",".join(f"{k}:{w:g}" for k, w in weights.items()),
-                          allowed, problem="has no weight above zero")
+        raise ConfigError(field_name, mix_text(tuple(weights.items())), allowed,
+                          problem="has no weight above zero")
     return tuple((k, weights[k] / total) for k in names if weights.get(k, 0) > 0)
 
 

@@ -26,8 +26,6 @@ import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
-from shiboken6 import isValid
-from superqt.utils import create_worker
 
 from ..core.config.model import DatasetConfig
 from ..core.terrain import basemap
@@ -45,6 +43,7 @@ from .map_data import (
 )
 from .plots import INSIDE_COLOR, OUTSIDE_COLOR, RECEIVER_COLOR, _box_outline, _style, place_relief
 from .sample_layer import LEVEL_GROWTH, Coloring, SampleLayer, percentile_levels
+from .threads import work_for
 
 log = logging.getLogger(__name__)
 
@@ -593,14 +592,15 @@ class MapPanel(QWidget):
         serial, path = self._serial, self.path
         assert path is not None
         self.sample_info.setText("Reading the SNR at the receiver…")
-        create_worker(read_receiver_snr, path, receiver, samples.start + len(samples),
-                      _connect={"returned": lambda snr: self._snr_read(serial, receiver, snr),
-                                "errored": lambda exc: self._failed(serial, exc)})
+        work_for(self, read_receiver_snr, path, receiver, samples.start + len(samples),
+                 returned=lambda snr: self._snr_read(serial, receiver, snr),
+                 errored=lambda exc: self._failed(serial, exc))
 
     def _current(self, serial: int) -> bool:
         """Whether a read asked for under `serial` is still wanted: the panel shows the
-        same dataset and still exists (a read may end after its window was deleted)."""
-        return isValid(self) and serial == self._serial
+        same dataset. (A read that ends after the panel was deleted reaches nothing:
+        `work_for`.)"""
+        return serial == self._serial
 
     def _snr_read(self, serial: int, receiver: int, snr: np.ndarray) -> None:
         data = self.data
@@ -632,9 +632,9 @@ class MapPanel(QWidget):
         if self.path is None:
             return
         serial = self._serial
-        create_worker(read_sample_links, self.path, index,
-                      _connect={"returned": lambda links: self._links_read(serial, links),
-                                "errored": lambda exc: self._failed(serial, exc)})
+        work_for(self, read_sample_links, self.path, index,
+                 returned=lambda links: self._links_read(serial, links),
+                 errored=lambda exc: self._failed(serial, exc))
 
     def _links_read(self, serial: int, links: SampleLinks) -> None:
         if not self._current(serial) or self.data is None:
@@ -683,10 +683,10 @@ class MapPanel(QWidget):
         receiver = int(key[len(SNR_FIELD):]) if key.startswith(SNR_FIELD) else None
         serial = self._serial
         self._live_reading = True
-        create_worker(_read_tail, path, have, self._live_target, receiver,
-                      data.relief is None and have == 0,
-                      _connect={"returned": lambda r: self._tail_read(serial, *r),
-                                "errored": lambda exc: self._tail_failed(serial, exc)})
+        work_for(self, _read_tail, path, have, self._live_target, receiver,
+                 data.relief is None and have == 0,
+                 returned=lambda r: self._tail_read(serial, *r),
+                 errored=lambda exc: self._tail_failed(serial, exc))
 
     def _tail_read(self, serial: int, relief: tuple[np.ndarray | None, Box | None] | None,
                    tail: MapSamples) -> None:

@@ -42,8 +42,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import isValid
-from superqt.utils import create_worker
 
 from ..core.api import DatasetEntry
 from ..core.config.fields import (
@@ -56,6 +54,7 @@ from ..core.config.fields import (
 from ..core.dataset.reader import DatasetHeader, read_header, read_samples
 from ..core.errors import DatasetBusyError, DatasetInUseError
 from .jobs import describe_error
+from .threads import work_for
 
 log = logging.getLogger(__name__)
 
@@ -291,9 +290,9 @@ class SampleTableModel(QAbstractTableModel):
         start = page * PAGE_ROWS
         stop = min(self.rows, start + PAGE_ROWS)
         generation = self._generation
-        create_worker(self.source.read, start, stop, _connect={
-            "returned": lambda arrays: self._arrived(generation, page, stop - start, arrays),
-            "errored": lambda exc: self._read_failed(generation, page, exc)})
+        work_for(self, self.source.read, start, stop,
+                 returned=lambda arrays: self._arrived(generation, page, stop - start, arrays),
+                 errored=lambda exc: self._read_failed(generation, page, exc))
 
     def _arrived(self, generation: int, page: int, asked: int,
                  arrays: dict[str, np.ndarray]) -> None:
@@ -310,8 +309,9 @@ class SampleTableModel(QAbstractTableModel):
 
     def _current(self, generation: int) -> bool:
         """Whether a page read under `generation` is still wanted: the source is the
-        same and the model still exists (a read may end after its view was deleted)."""
-        return isValid(self) and generation == self._generation
+        same. (A read that ends after the model was deleted reaches nothing:
+        `work_for`, and the retry's timer is the model's.)"""
+        return generation == self._generation
 
     def _retry(self, generation: int, page: int) -> None:
         """Repaint the page's rows, so that the view asks for them again."""
@@ -331,7 +331,7 @@ class SampleTableModel(QAbstractTableModel):
         self.pending.discard(page)
         if isinstance(exc, (DatasetBusyError, DatasetInUseError)):
             # being written, unreadable for a moment: the view asks again in a while
-            QTimer.singleShot(BUSY_RETRY_MS, lambda: self._retry(generation, page))
+            QTimer.singleShot(BUSY_RETRY_MS, self, lambda: self._retry(generation, page))
             return
         log.warning("cannot read samples: %s", describe_error(exc))
         self.clear()
@@ -442,13 +442,11 @@ class SampleView(QWidget):
             return
         self._polling = True
         path = self.path
-        create_worker(_committed_count, path, _connect={
-            "returned": lambda count: self._counted(path, count),
-            "errored": lambda exc: self._counted(path, None)})
+        work_for(self, _committed_count, path,
+                 returned=lambda count: self._counted(path, count),
+                 errored=lambda exc: self._counted(path, None))
 
     def _counted(self, path: Path, count: int | None) -> None:
-        if not isValid(self):
-            return  # the read ended after the view was deleted
         self._polling = False
         if count is not None:
             self.set_sample_count(path, count)
